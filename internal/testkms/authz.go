@@ -1,0 +1,194 @@
+package testkms
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// AuthzRequest is one permission check: may Principal perform Action on
+// Resource? Handlers make one check per (action, resource) pair they need,
+// for example ReEncrypt checks kms:ReEncryptFrom on the source key and
+// kms:ReEncryptTo on the destination key.
+type AuthzRequest struct {
+	// Principal is the caller's principal ARN, e.g. acs:ram::<uid>:user/<name>.
+	Principal string
+	// AccountID is the caller's account (uid).
+	AccountID string
+	// Action is the RAM action, e.g. "kms:Decrypt".
+	Action string
+	// Resource is the resource ARN, e.g. acs:kms:<region>:<uid>:key/<id>, or
+	// "*" for calls that act on no resource (DescribeRegions).
+	Resource string
+	// Context holds condition keys: acs:SourceIp, acs:CurrentTime
+	// (RFC 3339, UTC), acs:SecureTransport ("true"/"false"), and
+	// kms:tag/<TagKey> for each tag of the resource.
+	Context map[string]string
+	// ResourcePolicy is the key or secret policy attached to Resource (the
+	// default policy when none was set), or "" for resources that cannot
+	// carry one. It is an addition to the original contract, so that a policy
+	// evaluator never needs to call back into the Server.
+	ResourcePolicy string
+}
+
+// Denial explains why an AuthzRequest was refused. It becomes a 403
+// Forbidden.NoPermission answer with an AccessDeniedDetail.
+type Denial struct {
+	// Action and Resource default to the request's.
+	Action, Resource string
+	// Reason is a human-readable explanation, carried (base64 encoded) in
+	// EncodedDiagnosticMessage.
+	Reason string
+	// Explicit reports an explicit Deny statement (NoPermissionType
+	// ExplicitDeny) rather than the absence of an Allow (ImplicitDeny).
+	Explicit bool
+	// PolicyType is "AccountLevelIdentityBasedPolicy" (the default when
+	// empty) or "ResourceBasedPolicy".
+	PolicyType string
+}
+
+// Authorizer decides permission checks. Authorize is called concurrently from
+// request handlers, without any Server lock held; it returns nil to allow.
+type Authorizer interface {
+	Authorize(AuthzRequest) *Denial
+}
+
+// AuthorizerFunc adapts a function to the Authorizer interface.
+type AuthorizerFunc func(AuthzRequest) *Denial
+
+// Authorize calls f(req).
+func (f AuthorizerFunc) Authorize(req AuthzRequest) *Denial { return f(req) }
+
+// Policy types for AccessDeniedDetail.
+const (
+	PolicyTypeIdentity = "AccountLevelIdentityBasedPolicy"
+	PolicyTypeResource = "ResourceBasedPolicy"
+)
+
+type authorizerBox struct{ a Authorizer }
+
+// SetAuthorizer installs a (nil to remove). Without an Authorizer every
+// check is allowed, except denials forced with [Server.Deny] or a FaultDeny.
+func (s *Server) SetAuthorizer(a Authorizer) {
+	s.authz.Store(&authorizerBox{a: a})
+}
+
+// authzTarget is a resource to check, with what the Authorizer may want to
+// know about it.
+type authzTarget struct {
+	arn    string
+	tags   map[string]string
+	policy string
+}
+
+// authorize checks action ("kms:Decrypt") on target for the caller. It
+// returns a 403 apiError on denial.
+func (c *call) authorize(action string, target authzTarget) *apiError {
+	req := AuthzRequest{
+		Principal:      c.id.cred.Principal,
+		AccountID:      c.id.cred.AccountID,
+		Action:         action,
+		Resource:       target.arn,
+		Context:        c.conditionContext(target.tags),
+		ResourcePolicy: target.policy,
+	}
+	var d *Denial
+	if c.s.faults.takeDeny(action, c.action, req.Principal) {
+		d = &Denial{Reason: "access forced to be denied by testkms fault injection"}
+	} else if box := c.s.authz.Load(); box != nil && box.a != nil {
+		d = box.a.Authorize(req)
+	}
+	if d == nil {
+		return nil
+	}
+	return c.denied(req, d)
+}
+
+// authorizeKey checks action on the key of ref and, when the request named it
+// by alias, on the alias as well.
+func (c *call) authorizeKey(action string, ref *keyRef) *apiError {
+	if ref.aliasARN != "" {
+		if err := c.authorize(action, authzTarget{arn: ref.aliasARN}); err != nil {
+			return err
+		}
+	}
+	return c.authorize(action, ref.target())
+}
+
+func (r *keyRef) target() authzTarget {
+	p := r.policy
+	if p == "" {
+		p = defaultPolicy(r.account)
+	}
+	return authzTarget{arn: r.arn, tags: r.tags, policy: p}
+}
+
+func (c *call) conditionContext(tags map[string]string) map[string]string {
+	ctx := map[string]string{
+		"acs:CurrentTime":     c.now.UTC().Format(time.RFC3339),
+		"acs:SecureTransport": boolString(c.r.TLS != nil),
+	}
+	if host, _, err := net.SplitHostPort(c.r.RemoteAddr); err == nil {
+		ctx["acs:SourceIp"] = host
+	}
+	for k, v := range tags {
+		ctx["kms:tag/"+k] = v
+	}
+	return ctx
+}
+
+// denied turns a Denial into the 403 answer.
+func (c *call) denied(req AuthzRequest, d *Denial) *apiError {
+	action, resource := d.Action, d.Resource
+	if action == "" {
+		action = req.Action
+	}
+	if resource == "" {
+		resource = req.Resource
+	}
+	policyType := d.PolicyType
+	if policyType == "" {
+		policyType = PolicyTypeIdentity
+	}
+	npt := "ImplicitDeny"
+	if d.Explicit {
+		npt = "ExplicitDeny"
+	}
+	diag, _ := json.Marshal(map[string]string{
+		"AuthAction":    action,
+		"AuthResource":  resource,
+		"AuthPrincipal": req.Principal,
+		"PolicyType":    policyType,
+		"Reason":        d.Reason,
+	})
+	e := newError(http.StatusForbidden, codeNoPermission, "%s", msgNoPermission)
+	e.detail = &accessDeniedDetail{
+		AuthAction:               action,
+		AuthPrincipalType:        c.id.principalType,
+		AuthPrincipalOwnerID:     c.id.cred.AccountID,
+		AuthPrincipalDisplayName: c.id.displayName,
+		PolicyType:               policyType,
+		NoPermissionType:         npt,
+		EncodedDiagnosticMessage: base64.StdEncoding.EncodeToString(diag),
+	}
+	return e
+}
+
+// permission returns the RAM action for an API name: "Decrypt" and
+// "kms:Decrypt" both give "kms:Decrypt".
+func permission(action string) string {
+	if action == "" || strings.Contains(action, ":") {
+		return action
+	}
+	return "kms:" + action
+}
+
+func boolString(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}

@@ -1,0 +1,81 @@
+// Package testkms is an Alibaba Cloud KMS emulator served over loopback HTTP
+// (or HTTPS with a generated CA) that the real alibaba-cloud-sdk-go client
+// talks to unchanged. It verifies request signatures, keeps keys, aliases
+// and secrets, answers in Alibaba's error format and injects faults on
+// demand. It exists for tests and for the offline demo; it is not a KMS.
+//
+// Start one per test with [Start] (or [New] and [Server.Close] outside
+// tests), take a credential from [Server.AddAccount], [Server.AddUser] or
+// [Server.AssumeRole], and point an SDK client at it:
+//
+//	srv := testkms.Start(t)
+//	cred := srv.AddUser(srv.DefaultAccount(), "app")
+//	cfg := sdk.NewConfig().WithAutoRetry(false).WithScheme(srv.Scheme())
+//	c, _ := kms.NewClientWithOptions(srv.Region(), cfg,
+//		credentials.NewStaticAKCredentialsProvider(cred.AccessKeyID, cred.AccessKeySecret))
+//	c.Domain = srv.Endpoint()
+//	c.SetNoProxy("127.0.0.1") // the SDK applies HTTP_PROXY even to loopback
+//
+// Build one SDK client per goroutine: the SDK client mutates itself on every
+// call. Do not reuse an SDK request object after clearing one of its fields
+// or across credentials: parameters it once sent (SecurityToken included)
+// stay in it.
+//
+// # Requests
+//
+// Every request goes through, in order: parameter parsing (query string and
+// form body, the form wins) and call counting ([Server.Calls]); network
+// faults (FaultLatency, FaultReset); authentication (signature version 1.0
+// with HMAC-SHA1, access key, STS security token, Timestamp within
+// Options.MaxSkew, SignatureNonce never reused); response faults
+// (throttling, 5xx, malformed bodies); routing by Version and Action; the
+// handler, which checks parameters, resolves resources, asks for
+// permission once per (RAM action, resource) pair it needs (see
+// [Authorizer]), checks key states, and honours DryRun.
+//
+// Resources live in an account and a region. A request's region is its
+// RegionId (the server's default region when empty); a key, alias or secret
+// of another region is not found. Key parameters accept a key id, a key ARN
+// and, for cryptographic calls and DescribeKey, an alias name or alias ARN.
+// An ARN may name another account; whether that is allowed is the
+// Authorizer's decision (without one, everything is allowed).
+//
+// # Authorization
+//
+// Handlers call the installed [Authorizer] for each check and state in their
+// code which checks they make: ReEncrypt checks kms:ReEncryptFrom on the
+// source key and kms:ReEncryptTo on the destination; GetSecretValue checks
+// kms:GetSecretValue on the secret and kms:Decrypt on its key when the key is
+// a customer key; a key named by alias is checked on the alias ARN as well.
+// Each [AuthzRequest] carries the key or secret policy and the condition keys
+// acs:SourceIp, acs:CurrentTime, acs:SecureTransport and kms:tag/<key>.
+// [Server.Deny] forces denials regardless of the Authorizer.
+//
+// # Errors
+//
+// Errors are JSON objects whose RequestId, HostId, Code, Message and
+// Recommend are strings (the SDK panics on anything else), with the HTTP
+// status KMS uses; 403 answers add an AccessDeniedDetail object. Messages
+// never contain plaintext, secret values or session tokens: the string to
+// sign echoed by SignatureDoesNotMatch has the values of Plaintext,
+// SecretData and SecurityToken replaced by "REDACTED". Codes the public KMS
+// documentation does not pin down are emulator choices: Rejected.ResourceExist
+// (409) for an existing alias, secret or secret version,
+// Rejected.UnexpectedState (409) for CancelKeyDeletion of a key that is not
+// pending deletion, and InvalidSecurityToken.Missing (400).
+//
+// # Compatibility
+//
+// Ciphertext blobs use the emulator's own authenticated format (described in
+// ciphertext.go); they are not real KMS ciphertexts and only the server that
+// made them can decrypt them. Only symmetric Aliyun_AES_256 software keys and
+// Generic secrets are emulated. Dates use real KMS's layout
+// 2006-01-02T15:04:05Z.
+//
+// # Security
+//
+// Key material and secret values are kept in memory only, secret values
+// sealed under the secret's key. The generated CA and server key exist only
+// in memory and are valid for a week. The server listens on 127.0.0.1 only.
+// Nothing here is hardened for production use.
+package testkms

@@ -1,0 +1,270 @@
+package testkms
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+)
+
+// FaultKind selects what an injected Fault does.
+type FaultKind int
+
+// Fault kinds. Latency and Reset apply before signature verification (they
+// model the network); the others apply after it, so the request is
+// authenticated and counted first.
+const (
+	// FaultThrottle answers HTTP 429 Rejected.Throttling.
+	FaultThrottle FaultKind = iota + 1
+	// FaultInternal answers HTTP 500 InternalFailure.
+	FaultInternal
+	// FaultUnavailable answers HTTP 503 ServiceUnavailableTemporary.
+	FaultUnavailable
+	// FaultLatency delays the request by Fault.Latency, then processes it
+	// normally. The delay ends early when the client goes away.
+	FaultLatency
+	// FaultReset aborts the TCP connection with a RST (SO_LINGER 0), so the
+	// client sees ECONNRESET or EOF.
+	FaultReset
+	// FaultMalformedHTML answers HTTP 500 with a non-JSON HTML body.
+	FaultMalformedHTML
+	// FaultMalformedJSON200 answers HTTP 200 with truncated, invalid JSON.
+	FaultMalformedJSON200
+	// FaultBadCodeType answers HTTP 400 with a JSON body whose "Code" is a
+	// number, which makes the raw SDK panic.
+	FaultBadCodeType
+	// FaultDeny denies the action to the principal: 403 Forbidden.NoPermission
+	// with an AccessDeniedDetail (ImplicitDeny) naming the RAM action being
+	// checked. It applies at the permission checks, and Action matches either
+	// the API being called or any RAM action the call checks: "Decrypt" also
+	// denies GetSecretValue of a secret encrypted with a customer key, and
+	// "ReEncrypt" denies ReEncrypt at its kms:ReEncryptFrom check.
+	FaultDeny
+)
+
+var faultNames = map[FaultKind]string{
+	FaultThrottle:         "Throttle",
+	FaultInternal:         "Internal",
+	FaultUnavailable:      "Unavailable",
+	FaultLatency:          "Latency",
+	FaultReset:            "Reset",
+	FaultMalformedHTML:    "MalformedHTML",
+	FaultMalformedJSON200: "MalformedJSON200",
+	FaultBadCodeType:      "BadCodeType",
+	FaultDeny:             "Deny",
+}
+
+// String returns the kind's name, e.g. "Throttle".
+func (k FaultKind) String() string {
+	if n, ok := faultNames[k]; ok {
+		return n
+	}
+	return fmt.Sprintf("FaultKind(%d)", int(k))
+}
+
+// Fault describes an injected failure.
+type Fault struct {
+	Kind FaultKind
+	// Action is the API name, e.g. "GenerateDataKey" ("kms:GenerateDataKey"
+	// is accepted too); "" matches any.
+	Action string
+	// Principal is a principal ARN; "" matches any.
+	Principal string
+	// Count applies the fault to the next Count matching calls; 0 means
+	// unlimited (until cleared).
+	Count int
+	// Ratio, when > 0 and Count == 0, applies the fault to each matching call
+	// with this probability, drawn from a deterministically seeded generator.
+	Ratio float64
+	// Latency is the delay of a FaultLatency.
+	Latency time.Duration
+}
+
+type faultEntry struct {
+	id        int
+	f         Fault
+	remaining int
+}
+
+// faultSet holds the injected faults, in injection order.
+type faultSet struct {
+	mu     sync.Mutex
+	nextID int
+	list   []*faultEntry
+	rng    *rand.Rand
+}
+
+func newFaultSet() *faultSet {
+	return &faultSet{rng: rand.New(rand.NewPCG(0x746b6d73, 0x6661756c74))}
+}
+
+// InjectFault adds f and returns its id for [Server.RemoveFault]. Faults are
+// tried in injection order; for each stage the first applicable one wins. It
+// panics on an unknown Kind, a negative Count, a Ratio outside [0, 1] or a
+// FaultLatency without a positive Latency.
+func (s *Server) InjectFault(f Fault) (id int) {
+	if _, ok := faultNames[f.Kind]; !ok {
+		panic(fmt.Sprintf("testkms: InjectFault: unknown kind %v", f.Kind))
+	}
+	if f.Count < 0 || f.Ratio < 0 || f.Ratio > 1 {
+		panic("testkms: InjectFault: Count must be >= 0 and Ratio in [0, 1]")
+	}
+	if f.Kind == FaultLatency && f.Latency <= 0 {
+		panic("testkms: InjectFault: FaultLatency needs a positive Latency")
+	}
+	fs := s.faults
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.nextID++
+	fs.list = append(fs.list, &faultEntry{id: fs.nextID, f: f, remaining: f.Count})
+	return fs.nextID
+}
+
+// RemoveFault removes the fault id and reports whether it was still active.
+func (s *Server) RemoveFault(id int) bool {
+	fs := s.faults
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for i, e := range fs.list {
+		if e.id == id {
+			fs.list = append(fs.list[:i], fs.list[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// ClearFaults removes all injected faults, forced denials included.
+func (s *Server) ClearFaults() {
+	fs := s.faults
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.list = nil
+}
+
+// Deny forces denial of action ("kms:Decrypt" or "Decrypt") for principal
+// (a principal ARN, "" for everyone) until cleared. It is shorthand for
+// InjectFault(Fault{Kind: FaultDeny, ...}).
+func (s *Server) Deny(principal, action string) {
+	s.InjectFault(Fault{Kind: FaultDeny, Principal: principal, Action: action})
+}
+
+// take finds the first fault whose kind is in kinds and that matches, and
+// consumes one application of it.
+func (fs *faultSet) take(kinds []FaultKind, matches func(*Fault) bool) (Fault, bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for i, e := range fs.list {
+		if !containsKind(kinds, e.f.Kind) || !matches(&e.f) {
+			continue
+		}
+		switch {
+		case e.f.Count > 0:
+			e.remaining--
+			if e.remaining <= 0 {
+				fs.list = append(fs.list[:i], fs.list[i+1:]...)
+			}
+		case e.f.Ratio > 0:
+			if fs.rng.Float64() >= e.f.Ratio {
+				continue
+			}
+		}
+		return e.f, true
+	}
+	return Fault{}, false
+}
+
+func containsKind(kinds []FaultKind, k FaultKind) bool {
+	for _, x := range kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// matchAPI matches faults by API name and principal.
+func matchAPI(action, principal string) func(*Fault) bool {
+	return func(f *Fault) bool {
+		if f.Principal != "" && f.Principal != principal {
+			return false
+		}
+		return f.Action == "" || strings.TrimPrefix(f.Action, "kms:") == action
+	}
+}
+
+var (
+	networkFaults  = []FaultKind{FaultLatency, FaultReset}
+	responseFaults = []FaultKind{FaultThrottle, FaultInternal, FaultUnavailable,
+		FaultMalformedHTML, FaultMalformedJSON200, FaultBadCodeType}
+	denyFaults = []FaultKind{FaultDeny}
+)
+
+// takeDeny reports whether a forced denial applies to the permission check
+// of RAM action perm ("kms:Decrypt") made by API call api ("GetSecretValue")
+// for principal. A fault matches by either name, so "Decrypt" denies every
+// kms:Decrypt check and "ReEncrypt" denies ReEncrypt calls (whose checks are
+// kms:ReEncryptFrom and kms:ReEncryptTo).
+func (fs *faultSet) takeDeny(perm, api, principal string) bool {
+	_, ok := fs.take(denyFaults, func(f *Fault) bool {
+		if f.Principal != "" && f.Principal != principal {
+			return false
+		}
+		return f.Action == "" || permission(f.Action) == perm || strings.TrimPrefix(f.Action, "kms:") == api
+	})
+	return ok
+}
+
+// callCounter counts requests per API action.
+type callCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+	total  int
+}
+
+func (cc *callCounter) add(action string) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.counts == nil {
+		cc.counts = make(map[string]int)
+	}
+	cc.counts[action]++
+	cc.total++
+}
+
+// Calls returns how many requests for API action (e.g. "GenerateDataKey";
+// "kms:GenerateDataKey" is accepted too) reached the server since the last
+// ResetCalls, including rejected and faulted ones.
+func (s *Server) Calls(action string) int {
+	s.calls.mu.Lock()
+	defer s.calls.mu.Unlock()
+	return s.calls.counts[strings.TrimPrefix(action, "kms:")]
+}
+
+// TotalCalls returns how many requests with an Action reached the server
+// since the last ResetCalls.
+func (s *Server) TotalCalls() int {
+	s.calls.mu.Lock()
+	defer s.calls.mu.Unlock()
+	return s.calls.total
+}
+
+// CallCounts returns a copy of the per-action counters.
+func (s *Server) CallCounts() map[string]int {
+	s.calls.mu.Lock()
+	defer s.calls.mu.Unlock()
+	out := make(map[string]int, len(s.calls.counts))
+	for k, v := range s.calls.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// ResetCalls zeroes the call counters.
+func (s *Server) ResetCalls() {
+	s.calls.mu.Lock()
+	defer s.calls.mu.Unlock()
+	s.calls.counts = nil
+	s.calls.total = 0
+}

@@ -1,0 +1,532 @@
+package testkms
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Options configure a Server. The zero value serves plain HTTP in region
+// cn-hangzhou with the real clock and a 15-minute timestamp window.
+type Options struct {
+	// TLS serves HTTPS with a certificate issued by a generated test CA; see
+	// [Server.CACertPEM] and [Server.ClientTLSConfig].
+	TLS bool
+	// Region is the default region: where the seeding helpers create
+	// resources and what requests without RegionId use. "cn-hangzhou" when
+	// empty.
+	Region string
+	// Now is the server clock, used for the timestamp check and for dates in
+	// answers. time.Now when nil.
+	Now func() time.Time
+	// MaxSkew is how far a request Timestamp may be from Now, either way. 15
+	// minutes when zero.
+	MaxSkew time.Duration
+	// Logf, if set, receives one line per request (method, action,
+	// principal, status, error code). Parameters are never logged.
+	Logf func(format string, args ...any)
+}
+
+// DefaultRegion is the region used when Options.Region is empty.
+const DefaultRegion = "cn-hangzhou"
+
+const (
+	kmsVersion     = "2016-01-20"
+	maxBodyBytes   = 1 << 20
+	defaultMaxSkew = 15 * time.Minute
+)
+
+// Server is a running KMS emulator. All methods are safe for concurrent use.
+type Server struct {
+	region  string
+	now     func() time.Time
+	maxSkew time.Duration
+	logf    func(format string, args ...any)
+
+	ln       net.Listener
+	httpSrv  *http.Server
+	served   chan struct{} // closed when Serve returns
+	ca       *testCA       // nil unless TLS
+	closeErr error
+	closed   sync.Once
+
+	// products routes requests by their Version parameter. Immutable after
+	// New; STS (2015-04-01) and RAM (2015-05-01) can be added beside KMS.
+	products map[string]*product
+
+	nonces   nonceCache
+	faults   *faultSet
+	calls    callCounter
+	authz    atomic.Pointer[authorizerBox]
+	panics   atomic.Int64 // handler panics recovered, for tests
+	inflight atomic.Int64 // requests being served
+	closing  atomic.Bool  // set by Close; silences the request log
+
+	// mu guards the emulated cloud state below and identity.expired.
+	mu         sync.Mutex
+	accounts   map[string]*account
+	identities map[string]*identity // by AccessKeyId
+	keyIndex   map[string]*key      // every key by id, across accounts and regions
+	seq        uint64               // creation counter for stable listing order
+	serviceKey []byte               // material of the default secrets key; immutable
+}
+
+// handlerFunc serves one API action. It returns the success body (which must
+// carry RequestId) or the error to answer.
+type handlerFunc func(*call) (any, *apiError)
+
+// product is one Alibaba Cloud API (code and version) the server answers.
+type product struct {
+	code    string // host prefix and RAM namespace, e.g. "kms"
+	version string
+	actions map[string]handlerFunc
+}
+
+// New starts a Server listening on a random port of 127.0.0.1. The caller
+// must Close it.
+func New(opts Options) (*Server, error) {
+	if opts.Region != "" && !regionPattern.MatchString(opts.Region) {
+		return nil, fmt.Errorf("testkms: invalid region %q", opts.Region)
+	}
+	s := newServer(opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("testkms: listen: %w", err)
+	}
+	if opts.TLS {
+		ca, err := newTestCA()
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		s.ca = ca
+		ln = tls.NewListener(ln, ca.serverConfig())
+	}
+	s.ln = ln
+	s.httpSrv = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          log.New(io.Discard, "", 0),
+	}
+	go func() {
+		defer close(s.served)
+		_ = s.httpSrv.Serve(ln)
+	}()
+	return s, nil
+}
+
+// newServer builds the state of a Server without listening.
+func newServer(opts Options) *Server {
+	s := &Server{
+		region:     opts.Region,
+		now:        opts.Now,
+		maxSkew:    opts.MaxSkew,
+		logf:       opts.Logf,
+		served:     make(chan struct{}),
+		faults:     newFaultSet(),
+		accounts:   make(map[string]*account),
+		identities: make(map[string]*identity),
+		keyIndex:   make(map[string]*key),
+		serviceKey: make([]byte, 32),
+	}
+	if s.region == "" {
+		s.region = DefaultRegion
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxSkew <= 0 {
+		s.maxSkew = defaultMaxSkew
+	}
+	randomBytes(s.serviceKey)
+	s.accountLocked(DefaultAccountID) // no concurrency yet
+	s.products = make(map[string]*product)
+	s.registerProduct(s.kmsProduct())
+	return s
+}
+
+// registerProduct routes requests whose Version is p.version to p. It is the
+// hook for adding STS (2015-04-01) or RAM (2015-05-01) APIs; call it only
+// from newServer, before the server is shared.
+func (s *Server) registerProduct(p *product) {
+	if _, dup := s.products[p.version]; dup {
+		panic("testkms: two products with version " + p.version)
+	}
+	s.products[p.version] = p
+}
+
+// Start is New for tests: it fails tb on error and closes the Server in
+// tb.Cleanup. At most one Options may be given.
+func Start(tb testing.TB, opts ...Options) *Server {
+	tb.Helper()
+	if len(opts) > 1 {
+		tb.Fatalf("testkms: Start takes at most one Options, got %d", len(opts))
+	}
+	var o Options
+	if len(opts) == 1 {
+		o = opts[0]
+	}
+	s, err := New(o)
+	if err != nil {
+		tb.Fatalf("%v", err)
+	}
+	tb.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// Close stops the server and closes all its connections. Requests in flight
+// see their context cancelled. Close is idempotent.
+func (s *Server) Close() error {
+	s.closed.Do(func() {
+		if s.httpSrv == nil {
+			return
+		}
+		err := s.httpSrv.Close()
+		<-s.served
+		// Closing the connections cancels the requests in flight; wait
+		// (boundedly) for their handlers so that Logf is not called after
+		// Close returns.
+		for deadline := time.Now().Add(5 * time.Second); s.inflight.Load() > 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		s.closing.Store(true)
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.closeErr = fmt.Errorf("testkms: close: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+// Endpoint returns "127.0.0.1:PORT", the value for kms.Client.Domain.
+func (s *Server) Endpoint() string { return s.ln.Addr().String() }
+
+// Scheme returns "HTTPS" when serving TLS and "HTTP" otherwise, spelled as
+// the SDK's Config.WithScheme expects.
+func (s *Server) Scheme() string {
+	if s.ca != nil {
+		return "HTTPS"
+	}
+	return "HTTP"
+}
+
+// URL returns the base URL, e.g. "http://127.0.0.1:PORT".
+func (s *Server) URL() string { return strings.ToLower(s.Scheme()) + "://" + s.Endpoint() }
+
+// CACertPEM returns the PEM-encoded test CA certificate that issued the
+// server certificate, or nil unless Options.TLS was set.
+func (s *Server) CACertPEM() []byte {
+	if s.ca == nil {
+		return nil
+	}
+	return append([]byte(nil), s.ca.caPEM...)
+}
+
+// ClientTLSConfig returns a client TLS configuration that trusts only the
+// test CA, or nil unless Options.TLS was set. Each call returns a new
+// *tls.Config that the caller may modify.
+func (s *Server) ClientTLSConfig() *tls.Config {
+	if s.ca == nil {
+		return nil
+	}
+	return &tls.Config{RootCAs: s.ca.pool, MinVersion: tls.VersionTLS12}
+}
+
+// Region returns the default region.
+func (s *Server) Region() string { return s.region }
+
+// call is the state of one request.
+type call struct {
+	s         *Server
+	r         *http.Request
+	w         http.ResponseWriter // the server's writer, for hijacking
+	requestID string
+	now       time.Time
+	params    url.Values
+	action    string
+	region    string
+	id        *identity // nil until authenticated
+	product   *product
+}
+
+// principal returns the caller's principal ARN once known.
+func (c *call) principal() string {
+	if c.id == nil {
+		return ""
+	}
+	return c.id.cred.Principal
+}
+
+// hostID is the HostId of answers, e.g. "kms.cn-hangzhou.aliyuncs.com".
+func (c *call) hostID() string {
+	code := "kms"
+	if c.product != nil {
+		code = c.product.code
+	}
+	return code + "." + c.region + ".aliyuncs.com"
+}
+
+// productName is the product as the troubleshooting URL spells it ("Kms").
+func (c *call) productName() string {
+	code := "kms"
+	if c.product != nil {
+		code = c.product.code
+	}
+	return strings.ToUpper(code[:1]) + code[1:]
+}
+
+var regionPattern = regexp.MustCompile(`^[a-z]{2,}(-[a-z0-9]+)+$`)
+
+// ServeHTTP answers one RPC request. Server implements http.Handler so that
+// it can also be mounted elsewhere (FaultReset then needs a writer that
+// supports hijacking).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.inflight.Add(1)
+	defer s.inflight.Add(-1)
+	rw := &recordingWriter{ResponseWriter: w}
+	c := &call{s: s, r: r, w: w, requestID: newRequestID(), now: s.now(), region: s.region}
+	defer func() {
+		if v := recover(); v != nil {
+			s.panics.Add(1)
+			s.log("testkms: recovered panic in %q: %v", c.action, v)
+			if !rw.wrote {
+				c.writeError(rw, errInternal())
+			}
+		}
+		if rw.wrote {
+			s.log("testkms: %s %q principal=%q status=%d code=%q", r.Method, c.action, c.principal(), rw.status, rw.code)
+		}
+	}()
+
+	if err := c.parseParams(rw); err != nil {
+		c.writeError(rw, err)
+		return
+	}
+	c.action = c.params.Get("Action")
+	if c.action != "" {
+		s.calls.add(c.action)
+	}
+	if rid := c.params.Get("RegionId"); rid != "" {
+		c.region = rid
+	}
+
+	if !c.networkFaults() {
+		return
+	}
+	if err := c.authenticate(); err != nil {
+		c.writeError(rw, err)
+		return
+	}
+	if f, ok := s.faults.take(responseFaults, matchAPI(c.action, c.principal())); ok {
+		c.writeFault(rw, f.Kind)
+		return
+	}
+	h, err := c.route()
+	if err != nil {
+		c.writeError(rw, err)
+		return
+	}
+	resp, err := h(c)
+	if err != nil {
+		c.writeError(rw, err)
+		return
+	}
+	c.writeJSON(rw, http.StatusOK, resp)
+}
+
+// parseParams merges the query string and a form body (the form wins).
+func (c *call) parseParams(w http.ResponseWriter) *apiError {
+	q, err := url.ParseQuery(c.r.URL.RawQuery)
+	if err != nil {
+		return newError(http.StatusBadRequest, codeInvalidParameter, "The request query string is malformed.")
+	}
+	if c.r.Body != nil && strings.HasPrefix(c.r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		body, err := io.ReadAll(http.MaxBytesReader(w, c.r.Body, maxBodyBytes))
+		if err != nil {
+			return newError(http.StatusBadRequest, codeInvalidParameter, "The request body is unreadable or too large.")
+		}
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return newError(http.StatusBadRequest, codeInvalidParameter, "The request body is malformed.")
+		}
+		for k, v := range form {
+			q[k] = v
+		}
+	}
+	c.params = q
+	return nil
+}
+
+// networkFaults applies FaultLatency and FaultReset. It reports whether the
+// request should go on.
+func (c *call) networkFaults() bool {
+	principal := ""
+	if id := c.s.lookupIdentity(c.params.Get("AccessKeyId")); id != nil {
+		principal = id.cred.Principal // unverified; only for fault matching
+	}
+	match := matchAPI(c.action, principal)
+	if f, ok := c.s.faults.take([]FaultKind{FaultLatency}, match); ok {
+		t := time.NewTimer(f.Latency)
+		select {
+		case <-t.C:
+		case <-c.r.Context().Done():
+			t.Stop()
+			return false
+		}
+	}
+	if _, ok := c.s.faults.take([]FaultKind{FaultReset}, match); ok {
+		resetConnection(c.w)
+		return false
+	}
+	return true
+}
+
+func (s *Server) lookupIdentity(accessKeyID string) *identity {
+	if accessKeyID == "" {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.identities[accessKeyID]
+}
+
+// resetConnection aborts the client connection with a TCP RST.
+func resetConnection(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic("testkms: FaultReset needs an http.Hijacker")
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	raw := conn
+	if tc, ok := conn.(*tls.Conn); ok {
+		raw = tc.NetConn()
+	}
+	if tcp, ok := raw.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0)
+	}
+	_ = raw.Close()
+}
+
+// route finds the handler for the request's Version and Action.
+func (c *call) route() (handlerFunc, *apiError) {
+	v := c.params.Get("Version")
+	p, ok := c.s.products[v]
+	if !ok {
+		return nil, newError(http.StatusBadRequest, codeInvalidVersion,
+			"Specified parameter Version %q is not valid; this server implements KMS %s.", v, kmsVersion)
+	}
+	c.product = p
+	h, ok := p.actions[c.action]
+	if !ok {
+		return nil, newError(http.StatusBadRequest, codeInvalidAction,
+			"Specified api %q is not found for %s version %s.", c.action, strings.ToUpper(p.code), p.version)
+	}
+	if !regionPattern.MatchString(c.region) || len(c.region) > 64 {
+		return nil, errInvalidParam("RegionId", "not a region id")
+	}
+	return h, nil
+}
+
+// writeJSON writes a JSON answer.
+func (c *call) writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		body, _ = json.Marshal(c.errorBody(errInternal()))
+	}
+	c.writeRaw(w, status, "application/json;charset=utf-8", body)
+}
+
+func (c *call) writeRaw(w http.ResponseWriter, status int, contentType string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("X-Acs-Request-Id", c.requestID)
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func (c *call) errorBody(e *apiError) errorBody {
+	return errorBody{
+		RequestID:          c.requestID,
+		HostID:             c.hostID(),
+		Code:               e.code,
+		Message:            e.message,
+		Recommend:          "https://api.aliyun.com/troubleshoot?q=" + url.QueryEscape(e.code) + "&product=" + c.productName() + "&requestId=" + c.requestID,
+		AccessDeniedDetail: e.detail,
+	}
+}
+
+// writeError writes e in Alibaba's error format.
+func (c *call) writeError(w http.ResponseWriter, e *apiError) {
+	if rw, ok := w.(*recordingWriter); ok {
+		rw.code = e.code
+	}
+	c.writeJSON(w, e.status, c.errorBody(e))
+}
+
+// writeFault writes the answer of a response fault.
+func (c *call) writeFault(w http.ResponseWriter, k FaultKind) {
+	if rw, ok := w.(*recordingWriter); ok {
+		rw.code = "fault:" + k.String()
+	}
+	switch k {
+	case FaultThrottle:
+		c.writeError(w, errThrottled())
+	case FaultInternal:
+		c.writeError(w, errInternal())
+	case FaultUnavailable:
+		c.writeError(w, errUnavailable())
+	case FaultMalformedHTML:
+		c.writeRaw(w, http.StatusInternalServerError, "text/html",
+			[]byte("<html><head><title>502 Bad Gateway</title></head><body>bad gateway</body></html>"))
+	case FaultMalformedJSON200:
+		c.writeRaw(w, http.StatusOK, "application/json;charset=utf-8",
+			[]byte(`{"RequestId":"`+c.requestID+`","KeyId":"key-`))
+	case FaultBadCodeType:
+		c.writeRaw(w, http.StatusBadRequest, "application/json;charset=utf-8",
+			[]byte(`{"RequestId":"`+c.requestID+`","HostId":"`+c.hostID()+`","Code":400,"Message":"malformed error injected by testkms"}`))
+	}
+}
+
+// recordingWriter remembers the status and error code for the request log.
+type recordingWriter struct {
+	http.ResponseWriter
+	wrote  bool
+	status int
+	code   string
+}
+
+func (w *recordingWriter) WriteHeader(status int) {
+	if !w.wrote {
+		w.wrote, w.status = true, status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (s *Server) log(format string, args ...any) {
+	if s.logf != nil && !s.closing.Load() {
+		s.logf(format, args...)
+	}
+}
+
+// newRequestID returns an id shaped like Alibaba's (upper-case UUID).
+func newRequestID() string { return strings.ToUpper(newUUID()) }
+
+// okResponse is the answer of calls that return nothing but a RequestId.
+type okResponse struct {
+	RequestID string `json:"RequestId"`
+}
