@@ -1,0 +1,268 @@
+package kmsclient
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/kms"
+	"github.com/cenkalti/backoff/v4"
+)
+
+// Client calls KMS through the Alibaba Cloud SDK. It is safe for concurrent
+// use by many goroutines and holds no per-call state: every attempt builds
+// the small SDK client it needs, sharing one HTTP transport, because the
+// SDK's client mutates itself on every call.
+type Client struct {
+	cfg       Config
+	ep        endpoint
+	creds     CredentialsProvider
+	transport http.RoundTripper
+}
+
+// New returns a Client for cfg. It validates cfg and does no I/O.
+func New(cfg Config) (*Client, error) {
+	cfg, ep, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.AllowSDKDebug && sdkDebugEnabled(os.Getenv("DEBUG")) {
+		return nil, configError("AllowSDKDebug", "is false but DEBUG contains \"sdk\": the Alibaba SDK would print plaintext, data keys and secret values to stdout; unset DEBUG=sdk")
+	}
+	c := &Client{cfg: cfg, ep: ep, creds: cfg.Credentials, transport: cfg.Transport}
+	if c.creds == nil {
+		c.creds = DefaultCredentials()
+	}
+	if c.transport == nil {
+		c.transport = newBaseTransport(cfg.RootCAs)
+	}
+	return c, nil
+}
+
+func sdkDebugEnabled(env string) bool {
+	for _, part := range strings.Split(env, ",") {
+		if part == "sdk" {
+			return true
+		}
+	}
+	return false
+}
+
+// Region returns the region the client calls.
+func (c *Client) Region() string { return c.cfg.Region }
+
+// Endpoint returns the host[:port] the client calls.
+func (c *Client) Endpoint() string { return c.ep.host }
+
+// callEnv is what one attempt's operation needs to build its SDK client.
+type callEnv struct {
+	c     *Client
+	cfg   *sdk.Config
+	creds *signerCredentials
+}
+
+// kms returns a KMS SDK client for this attempt.
+func (e *callEnv) kms() (*kms.Client, error) {
+	k, err := kms.NewClientWithOptions(e.c.cfg.Region, e.cfg, e.creds)
+	if err != nil {
+		return nil, err
+	}
+	k.Domain = e.c.ep.host
+	// The attempt context bounds the call; keep the SDK's own read timeout
+	// out of the way.
+	k.SetReadTimeout(e.c.cfg.AttemptTimeout + time.Second)
+	k.SetConnectTimeout(defaultConnectTimeout)
+	return k, nil
+}
+
+// call runs op with retries. op performs one SDK call and returns the SDK's
+// error; call ignores the error's text and classifies from the wire record.
+func (c *Client) call(ctx context.Context, op string, dryRun bool, do func(env *callEnv) error) error {
+	start := time.Now()
+	var (
+		attempts int
+		last     *attempt
+		lastErr  error
+	)
+	bo := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(c.cfg.InitialBackoff),
+		backoff.WithMaxInterval(c.cfg.MaxBackoff),
+		backoff.WithMaxElapsedTime(c.cfg.MaxElapsed),
+		backoff.WithMultiplier(2),
+		backoff.WithRandomizationFactor(0.5),
+	)
+	policy := backoff.WithContext(backoff.WithMaxRetries(bo, uint64(c.cfg.MaxAttempts-1)), ctx)
+
+	once := func() error {
+		attempts++
+		rec := &attempt{}
+		last = rec
+		err := c.attempt(ctx, op, rec, do)
+		if err != nil && dryRun {
+			var ae *APIError
+			if errors.As(err, &ae) && ae.Code == "DryRunOperationError" {
+				err = nil // the call would have succeeded
+			}
+		}
+		lastErr = err
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || !retryable(err) {
+			return backoff.Permanent(err)
+		}
+		return err
+	}
+	notify := func(err error, wait time.Duration) {
+		if c.cfg.Logger != nil {
+			c.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "kms call failed, retrying",
+				slog.String("operation", op), slog.Int("attempt", attempts),
+				slog.Duration("wait", wait), slog.String("error", err.Error()))
+		}
+	}
+	err := backoff.RetryNotify(once, policy, notify)
+
+	// Stamp the attempt count and, on cancellation, keep the last cause.
+	var ae *APIError
+	var re *RequestError
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		var prev error
+		if lastErr != nil && !errors.Is(lastErr, ctx.Err()) {
+			prev = lastErr
+		}
+		err = &RequestError{Operation: op, Attempts: attempts, Err: context.Cause(ctx), Last: prev}
+	case errors.As(err, &ae):
+		ae.Attempts = attempts
+	case errors.As(err, &re):
+		re.Attempts = attempts
+	}
+
+	if c.cfg.Observer != nil {
+		info := CallInfo{Operation: op, Attempts: attempts, Duration: time.Since(start), Err: err}
+		if last != nil {
+			info.HTTPStatus, info.RequestID = last.status, last.requestID
+			if last.apiErr != nil {
+				info.Code = last.apiErr.Code
+				if last.apiErr.RequestID != "" {
+					info.RequestID = last.apiErr.RequestID
+				}
+			}
+		}
+		c.cfg.Observer(info)
+	}
+	return err
+}
+
+// attempt performs one HTTP attempt and converts its outcome to an error.
+func (c *Client) attempt(ctx context.Context, op string, rec *attempt, do func(env *callEnv) error) (err error) {
+	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+	defer cancel()
+	cfg := sdk.NewConfig().WithAutoRetry(false).WithScheme(c.ep.scheme)
+	cfg.Transport = &attemptTransport{ctx: actx, base: c.transport, rec: rec}
+	if c.cfg.UserAgent != "" {
+		cfg.UserAgent = c.cfg.UserAgent
+	}
+	creds := &signerCredentials{ctx: actx, p: c.creds}
+	start := time.Now()
+
+	sdkErr := func() (perr error) {
+		defer func() {
+			// The SDK type-asserts response fields; a malformed answer must
+			// become an error, never a crash of the caller's process.
+			if r := recover(); r != nil {
+				perr = fmt.Errorf("%w: the SDK could not parse the answer", ErrMalformedResponse)
+			}
+		}()
+		return do(&callEnv{c: c, cfg: cfg, creds: creds})
+	}()
+	err = c.outcome(op, rec, creds, sdkErr, actx)
+	if c.cfg.Logger != nil && c.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
+		attrs := []slog.Attr{slog.String("operation", op), slog.Int("status", rec.status),
+			slog.String("request_id", rec.requestID), slog.Duration("duration", time.Since(start))}
+		if err != nil {
+			attrs = append(attrs, slog.String("error", err.Error()))
+		}
+		c.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "kms attempt", attrs...)
+	}
+	return err
+}
+
+// outcome classifies one attempt from what was seen on the wire.
+func (c *Client) outcome(op string, rec *attempt, creds *signerCredentials, sdkErr error, actx context.Context) error {
+	switch {
+	case rec.apiErr != nil:
+		we := rec.apiErr
+		ae := &APIError{
+			Operation:    op,
+			Code:         we.Code,
+			Message:      we.Message,
+			RequestID:    we.RequestID,
+			HostID:       we.HostID,
+			HTTPStatus:   rec.status,
+			AccessDenied: we.AccessDenied,
+			Attempts:     1,
+		}
+		if we.notJSON {
+			ae.Message = "non-JSON error body"
+		}
+		ae.kind = classify(we.Code, rec.status)
+		return ae
+	case rec.netErr != nil || rec.bodyErr != nil:
+		cause := rec.netErr
+		if cause == nil {
+			cause = rec.bodyErr
+		}
+		if actx.Err() != nil && !errors.Is(cause, actx.Err()) {
+			cause = &netError{err: actx.Err(), msg: "attempt timed out: " + cause.Error()}
+		}
+		return &RequestError{Operation: op, Attempts: 1, Err: cause}
+	case creds.err != nil:
+		return fmt.Errorf("kmsclient: %s: %w", op, creds.err)
+	case sdkErr == nil:
+		return nil
+	case errors.Is(sdkErr, ErrMalformedResponse):
+		return &RequestError{Operation: op, Attempts: 1, Err: sdkErr}
+	case rec.sent && rec.status >= 200 && rec.status <= 299:
+		// The SDK rejected a 2xx body (invalid JSON, wrong field types).
+		return &RequestError{Operation: op, Attempts: 1, Err: fmt.Errorf("%w: undecodable success body", ErrMalformedResponse)}
+	default:
+		// The SDK failed before sending (bad region, request build error).
+		return fmt.Errorf("kmsclient: %s: %s", op, sanitizeText(sdkErr.Error()))
+	}
+}
+
+// retryable reports whether an attempt's error is worth another attempt.
+func retryable(err error) bool {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Retryable()
+	}
+	var re *RequestError
+	if errors.As(err, &re) {
+		// A body we could not understand after a 2xx may mean the call took
+		// effect; do not repeat it. A certificate that does not verify will
+		// not verify next time either.
+		return !errors.Is(re.Err, ErrMalformedResponse) && !isCertificateError(re.Err)
+	}
+	return false
+}
+
+func isCertificateError(err error) bool {
+	var (
+		verr *tls.CertificateVerificationError
+		uerr x509.UnknownAuthorityError
+		herr x509.HostnameError
+		cerr x509.CertificateInvalidError
+	)
+	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &cerr)
+}

@@ -1,0 +1,228 @@
+package kmsclient
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Config configures a [Client]. The zero value of every field except Region
+// is a safe default; a Config must not be modified after it is passed to
+// [New] (New copies it, so later changes have no effect).
+type Config struct {
+	// Region is the KMS region, e.g. "cn-hangzhou". Required.
+	Region string
+
+	// Endpoint is where KMS calls go. Either a host with an optional port
+	// ("kms.cn-hangzhou.aliyuncs.com", "kst-hzz6….cryptoservice.kms.aliyuncs.com:443")
+	// or a URL whose scheme selects HTTP or HTTPS ("http://127.0.0.1:8080").
+	// Empty means the public regional endpoint "kms.<Region>.aliyuncs.com".
+	Endpoint string
+
+	// Scheme is "https" (the default when empty) or "http". A scheme in
+	// Endpoint takes precedence. Plain HTTP is refused for any host other
+	// than a loopback address unless AllowInsecureHTTP is set, because KMS
+	// requests carry plaintext and data keys.
+	Scheme string
+
+	// AllowInsecureHTTP permits plain HTTP to non-loopback hosts. Do not
+	// set it in production.
+	AllowInsecureHTTP bool
+
+	// Credentials signs requests. Nil means the SDK's default chain
+	// ([DefaultCredentials]): ALIBABA_CLOUD_* environment variables, OIDC
+	// (RRSA), the CLI profile, the credentials file, the ECS RAM role and the
+	// credentials URI, in that order.
+	Credentials CredentialsProvider
+
+	// RootCAs, when non-nil, replaces the system roots for verifying the
+	// endpoint's TLS certificate (a KMS instance endpoint has a private CA).
+	// Use [CertPoolFromPEM] to build one from a CA bundle.
+	RootCAs *x509.CertPool
+
+	// Transport is the base HTTP transport. Nil means a dedicated
+	// *http.Transport with TLS 1.2+, the proxy from the standard environment
+	// variables (with Go's loopback exemption) and a 5s connect timeout.
+	// The client never mutates it; RootCAs is ignored when Transport is set.
+	Transport http.RoundTripper
+
+	// MaxAttempts bounds the attempts per call, the first included.
+	// Zero means 4; 1 disables retries.
+	MaxAttempts int
+
+	// MaxElapsed bounds the total time spent retrying one call (the caller's
+	// context still applies). Zero means 30s.
+	MaxElapsed time.Duration
+
+	// InitialBackoff is the first retry delay before jitter; later delays
+	// double up to MaxBackoff. Zero means 100ms and 5s.
+	InitialBackoff, MaxBackoff time.Duration
+
+	// AttemptTimeout bounds one HTTP attempt. Zero means 10s.
+	AttemptTimeout time.Duration
+
+	// Logger receives one debug record per attempt and a warning per retry,
+	// with operation, code, status, request id and timing only. Nil
+	// disables logging.
+	Logger *slog.Logger
+
+	// Observer, when non-nil, is called once per completed call (after the
+	// last attempt) with what happened. It must be safe for concurrent use
+	// and return quickly.
+	Observer func(CallInfo)
+
+	// UserAgent is appended to the SDK's User-Agent header.
+	UserAgent string
+
+	// AllowSDKDebug permits running while the environment variable DEBUG
+	// contains "sdk". The Alibaba SDK then prints every request URL
+	// (including Encrypt plaintext) and response body (including data keys and
+	// secret values) to stdout, so New refuses by default.
+	AllowSDKDebug bool
+}
+
+// CallInfo describes one completed client call for [Config.Observer].
+type CallInfo struct {
+	Operation  string        // KMS API name, e.g. "GenerateDataKey"
+	Attempts   int           // HTTP attempts made, 1 when not retried
+	Duration   time.Duration // wall time of the whole call, retries included
+	Code       string        // error code of the last attempt, "" on success
+	HTTPStatus int           // HTTP status of the last attempt, 0 if none
+	RequestID  string        // request id of the last attempt, if any
+	Err        error         // the error returned to the caller, nil on success
+}
+
+const (
+	defaultMaxAttempts    = 4
+	defaultMaxElapsed     = 30 * time.Second
+	defaultInitialBackoff = 100 * time.Millisecond
+	defaultMaxBackoff     = 5 * time.Second
+	defaultAttemptTimeout = 10 * time.Second
+	defaultConnectTimeout = 5 * time.Second
+)
+
+var regionPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
+
+// endpoint is the resolved destination of KMS calls.
+type endpoint struct {
+	scheme string // "HTTPS" or "HTTP" (the SDK's spelling)
+	host   string // host[:port]
+}
+
+// withDefaults returns a copy of c with zero fields defaulted, or an error
+// naming the invalid field.
+func (c Config) withDefaults() (Config, endpoint, error) {
+	var ep endpoint
+	if c.Region == "" {
+		return c, ep, configError("Region", "is required")
+	}
+	if !regionPattern.MatchString(c.Region) {
+		return c, ep, configError("Region", fmt.Sprintf("%q is not a region id (want e.g. cn-hangzhou)", c.Region))
+	}
+	var err error
+	ep, err = resolveEndpoint(c)
+	if err != nil {
+		return c, ep, err
+	}
+	switch {
+	case c.MaxAttempts < 0:
+		return c, ep, configError("MaxAttempts", "must not be negative")
+	case c.MaxAttempts == 0:
+		c.MaxAttempts = defaultMaxAttempts
+	}
+	if c.MaxElapsed < 0 || c.InitialBackoff < 0 || c.MaxBackoff < 0 || c.AttemptTimeout < 0 {
+		return c, ep, configError("MaxElapsed/InitialBackoff/MaxBackoff/AttemptTimeout", "must not be negative")
+	}
+	if c.MaxElapsed == 0 {
+		c.MaxElapsed = defaultMaxElapsed
+	}
+	if c.InitialBackoff == 0 {
+		c.InitialBackoff = defaultInitialBackoff
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = defaultMaxBackoff
+	}
+	if c.MaxBackoff < c.InitialBackoff {
+		c.MaxBackoff = c.InitialBackoff
+	}
+	if c.AttemptTimeout == 0 {
+		c.AttemptTimeout = defaultAttemptTimeout
+	}
+	if strings.ContainsAny(c.UserAgent, "\r\n") {
+		return c, ep, configError("UserAgent", "must not contain line breaks")
+	}
+	return c, ep, nil
+}
+
+func resolveEndpoint(c Config) (endpoint, error) {
+	scheme := strings.ToLower(c.Scheme)
+	host := c.Endpoint
+	if strings.Contains(host, "://") {
+		u, err := url.Parse(host)
+		if err != nil {
+			return endpoint{}, configError("Endpoint", "is not a valid URL")
+		}
+		if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
+			return endpoint{}, configError("Endpoint", "must be a scheme and host[:port] only, without path, query or user info")
+		}
+		scheme, host = strings.ToLower(u.Scheme), u.Host
+	}
+	if host == "" {
+		host = "kms." + c.Region + ".aliyuncs.com"
+	}
+	if strings.ContainsAny(host, "/?#@ \t\r\n") {
+		return endpoint{}, configError("Endpoint", fmt.Sprintf("%q is not a host[:port]", host))
+	}
+	switch scheme {
+	case "", "https":
+		return endpoint{scheme: "HTTPS", host: host}, nil
+	case "http":
+		if !c.AllowInsecureHTTP && !isLoopback(host) {
+			return endpoint{}, configError("Scheme", "plain HTTP to a non-loopback host sends plaintext and keys in the clear; set AllowInsecureHTTP to insist")
+		}
+		return endpoint{scheme: "HTTP", host: host}, nil
+	default:
+		return endpoint{}, configError("Scheme", fmt.Sprintf("%q is neither https nor http", scheme))
+	}
+}
+
+func isLoopback(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// ConfigError reports an invalid [Config] field.
+type ConfigError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	return "kmsclient: invalid config: " + e.Field + " " + e.Reason
+}
+
+func configError(field, reason string) error { return &ConfigError{Field: field, Reason: reason} }
+
+// CertPoolFromPEM returns a pool holding the certificates in pemCerts, for
+// [Config.RootCAs]. It fails if pemCerts holds no certificate.
+func CertPoolFromPEM(pemCerts []byte) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemCerts) {
+		return nil, errors.New("kmsclient: no PEM certificate found in CA bundle")
+	}
+	return pool, nil
+}

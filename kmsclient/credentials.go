@@ -1,0 +1,152 @@
+package kmsclient
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	sdkcred "github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+)
+
+// Credentials is an Alibaba Cloud access key, optionally with an STS
+// security token. Its String method never reveals the secret or the token.
+type Credentials struct {
+	AccessKeyID     string
+	AccessKeySecret string
+	SecurityToken   string // set for STS (assumed-role) credentials
+}
+
+// String returns the access key id and redacts everything else.
+func (c Credentials) String() string {
+	kind := "access key"
+	if c.SecurityToken != "" {
+		kind = "STS token"
+	}
+	return kind + " " + c.AccessKeyID + " (secret redacted)"
+}
+
+// GoString redacts like String, so %#v cannot leak the secret.
+func (c Credentials) GoString() string { return c.String() }
+
+// CredentialsProvider supplies the credentials that sign each request. It is
+// called before every attempt and must be safe for concurrent use; providers
+// that fetch credentials remotely should cache them until shortly before
+// they expire.
+type CredentialsProvider interface {
+	Retrieve(ctx context.Context) (Credentials, error)
+}
+
+// CredentialsProviderFunc adapts a function to [CredentialsProvider].
+type CredentialsProviderFunc func(ctx context.Context) (Credentials, error)
+
+// Retrieve calls f(ctx).
+func (f CredentialsProviderFunc) Retrieve(ctx context.Context) (Credentials, error) { return f(ctx) }
+
+// StaticCredentials returns a provider of a fixed RAM user access key.
+func StaticCredentials(accessKeyID, accessKeySecret string) CredentialsProvider {
+	c := Credentials{AccessKeyID: accessKeyID, AccessKeySecret: accessKeySecret}
+	return CredentialsProviderFunc(func(context.Context) (Credentials, error) { return c, nil })
+}
+
+// STSCredentials returns a provider of fixed STS credentials (for example
+// from AssumeRole). They stop working when the token expires.
+func STSCredentials(accessKeyID, accessKeySecret, securityToken string) CredentialsProvider {
+	c := Credentials{AccessKeyID: accessKeyID, AccessKeySecret: accessKeySecret, SecurityToken: securityToken}
+	return CredentialsProviderFunc(func(context.Context) (Credentials, error) { return c, nil })
+}
+
+// DefaultCredentials returns the Alibaba SDK's default credentials chain:
+// the environment variables ALIBABA_CLOUD_ACCESS_KEY_ID,
+// ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_SECURITY_TOKEN; OIDC
+// (ALIBABA_CLOUD_OIDC_TOKEN_FILE, ALIBABA_CLOUD_OIDC_PROVIDER_ARN,
+// ALIBABA_CLOUD_ROLE_ARN); the CLI profile (~/.aliyun/config.json); the
+// credentials file (~/.alibabacloud/credentials); the ECS RAM role from
+// instance metadata (disable with ALIBABA_CLOUD_ECS_METADATA_DISABLED=true);
+// and ALIBABA_CLOUD_CREDENTIALS_URI. The SDK chain is not safe for
+// concurrent use, so this provider serialises it.
+func DefaultCredentials() CredentialsProvider {
+	return &sdkProvider{p: sdkcred.NewDefaultCredentialsProvider()}
+}
+
+// ECSRAMRoleCredentials returns credentials of the RAM role attached to the
+// ECS instance, from instance metadata. An empty roleName asks the metadata
+// service for it.
+func ECSRAMRoleCredentials(roleName string) CredentialsProvider {
+	return &sdkProvider{p: sdkcred.NewECSRAMRoleCredentialsProvider(roleName)}
+}
+
+// RAMRoleARNCredentials returns credentials for roleARN, assumed through STS
+// with the access key from base, refreshed before they expire. A zero
+// duration means the STS default (one hour).
+func RAMRoleARNCredentials(base Credentials, roleARN, sessionName string, duration time.Duration) (CredentialsProvider, error) {
+	var basep sdkcred.CredentialsProvider
+	if base.SecurityToken != "" {
+		basep = sdkcred.NewStaticSTSCredentialsProvider(base.AccessKeyID, base.AccessKeySecret, base.SecurityToken)
+	} else {
+		basep = sdkcred.NewStaticAKCredentialsProvider(base.AccessKeyID, base.AccessKeySecret)
+	}
+	p, err := sdkcred.NewRAMRoleARNCredentialsProvider(basep, roleARN, sessionName, int(duration/time.Second), "", "", "")
+	if err != nil {
+		return nil, errors.New("kmsclient: RAM role credentials: " + sanitizeText(err.Error()))
+	}
+	return &sdkProvider{p: p}, nil
+}
+
+// sdkProvider serialises an SDK credentials provider, several of which keep
+// unsynchronised state.
+type sdkProvider struct {
+	mu sync.Mutex // guards p
+	p  sdkcred.CredentialsProvider
+}
+
+func (s *sdkProvider) Retrieve(ctx context.Context) (Credentials, error) {
+	if err := ctx.Err(); err != nil {
+		return Credentials{}, err
+	}
+	s.mu.Lock()
+	c, err := s.p.GetCredentials()
+	s.mu.Unlock()
+	if err != nil {
+		return Credentials{}, &CredentialsError{Err: errors.New(sanitizeText(err.Error()))}
+	}
+	if c == nil || c.AccessKeyId == "" {
+		return Credentials{}, &CredentialsError{Err: errors.New("provider returned no access key")}
+	}
+	return Credentials{AccessKeyID: c.AccessKeyId, AccessKeySecret: c.AccessKeySecret, SecurityToken: c.SecurityToken}, nil
+}
+
+// CredentialsError reports that no usable credentials could be obtained.
+type CredentialsError struct{ Err error }
+
+func (e *CredentialsError) Error() string { return "kmsclient: credentials: " + e.Err.Error() }
+func (e *CredentialsError) Unwrap() error { return e.Err }
+
+// signerCredentials adapts a CredentialsProvider to the SDK's interface for
+// one call, carrying the call's context. It remembers the last error so the
+// call can report it precisely instead of as an SDK string.
+type signerCredentials struct {
+	ctx context.Context
+	p   CredentialsProvider
+	err error
+}
+
+func (s *signerCredentials) GetCredentials() (*sdkcred.Credentials, error) {
+	c, err := s.p.Retrieve(s.ctx)
+	if err != nil {
+		s.err = err
+		return nil, err
+	}
+	if c.AccessKeyID == "" || c.AccessKeySecret == "" {
+		s.err = &CredentialsError{Err: errors.New("access key id or secret is empty")}
+		return nil, s.err
+	}
+	return &sdkcred.Credentials{
+		AccessKeyId:     c.AccessKeyID,
+		AccessKeySecret: c.AccessKeySecret,
+		SecurityToken:   c.SecurityToken,
+		ProviderName:    "kmsenvelope",
+	}, nil
+}
+
+func (s *signerCredentials) GetProviderName() string { return "kmsenvelope" }
