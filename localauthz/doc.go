@@ -6,4 +6,201 @@
 // it must be granted) and local enforcement in front of every KMS call.
 // localauthz is pure: it performs no I/O and imports nothing else from this
 // module.
+//
+// The entry point is a [PolicySet]: parse each document with [ParsePolicy],
+// [PolicySet.Add] it, then ask [PolicySet.Evaluate] about one (principal,
+// action, resource) [Request], or [PolicySet.Preflight] about whole KMS
+// operations ([Call]):
+//
+//	p, err := localauthz.ParsePolicy(doc, localauthz.RAMPolicy)
+//	var set localauthz.PolicySet
+//	err = set.Add(p, "acs:ram::1111111111111111:user/alice")
+//	d := set.Evaluate(localauthz.Request{Principal: ..., Action: "kms:Decrypt", Resource: keyARN})
+//	reports := set.Preflight(principal, localauthz.Call{Operation: "GetSecretValue", Resource: secretARN, Facts: ...})
+//
+// # Policies
+//
+// [ParsePolicy] accepts the RAM policy grammar: Version "1"; Statement as
+// one object or an array; per statement Sid (at most 128 characters),
+// Effect ("Allow" or "Deny"), exactly one of Action or NotAction, Resource,
+// Condition, and for key and secret policies Principal as {"RAM": [...]}
+// with acs:ram::<uid>:*, acs:ram::<uid>:root, acs:ram::<uid>:user/<name>
+// or acs:ram::<uid>:role/<name>. Lists may be written as a string or an
+// array. Element and operator names are case-sensitive. Key and secret
+// policies must name kms: actions and Resource "*" (the key or secret they
+// are attached to); RAM policies must not have a Principal.
+//
+// Condition operators: StringEquals, StringNotEquals, StringEqualsIgnoreCase,
+// StringNotEqualsIgnoreCase, StringLike, StringNotLike, NumericEquals,
+// NumericNotEquals, NumericLessThan, NumericLessThanEquals,
+// NumericGreaterThan, NumericGreaterThanEquals, the same six Date
+// operators, Bool, IpAddress and NotIpAddress (IPv4 and IPv6, CIDR blocks
+// or single addresses). Values are parsed when the policy is parsed.
+// NotResource, NotPrincipal, ...IfExists, ForAnyValue:, ForAllValues: and
+// Null exist in other policy languages but not in RAM; they are rejected
+// with [ErrUnsupported].
+//
+// Every rejection is a *[PolicyError] naming the element by JSON path
+// (Statement[2].Condition.StringEquals), its line and column, and what was
+// expected; it matches [ErrSyntax], [ErrTooLarge], [ErrUnsupported] or
+// [ErrInvalidPolicy] with [errors.Is]. Size limits default to
+// [DefaultMaxRAMPolicySize] (6,144) and [DefaultMaxKeyPolicySize] (32,768)
+// bytes and are set with [WithMaxSize]. ParsePolicy never panics.
+//
+// # Evaluation
+//
+// An explicit Deny in any applicable policy wins; otherwise an Allow is
+// needed; otherwise the request is implicitly denied. '*' and '?' are
+// wildcards anywhere in actions and resources. Actions compare
+// case-insensitively, resources case-sensitively. Within a condition,
+// several values are ORed; keys and operators are ANDed.
+//
+// In the account that owns the resource, an Allow in either a RAM policy or
+// the key (secret) policy suffices; across accounts both must allow (seed
+// 004). Key and secret policies apply only to resources in a KMS instance
+// ([Request].InKMSInstance) and grant only actions within their scope. The
+// [Decision] names the deciding statement ([StatementRef]), the missing
+// (action, resource, where) pairs for an implicit deny — where is
+// [WhereRAM], [WhereKey] or [WhereRAMOrKey] (and the secret equivalents) —
+// the denials, absent condition keys, unmet conditions, and the
+// [Assumption] values it relied on.
+//
+// Policies are compiled once: actions lowercased, wildcard patterns
+// classified (exact, prefix, general), IP blocks, numbers and dates parsed.
+// Evaluating a request that is allowed does not allocate.
+//
+// # Operations
+//
+// [Expand] turns a KMS API call into every pair it needs: the container ARN
+// for ListKeys, CreateKey, ListAliases, ListSecrets and CreateSecret;
+// kms:ReEncryptFrom on the source key and kms:ReEncryptTo on the
+// destination for ReEncrypt; kms:Decrypt on a self-managed key for
+// GetSecretValue and kms:GenerateDataKey for PutSecretValue and
+// CreateSecret; the alias and the key for CreateAlias, UpdateAlias,
+// DeleteAlias and for any key operation that names the key by alias;
+// nothing for DescribeRegions. [Operations] lists the catalogue with the
+// KMS condition keys each operation supplies.
+//
+// # Preflight
+//
+// [PolicySet.Preflight] returns a [Report] per call: the aggregated
+// decision, each requirement's decision, and [Report.Grants], the minimal
+// RAM policy (or key policy statement) that grants what is missing.
+// [Report.Text] and JSON renderings are provided. [FromAccessDenied] turns
+// the AccessDeniedDetail of a real Forbidden.NoPermission error into a
+// Report in the same vocabulary.
+//
+// # Lint
+//
+// [Lint] and [LintDocument] report [Finding] values: kms:* on *, unscoped
+// GetSecretValue or Decrypt, tag-based access next to tag editing,
+// IP-only restrictions, unknown actions with a suggestion (and non-canonical
+// casing), key-policy actions outside the key-policy scope, acs:SourceVpc
+// with non-kms: actions, CreateSecret granted on secret/* only, key use
+// without alias ARNs, and condition keys the actions never supply.
+//
+// # Conformance cases
+//
+// [ParseCases] and [Case.Run] implement the project's policy conformance
+// case format (authz-cases/README.md); cmd/kmsenv runs them with
+// "kmsenv policy test".
+//
+// # Dialects
+//
+// The evaluator core (compiled statements, wildcard matching, condition
+// operators with negation, IfExists and ForAnyValue/ForAllValues set
+// quantifiers, principal matching) knows nothing of RAM's JSON. The RAM
+// parser compiles into it and rejects the features RAM lacks; a second
+// dialect (Huawei Cloud IAM) adds a parser and an operator table.
+//
+// # Assumptions
+//
+// Where the documentation is silent or inconsistent, this package reads it
+// as follows. The code in brackets is the [Assumption] a Decision carries
+// when the reading influenced it.
+//
+//   - Wildcards are globs over the whole string: "kms:*Key*" matches
+//     kms:DescribeKey, not kms:Decrypt; '*' spans ':' and '/'.
+//   - Actions compare case-insensitively (RAM: "generally not
+//     case-sensitive"); lint warns about non-canonical casing. Resources,
+//     secret names included, compare case-sensitively
+//     [case-sensitive-resource].
+//   - CreateSecret and the other container operations are authorized on the
+//     container ARN (acs:kms:<region>:<account>:secret), which secret/*
+//     does not match.
+//   - NotAction with Allow allows every action not listed, of any service.
+//   - A condition whose key is absent from the request fails for positive
+//     operators [absent-key-fails] and holds for negated ones:
+//     StringNotEquals, StringNotEqualsIgnoreCase, StringNotLike,
+//     NumericNotEquals, DateNotEquals, NotIpAddress [absent-key-negated].
+//     Negated operators with several values hold when the request value
+//     matches none of them (NOR). A request value that does not parse as
+//     the operator's type (a malformed IP, date or number) matches no
+//     value. This follows the AWS rules, which Alibaba does not contradict.
+//   - A multi-valued request key satisfies a positive operator when any of
+//     its values matches.
+//   - Dates are ISO 8601 and compared as instants, so
+//     2019-08-12T09:00:00Z equals 2019-08-12T17:00:00+08:00; a date alone
+//     is midnight UTC, a time without zone is UTC.
+//   - Condition key names compare case-insensitively; operator names do
+//     not.
+//   - kms:tag/<k> is present only for the operations the KMS condition-key
+//     reference lists (ListKeys, for one, never carries it), and assumed
+//     present for secret operations; kms:EncryptionContext:<k> for the
+//     symmetric cryptographic operations.
+//   - GetSecretValue needs kms:Decrypt and PutSecretValue
+//     kms:GenerateDataKey on the secret's key only when it is self-managed;
+//     CreateSecret with a self-managed key needs kms:GenerateDataKey on it
+//     (CreateSecret API reference) [secret-key-generate-data-key]. An
+//     unknown key type is taken as service-managed [secret-key-unknown].
+//   - A call naming a key by alias needs the action on the alias and on the
+//     key [alias-needs-key]. UpdateAlias is checked against the new target
+//     key [alias-new-target]; DeleteAlias against the current one.
+//   - An assumed-role session (acs:sts::<uid>:assumed-role/<role>/<session>,
+//     also written acs:ram::<uid>:assumed-role/... or
+//     acs:ram::<uid>:role/<role>/<session>) is evaluated as its role
+//     acs:ram::<uid>:role/<role>; role names compare case-insensitively
+//     [session-as-role].
+//   - In key and secret policies acs:ram::<uid>:* names every identity of
+//     the account (root, users, roles, sessions); acs:ram::<uid>:root names
+//     the root identity only. Bare account IDs are rejected.
+//   - Key policies grant only the actions of the seed 004 scope list (for
+//     example not kms:AsymmetricSign); an out-of-scope Allow is ignored
+//     [key-policy-scope], an out-of-scope Deny still denies. Principals of
+//     other accounts can only be key users, so for them the narrower "use"
+//     list applies.
+//   - Key and secret policies apply only when [Request].InKMSInstance is set
+//     [resource-policy-outside-instance]; [Facts].InKMSInstance covers every
+//     key and secret of one call. Secret policies follow the key-policy
+//     model; their scope is assumed to be the secret operations, for any
+//     principal, and their size limit that of key policies.
+//   - The root identity of the owning account is allowed without any policy
+//     [account-root]; RAM policies never apply to it, key and secret policy
+//     Deny statements still do. Resource directory control policies are not
+//     modelled.
+//   - Requests sent to a KMS instance endpoint are governed by application
+//     access points, which are not modelled; Context key
+//     [ContextKeyEndpoint] flags them [instance-endpoint].
+//   - Operations without a resource (GetRandomPassword) are checked against
+//     the resource "*" [no-resource].
+//   - A resource of another account that is not a key or secret in a KMS
+//     instance cannot be shared, so its access cannot be granted
+//     [cross-account-needs-resource-policy]. A resource whose account is a
+//     wildcard counts as the caller's own.
+//   - Size limits count bytes (RAM documents characters).
+//   - Sid characters are not restricted (the key policy documentation's own
+//     example uses spaces); lint mentions them.
+//
+// # Security
+//
+// A local Allow is a prediction, not a grant: KMS decides. Local
+// enforcement errs towards denial where the documents are unclear (resource
+// case, absent keys, out-of-scope denies). Decisions and reports contain
+// ARNs and policy text, never key material or secret values.
+//
+// # Compatibility
+//
+// New operations, assumptions, lint codes and Where values may be added.
+// The JSON field names of Decision, Report, Finding and CaseResult are
+// stable.
 package localauthz

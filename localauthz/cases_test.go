@@ -1,0 +1,97 @@
+package localauthz_test
+
+import (
+	"encoding/json"
+	"os"
+	"sort"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kmsenvelope/kmsenvelope/localauthz"
+)
+
+func loadCases(t *testing.T, file string) []localauthz.Case {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	cases, err := localauthz.ParseCases(data)
+	require.NoError(t, err)
+	return cases
+}
+
+// TestConformance runs the project's 40 RAM/KMS conformance cases (a copy of
+// authz-cases/ram-kms.json) and this package's additional cases.
+func TestConformance(t *testing.T) {
+	for file, n := range map[string]int{"testdata/ram-kms.json": 40, "testdata/extra-cases.json": 18} {
+		cases := loadCases(t, file)
+		require.Len(t, cases, n, file)
+		for _, c := range cases {
+			t.Run(c.Name, func(t *testing.T) {
+				res := c.Run()
+				assert.True(t, res.Pass, "%v", res.Problems)
+				assert.Equal(t, c.Expect, res.Decision)
+				if c.Expect == localauthz.ExplicitDeny {
+					assert.NotEmpty(t, res.Denied, "an explicit deny names its statement")
+				}
+			})
+		}
+	}
+}
+
+func TestCaseResultJSONShape(t *testing.T) {
+	cases := loadCases(t, "testdata/ram-kms.json")
+	for _, c := range cases {
+		line, err := json.Marshal(c.Run())
+		require.NoError(t, err)
+		var m map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(line, &m))
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		assert.Equal(t, []string{"decision", "denied", "missing", "name", "pass"}, keys)
+		assert.NotEqual(t, "null", string(m["missing"]))
+		assert.NotEqual(t, "null", string(m["denied"]))
+	}
+	res := loadCases(t, "testdata/ram-kms.json")[9].Run() // explicit_deny_overrides_allow_same_policy
+	line, _ := json.Marshal(res)
+	assert.JSONEq(t, `{"name":"explicit_deny_overrides_allow_same_policy","decision":"ExplicitDeny","missing":[],
+	  "denied":[{"action":"kms:Decrypt","resource":"acs:kms:cn-hangzhou:1111111111111111:key/key-hzz0001","policy":"policies[0]","statement":1}],"pass":true}`, string(line))
+}
+
+func TestCaseFailures(t *testing.T) {
+	base := `{"name":"n","policies":[{"type":"ram","document":{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}]}}],
+	  "request":{"principal":"acs:ram::1:user/a","action":"kms:Decrypt","resource":"acs:kms:r:1:key/k"},"expect":"Allow","missing":[]}`
+	cases, err := localauthz.ParseCases([]byte(base))
+	require.NoError(t, err, "a single object is accepted")
+	require.True(t, cases[0].Run().Pass)
+
+	tests := map[string]string{
+		"wrong decision": `[{"name":"n","policies":[],"request":{"principal":"acs:ram::1:user/a","action":"kms:Decrypt","resource":"acs:kms:r:1:key/k"},"expect":"Allow","missing":[]}]`,
+		"wrong missing": `[{"name":"n","policies":[],"request":{"principal":"acs:ram::1:user/a","action":"kms:Decrypt","resource":"acs:kms:r:1:key/k"},"expect":"ImplicitDeny",
+		  "missing":[{"action":"kms:Decrypt","resource":"acs:kms:r:1:key/k","where":"key"}]}]`,
+		"bad policy": `[{"name":"n","policies":[{"type":"ram","document":{"Version":"1"}}],"request":{"principal":"acs:ram::1:user/a","action":"kms:Decrypt","resource":"acs:kms:r:1:key/k"},"expect":"ImplicitDeny"}]`,
+		"bad target": `[{"name":"n","policies":[{"type":"key","resource":"acs:kms:r:1:alias/a","document":{"Version":"1","Statement":[{"Effect":"Allow","Principal":{"RAM":"acs:ram::1:*"},"Action":"kms:*","Resource":"*"}]}}],
+		  "request":{"principal":"acs:ram::1:user/a","action":"kms:Decrypt","resource":"acs:kms:r:1:key/k"},"expect":"ImplicitDeny"}]`,
+		"action not needed": `[{"name":"n","policies":[],"request":{"principal":"acs:ram::1:user/a","action":"kms:Encrypt","resource":"acs:kms:r:1:secret/s","operation":"GetSecretValue"},"expect":"ImplicitDeny"}]`,
+		"unknown operation": `[{"name":"n","policies":[],"request":{"principal":"acs:ram::1:user/a","action":"kms:Encrypt","resource":"acs:kms:r:1:key/k","operation":"Encrypts"},"expect":"ImplicitDeny"}]`,
+		"bad principal":     `[{"name":"n","policies":[],"request":{"principal":"alice","action":"kms:Encrypt","resource":"acs:kms:r:1:key/k"},"expect":"ImplicitDeny","missing":[]}]`,
+	}
+	for name, doc := range tests {
+		cases, err := localauthz.ParseCases([]byte(doc))
+		require.NoError(t, err, name)
+		res := cases[0].Run()
+		assert.False(t, res.Pass, name)
+		assert.NotEmpty(t, res.Problems, name)
+	}
+
+	_, err = localauthz.ParseCases([]byte("[\n{\"name\": }]"))
+	assert.ErrorContains(t, err, "line 2")
+	_, err = localauthz.ParseCases([]byte(`[{"policies":[]}]`))
+	assert.ErrorContains(t, err, "no name")
+	_, err = localauthz.ParseCases([]byte(`[{"name":"x","request":{"context":{"k":{"nested":1}}}}]`))
+	assert.Error(t, err)
+}

@@ -1,0 +1,254 @@
+package localauthz
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestGlob(t *testing.T) {
+	tests := []struct {
+		pattern, s string
+		fold, want bool
+	}{
+		{"*", "", false, true},
+		{"*", "anything:at/all", false, true},
+		{"kms:Decrypt", "kms:Decrypt", false, true},
+		{"kms:decrypt", "KMS:Decrypt", true, true},
+		{"kms:decrypt", "KMS:Decrypt", false, false},
+		{"kms:List*", "kms:ListKeys", true, true},
+		{"kms:List*", "kms:List", true, true},
+		{"kms:List*", "kms:Lis", true, false},
+		{"kms:*Key*", "kms:DescribeKey", true, true},
+		{"kms:*Key*", "kms:Decrypt", true, false},
+		{"kms:*Key", "kms:DescribeKeyVersion", true, false},
+		{"kms:Get?ecretValue", "kms:GetSecretValue", true, true},
+		{"kms:Get?ecretValue", "kms:GetecretValue", true, false},
+		{"acs:kms:*:1111:key/*", "acs:kms:cn-hangzhou:1111:key/k1", false, true},
+		{"acs:kms:*:1111:key/*", "acs:kms:cn-hangzhou:1111:key", false, false},
+		{"acs:kms:*:1111:*", "acs:kms:cn-hangzhou:1111:alias/a", false, true},
+		{"acs:kms:*:*:secret/prefix*", "acs:kms:r:1:secret/prefix-db", false, true},
+		{"acs:kms:*:*:secret/prefix*", "acs:kms:r:1:secret/Prefix-db", false, false},
+		{"a*b*c", "aXXbYYc", false, true},
+		{"a*b*c", "aXXbYY", false, false},
+		{"a**c", "abc", false, true},
+		{"?", "é", false, true}, // one character, two bytes
+		{"??", "é", false, false},
+		{"*?", "", false, false},
+		{"", "", false, true},
+		{"", "x", false, false},
+	}
+	for _, tt := range tests {
+		g := compileGlob(tt.pattern, tt.fold)
+		assert.Equalf(t, tt.want, g.match(tt.s), "%q ~ %q (fold %v)", tt.pattern, tt.s, tt.fold)
+	}
+}
+
+func TestGlobMatchFold(t *testing.T) {
+	g := compileGlob("acs:kms:*:1:secret/Prod-DB", false)
+	assert.False(t, g.match("acs:kms:r:1:secret/prod-db"))
+	assert.True(t, g.matchFold("acs:kms:r:1:secret/prod-db"))
+}
+
+func cond(t *testing.T, name string, key string, values ...string) condition {
+	t.Helper()
+	o, ok := ramOperators[name]
+	require.True(t, ok, name)
+	c, bad, exp := compileCondition(o.op, o.negate, key, values)
+	require.Equalf(t, -1, bad, "value %d: %s", bad, exp)
+	c.name = name
+	return c
+}
+
+func TestOperators(t *testing.T) {
+	const k = "k"
+	tests := []struct {
+		op      string
+		values  []string
+		request []string // nil: key absent
+		want    bool
+	}{
+		{"StringEquals", []string{"a", "b"}, []string{"b"}, true},
+		{"StringEquals", []string{"a"}, []string{"A"}, false},
+		{"StringEquals", []string{"a"}, nil, false},
+		{"StringNotEquals", []string{"a", "b"}, []string{"a"}, false},
+		{"StringNotEquals", []string{"a", "b"}, []string{"c"}, true},
+		{"StringNotEquals", []string{"a"}, nil, true},
+		{"StringEqualsIgnoreCase", []string{"Apollo"}, []string{"aPOLLO"}, true},
+		{"StringEqualsIgnoreCase", []string{"Apollo"}, []string{"Apollo1"}, false},
+		{"StringNotEqualsIgnoreCase", []string{"Apollo"}, []string{"APOLLO"}, false},
+		{"StringNotEqualsIgnoreCase", []string{"Apollo"}, []string{"Zeus"}, true},
+		{"StringLike", []string{"vpc-*"}, []string{"vpc-123"}, true},
+		{"StringLike", []string{"vpc-?"}, []string{"vpc-12"}, false},
+		{"StringLike", []string{"VPC-*"}, []string{"vpc-1"}, false},
+		{"StringNotLike", []string{"acs:kms:ap-southeast-1:*:*"}, []string{"acs:kms:cn-hangzhou:1:key"}, true},
+		{"StringNotLike", []string{"acs:kms:ap-southeast-1:*:*"}, []string{"acs:kms:ap-southeast-1:1:key"}, false},
+		{"NumericEquals", []string{"7"}, []string{"7.0"}, true},
+		{"NumericEquals", []string{"7"}, []string{"x"}, false},
+		{"NumericNotEquals", []string{"7", "8"}, []string{"9"}, true},
+		{"NumericNotEquals", []string{"7", "8"}, []string{"8"}, false},
+		{"NumericLessThan", []string{"10"}, []string{"9.5"}, true},
+		{"NumericLessThan", []string{"10"}, []string{"10"}, false},
+		{"NumericLessThanEquals", []string{"10"}, []string{"10"}, true},
+		{"NumericGreaterThan", []string{"10"}, []string{"10"}, false},
+		{"NumericGreaterThan", []string{"10"}, []string{"1e2"}, true},
+		{"NumericGreaterThanEquals", []string{"-1"}, []string{"-1"}, true},
+		{"DateEquals", []string{"2019-08-12T17:00:00+08:00"}, []string{"2019-08-12T09:00:00Z"}, true},
+		{"DateNotEquals", []string{"2019-08-12T17:00:00+08:00"}, []string{"2019-08-12T09:00:01Z"}, true},
+		{"DateLessThan", []string{"2019-08-12T17:00:00+08:00"}, []string{"2019-08-12T09:00:00Z"}, false},
+		{"DateLessThan", []string{"2019-08-12T17:00:00+08:00"}, []string{"2019-08-12T08:59:59.999Z"}, true},
+		{"DateLessThanEquals", []string{"2019-08-12T17:00:00+08:00"}, []string{"2019-08-12T09:00:00Z"}, true},
+		{"DateGreaterThan", []string{"2019-08-12"}, []string{"2019-08-12T00:00:00.1Z"}, true},
+		{"DateGreaterThanEquals", []string{"2019-08-12T00:00:00-0130"}, []string{"2019-08-12T01:30:00Z"}, true},
+		{"DateGreaterThan", []string{"2019-08-12"}, []string{"yesterday"}, false},
+		{"Bool", []string{"true"}, []string{"TRUE"}, true},
+		{"Bool", []string{"true"}, []string{"false"}, false},
+		{"Bool", []string{"false"}, []string{"no"}, false},
+		{"IpAddress", []string{"192.168.0.0/16", "172.16.215.218"}, []string{"192.168.3.4"}, true},
+		{"IpAddress", []string{"192.168.0.0/16", "172.16.215.218"}, []string{"172.16.215.218"}, true},
+		{"IpAddress", []string{"192.168.0.0/16", "172.16.215.218"}, []string{"172.16.215.219"}, false},
+		{"IpAddress", []string{"2001:db8::/32"}, []string{"2001:db8:85a3::8a2e:370:7334"}, true},
+		{"IpAddress", []string{"2001:db8::/32"}, []string{"2001:db9::1"}, false},
+		{"IpAddress", []string{"10.0.0.0/8"}, []string{"::ffff:10.1.2.3"}, true},
+		{"IpAddress", []string{"10.0.0.0/8"}, []string{"not-an-ip"}, false},
+		{"IpAddress", []string{"10.1.2.3/8"}, []string{"10.200.0.1"}, true}, // host bits are masked
+		{"NotIpAddress", []string{"10.0.0.0/8"}, []string{"203.0.113.5"}, true},
+		{"NotIpAddress", []string{"10.0.0.0/8"}, []string{"10.0.0.1"}, false},
+		{"NotIpAddress", []string{"10.0.0.0/8"}, nil, true},
+		{"IpAddress", []string{"10.0.0.0/8"}, nil, false},
+		// several request values: any for positive, none for negated
+		{"StringEquals", []string{"prod"}, []string{"dev", "prod"}, true},
+		{"StringNotEquals", []string{"prod"}, []string{"dev", "prod"}, false},
+	}
+	for _, tt := range tests {
+		c := cond(t, tt.op, k, tt.values...)
+		ctx := Context{}
+		if tt.request != nil {
+			ctx[k] = tt.request
+		}
+		got, absent := c.eval(ctx)
+		assert.Equalf(t, tt.want, got, "%s %v against %v", tt.op, tt.values, tt.request)
+		assert.Equal(t, tt.request == nil, absent)
+	}
+}
+
+func TestOperatorValueValidation(t *testing.T) {
+	bad := map[string]string{
+		"NumericEquals": "seven",
+		"DateLessThan":  "2019-13-01T00:00:00Z",
+		"Bool":          "yes",
+		"IpAddress":     "300.1.1.1",
+		"NotIpAddress":  "10.0.0.0/33",
+	}
+	for op, v := range bad {
+		o := ramOperators[op]
+		_, idx, exp := compileCondition(o.op, o.negate, "k", []string{v})
+		assert.Equalf(t, 0, idx, "%s %q should be rejected", op, v)
+		assert.NotEmpty(t, exp)
+	}
+	for _, v := range []string{"NaN", "Inf", "1e999"} {
+		_, idx, _ := compileCondition(opNumericEquals, false, "k", []string{v})
+		assert.Equal(t, 0, idx, v)
+	}
+}
+
+// The core supports IfExists and set quantifiers for other dialects, even
+// though the RAM parser rejects them.
+func TestConditionCoreFeatures(t *testing.T) {
+	base := func(set setQuantifier, negate, ifExists bool, values ...string) condition {
+		c, _, _ := compileCondition(opStringEquals, negate, "k", values)
+		c.set, c.ifExists = set, ifExists
+		return c
+	}
+	tests := []struct {
+		name string
+		c    condition
+		req  []string
+		want bool
+	}{
+		{"IfExists absent", base(setNone, false, true, "a"), nil, true},
+		{"IfExists present mismatch", base(setNone, false, true, "a"), []string{"b"}, false},
+		{"ForAnyValue match", base(setForAnyValue, false, false, "a"), []string{"x", "a"}, true},
+		{"ForAnyValue absent", base(setForAnyValue, false, false, "a"), nil, false},
+		{"ForAnyValue:Not some differ", base(setForAnyValue, true, false, "a"), []string{"a", "b"}, true},
+		{"ForAnyValue:Not all equal", base(setForAnyValue, true, false, "a"), []string{"a"}, false},
+		{"ForAllValues subset", base(setForAllValues, false, false, "a", "b"), []string{"a", "b"}, true},
+		{"ForAllValues not subset", base(setForAllValues, false, false, "a"), []string{"a", "c"}, false},
+		{"ForAllValues absent", base(setForAllValues, false, false, "a"), nil, true},
+		{"ForAllValues:Not disjoint", base(setForAllValues, true, false, "a"), []string{"b", "c"}, true},
+		{"ForAllValues:Not overlap", base(setForAllValues, true, false, "a"), []string{"b", "a"}, false},
+	}
+	for _, tt := range tests {
+		ctx := Context{}
+		if tt.req != nil {
+			ctx["k"] = tt.req
+		}
+		got, _ := tt.c.eval(ctx)
+		assert.Equal(t, tt.want, got, tt.name)
+	}
+}
+
+func TestContextLookupCaseInsensitive(t *testing.T) {
+	ctx := Context{"ACS:SourceIP": {"10.0.0.1"}}
+	v, ok := ctx.Get("acs:SourceIp")
+	assert.True(t, ok)
+	assert.Equal(t, "10.0.0.1", v)
+	_, ok = Context(nil).Get("x")
+	assert.False(t, ok)
+}
+
+func TestParseISOTime(t *testing.T) {
+	ok := []string{"2019-08-12", "2019-08-12T17:00:00+08:00", "2019-08-12T17:00:00Z", "2019-08-12T17:00Z",
+		"2019-08-12T17:00:00.123456789Z", "2020-02-29T00:00:00Z", "2019-08-12T17:00:00+0800", "2019-08-12T17:00:00-05"}
+	for _, s := range ok {
+		_, good := parseISOTime(s)
+		assert.True(t, good, s)
+	}
+	bad := []string{"", "2019-8-12", "2019-02-29", "2019-08-12T25:00:00Z", "2019-08-12T17:00:00+25:00",
+		"2019-08-12 17:00:00", "2019-08-12T17:00:00.Z", "2019-08-12T17:00:00Q", "12/08/2019"}
+	for _, s := range bad {
+		_, good := parseISOTime(s)
+		assert.False(t, good, s)
+	}
+	a, _ := parseISOTime("2019-08-12T17:00:00+08:00")
+	b, _ := parseISOTime("2019-08-12T09:00:00Z")
+	assert.Equal(t, 0, a.cmp(b))
+}
+
+func TestPrincipalParsing(t *testing.T) {
+	tests := []struct {
+		arn     string
+		request bool
+		kind    principalKind
+		name    string
+	}{
+		{"acs:ram::1111:root", true, pkRoot, ""},
+		{"acs:ram::1111:user/alice", true, pkUser, "alice"},
+		{"acs:ram::1111:role/app-role", true, pkRole, "app-role"},
+		{"acs:sts::1111:assumed-role/app-role/sess-1", true, pkSession, "app-role"},
+		{"acs:ram::1111:assumed-role/app-role/sess-1", true, pkSession, "app-role"},
+		{"acs:ram::1111:role/app-role/sess-1", true, pkSession, "app-role"},
+		{"acs:ram::1111:*", false, pkAccount, ""},
+	}
+	for _, tt := range tests {
+		var p principal
+		var ok bool
+		if tt.request {
+			p, ok = parseRequestPrincipal(tt.arn)
+		} else {
+			p, ok = parsePolicyPrincipal(tt.arn)
+		}
+		require.True(t, ok, tt.arn)
+		assert.Equal(t, tt.kind, p.kind, tt.arn)
+		assert.Equal(t, tt.name, p.name, tt.arn)
+		assert.Equal(t, "1111", p.account, tt.arn)
+	}
+	for _, bad := range []string{"", "1111", "acs:ram::1111:*", "acs:ram:::root", "acs:ram::1111:user/", "acs:ram::11*:root",
+		"acs:sts::1111:root", "acs:sts::1111:assumed-role/r", "acs:ram::1111:group/g", "arn:aws:iam::1111:root"} {
+		_, ok := parseRequestPrincipal(bad)
+		assert.False(t, ok, bad)
+	}
+	_, ok := parsePolicyPrincipal("acs:sts::1111:assumed-role/r/s")
+	assert.False(t, ok, "sessions are not policy principals")
+}

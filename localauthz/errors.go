@@ -1,0 +1,117 @@
+package localauthz
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// Sentinel errors. A [*PolicyError] matches one of them with [errors.Is].
+var (
+	// ErrSyntax reports a document that is not valid JSON.
+	ErrSyntax = errors.New("localauthz: invalid JSON")
+	// ErrTooLarge reports a document above the size limit of its kind
+	// (see [WithMaxSize]).
+	ErrTooLarge = errors.New("localauthz: policy document too large")
+	// ErrUnsupported reports an element or operator that exists in other
+	// policy languages (NotResource, ...IfExists, ForAnyValue:, Null) but
+	// that Alibaba Cloud RAM and KMS do not accept.
+	ErrUnsupported = errors.New("localauthz: unsupported policy element")
+	// ErrInvalidPolicy reports any other violation of the policy grammar.
+	ErrInvalidPolicy = errors.New("localauthz: invalid policy")
+)
+
+// PolicyError describes why a policy document was rejected.
+//
+// Path names the offending element in JSON path form, for example
+// Statement[2].Condition.StringEquals; it is empty for problems with the
+// document as a whole. Line and Column (1-based) locate the element in the
+// document; they are 0 when unknown.
+type PolicyError struct {
+	Path     string
+	Offset   int // byte offset in the document; -1 when unknown
+	Line     int
+	Column   int
+	Problem  string // what is wrong
+	Expected string // what was expected instead; may be empty
+	Err      error  // underlying cause, if any (for example a *json.SyntaxError)
+
+	kind error // ErrSyntax, ErrTooLarge, ErrUnsupported or ErrInvalidPolicy
+}
+
+// Error returns a one-line message:
+// "localauthz: Statement[0].Effect (line 3, column 15): ...; expected ...".
+func (e *PolicyError) Error() string {
+	var b strings.Builder
+	b.WriteString("localauthz: ")
+	if e.Path != "" {
+		b.WriteString(e.Path)
+	} else {
+		b.WriteString("policy")
+	}
+	if e.Line > 0 {
+		b.WriteString(" (line ")
+		b.WriteString(strconv.Itoa(e.Line))
+		b.WriteString(", column ")
+		b.WriteString(strconv.Itoa(e.Column))
+		b.WriteString(")")
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Problem)
+	if e.Expected != "" {
+		b.WriteString("; expected ")
+		b.WriteString(e.Expected)
+	}
+	return b.String()
+}
+
+// Unwrap returns the sentinel kind of the error and its underlying cause.
+func (e *PolicyError) Unwrap() []error {
+	errs := make([]error, 0, 2)
+	if e.kind != nil {
+		errs = append(errs, e.kind)
+	}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	return errs
+}
+
+// lineCol converts a byte offset into 1-based line and column numbers.
+func lineCol(doc []byte, off int) (line, col int) {
+	if off < 0 {
+		return 0, 0
+	}
+	if off > len(doc) {
+		off = len(doc)
+	}
+	line, col = 1, 1
+	for _, c := range doc[:off] {
+		if c == '\n' {
+			line++
+			col = 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+// errorf builds path-named errors for one document.
+type errorf struct{ doc []byte }
+
+func (f errorf) at(kind error, path string, off int, problem, expected string) *PolicyError {
+	e := &PolicyError{Path: path, Offset: off, Problem: problem, Expected: expected, kind: kind}
+	if off >= 0 && f.doc != nil {
+		e.Line, e.Column = lineCol(f.doc, off)
+	}
+	return e
+}
+
+func (f errorf) invalid(path string, off int, problem, expected string) *PolicyError {
+	return f.at(ErrInvalidPolicy, path, off, problem, expected)
+}
+
+func (f errorf) unsupported(path string, off int, problem, expected string) *PolicyError {
+	return f.at(ErrUnsupported, path, off, problem, expected)
+}
