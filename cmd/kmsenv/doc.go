@@ -1,0 +1,77 @@
+// Command kmsenv is the command-line companion of the kmsenvelope SDK.
+//
+// Today it has one command group, policy, built on package localauthz:
+//
+//	kmsenv policy test [--json] FILE|DIR...
+//	kmsenv policy lint [--json] [--kind auto|ram|key|secret] FILE...
+//	kmsenv policy explain --policy FILE... [--key-policy KEY_ARN=FILE]... \
+//	    --principal ARN (--action ACTION | --operation API [--fact K=V]...) \
+//	    --resource ARN [--context KEY=VALUE]... [--in-instance] [--json]
+//	kmsenv policy check --manifest FILE [--policy FILE]... \
+//	    [--key-policy KEY_ARN=FILE]... [--secret-policy SECRET_ARN=FILE]... [--json]
+//
+// Flags may come before or after file arguments.
+//
+// # policy test
+//
+// Runs conformance cases (the schema of authz-cases/README.md: policies,
+// request, expect, missing). A directory stands for the *.json files in it.
+// With --json it prints one object per case and line,
+//
+//	{"name":…,"decision":"Allow|ImplicitDeny|ExplicitDeny","missing":[{"action","resource","where"}],"denied":[{"action","resource","policy","statement"}],"pass":true|false}
+//
+// otherwise "PASS name: decision" or "FAIL name: decision: why". The last
+// line is always "N passed, N failed". The exit status is 0 only when every
+// case passes.
+//
+// # policy lint
+//
+// Prints findings as "FILE: severity code path: message" (see
+// localauthz.Lint for the codes). The kind defaults to auto: a key policy
+// when any statement has a Principal, else a RAM policy. Exit status 1 when
+// any finding is an error.
+//
+// # policy explain
+//
+// Decides one request and prints the decision, the deciding statement (as
+// canonical JSON), the missing pairs and where to grant them, absent
+// condition keys and the assumptions made. With --operation the API is
+// expanded into every (action, resource) pair it needs. Exit status 0 when
+// allowed, 1 when denied.
+//
+// # policy check
+//
+// Preflights every operation of an application manifest and prints, per
+// operation, the decision, the missing pairs, the explicit denials with the
+// denying statement, and the minimal policy that grants what is missing.
+// Exit status 1 when any operation is not allowed. The manifest is JSON:
+//
+//	{
+//	  "principal": "acs:ram::<uid>:role/<name>",    // the application's identity (required)
+//	  "context": {"acs:SourceIp": "203.0.113.7"},   // condition keys of every call (optional)
+//	  "policies": [                                  // optional; paths relative to the manifest
+//	    {"type": "ram", "file": "app-ram.json"},
+//	    {"type": "key", "file": "key-policy.json", "target": "acs:kms:<region>:<uid>:key/<id>"}
+//	  ],
+//	  "operations": [                                // required, at least one
+//	    {
+//	      "operation": "GetSecretValue",             // KMS API name
+//	      "resource": "acs:kms:<region>:<uid>:secret/<name>",
+//	      "facts": {                                 // optional
+//	        "encryptionKey": "acs:kms:<region>:<uid>:key/<id>",
+//	        "encryptionKeyType": "self-managed",     // or "service-managed"
+//	        "aliasTargetKey": "acs:kms:<region>:<uid>:key/<id>",
+//	        "destinationKey": "acs:kms:<region>:<uid>:key/<id>",
+//	        "keyInKmsInstance": true
+//	      },
+//	      "context": {"kms:tag/Project": "Apollo"}   // overrides the top-level context
+//	    }
+//	  ]
+//	}
+//
+// Context values are strings, numbers or booleans, or arrays of them.
+// Unknown fields are errors. Policies given with --policy are RAM identity
+// policies of the manifest's principal.
+//
+// Exit status 2 reports a usage error or unreadable input.
+package main

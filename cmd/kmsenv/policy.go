@@ -1,0 +1,520 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/kmsenvelope/kmsenvelope/localauthz"
+)
+
+func newFlagSet(name string, stderr io.Writer, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: kmsenv %s\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// policyTest runs conformance cases: one result per case, then
+// "N passed, N failed". Exit 0 only when every case passes.
+func policyTest(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("policy test", stderr, "policy test [--json] FILE|DIR...")
+	asJSON := fs.Bool("json", false, "print one JSON object per case")
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(files) == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	files, err = expandDirs(files)
+	if err != nil {
+		fmt.Fprintf(stderr, "kmsenv: %v\n", err)
+		return exitUsage
+	}
+	passed, failed, broken := 0, 0, false
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "kmsenv: %v\n", err)
+			broken = true
+			continue
+		}
+		cases, err := localauthz.ParseCases(data)
+		if err != nil {
+			fmt.Fprintf(stderr, "kmsenv: %s: %v\n", f, err)
+			broken = true
+			continue
+		}
+		for _, c := range cases {
+			res := c.Run()
+			if res.Pass {
+				passed++
+			} else {
+				failed++
+			}
+			if *asJSON {
+				line, _ := json.Marshal(res)
+				fmt.Fprintf(stdout, "%s\n", line)
+				continue
+			}
+			status := "PASS"
+			if !res.Pass {
+				status = "FAIL"
+			}
+			fmt.Fprintf(stdout, "%s %s: %s", status, res.Name, res.Decision)
+			if as := res.Assumptions.String(); as != "" {
+				fmt.Fprintf(stdout, " (assumes %s)", as)
+			}
+			if len(res.Problems) > 0 {
+				fmt.Fprintf(stdout, ": %s", strings.Join(res.Problems, "; "))
+			}
+			fmt.Fprintln(stdout)
+		}
+	}
+	fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)
+	switch {
+	case broken:
+		return exitUsage
+	case failed > 0:
+		return exitFail
+	}
+	return exitOK
+}
+
+// expandDirs replaces each directory by the *.json files directly in it.
+func expandDirs(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		matches, err := filepath.Glob(filepath.Join(p, "*.json"))
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(matches)
+		out = append(out, matches...)
+	}
+	return out, nil
+}
+
+// policyLint prints findings; exit 1 when any is an error.
+func policyLint(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("policy lint", stderr, "policy lint [--json] [--kind auto|ram|key|secret] FILE...")
+	asJSON := fs.Bool("json", false, "print one JSON object per finding")
+	kindFlag := fs.String("kind", "auto", "policy kind: ram, key, secret, or auto (key when a statement has a Principal)")
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(files) == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	if *kindFlag != "auto" && !validKind(*kindFlag) {
+		fmt.Fprintf(stderr, "kmsenv: --kind %q: expected auto, ram, key or secret\n", *kindFlag)
+		return exitUsage
+	}
+	errorsFound, broken := false, false
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "kmsenv: %v\n", err)
+			broken = true
+			continue
+		}
+		kind := localauthz.PolicyKind(*kindFlag)
+		if *kindFlag == "auto" {
+			kind = detectKind(data)
+		}
+		findings := localauthz.LintDocument(data, kind)
+		if localauthz.HasErrors(findings) {
+			errorsFound = true
+		}
+		for _, fd := range findings {
+			if *asJSON {
+				line, _ := json.Marshal(struct {
+					File string `json:"file"`
+					localauthz.Finding
+				}{f, fd})
+				fmt.Fprintf(stdout, "%s\n", line)
+			} else {
+				fmt.Fprintf(stdout, "%s: %s\n", f, fd)
+			}
+		}
+		if !*asJSON && len(findings) == 0 {
+			fmt.Fprintf(stdout, "%s: no findings (%s policy)\n", f, kind)
+		}
+	}
+	switch {
+	case broken:
+		return exitUsage
+	case errorsFound:
+		return exitFail
+	}
+	return exitOK
+}
+
+func validKind(k string) bool {
+	for _, v := range localauthz.PolicyKind("").Values() {
+		if string(v) == k {
+			return true
+		}
+	}
+	return false
+}
+
+// detectKind guesses the kind of a document: a key policy when a statement
+// names a Principal, else a RAM policy.
+func detectKind(doc []byte) localauthz.PolicyKind {
+	var probe struct {
+		Statement json.RawMessage
+	}
+	if json.Unmarshal(doc, &probe) == nil && bytes.Contains(probe.Statement, []byte(`"Principal"`)) {
+		return localauthz.KeyPolicy
+	}
+	return localauthz.RAMPolicy
+}
+
+// policySources are the policy flags shared by explain and check.
+type policySources struct {
+	ram, key, secret multiFlag
+}
+
+func (ps *policySources) register(fs *flag.FlagSet) {
+	fs.Var(&ps.ram, "policy", "RAM identity `FILE` of the principal (repeatable)")
+	fs.Var(&ps.key, "key-policy", "key policy as `KEY_ARN=FILE` (repeatable)")
+	fs.Var(&ps.secret, "secret-policy", "secret policy as `SECRET_ARN=FILE` (repeatable)")
+}
+
+// load parses every policy into a set; policies are named by file.
+func (ps *policySources) load(set *localauthz.PolicySet, byName map[string]*localauthz.Policy) error {
+	add := func(file, target string, kind localauthz.PolicyKind) error {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		name := file
+		if _, dup := byName[name]; dup {
+			name = file + "#" + strconv.Itoa(len(byName))
+		}
+		p, err := localauthz.ParsePolicy(data, kind, localauthz.WithName(name))
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		byName[name] = p
+		return set.Add(p, target)
+	}
+	for _, f := range ps.ram {
+		if err := add(f, "", localauthz.RAMPolicy); err != nil {
+			return err
+		}
+	}
+	for _, group := range []struct {
+		specs multiFlag
+		kind  localauthz.PolicyKind
+	}{{ps.key, localauthz.KeyPolicy}, {ps.secret, localauthz.SecretPolicy}} {
+		for _, spec := range group.specs {
+			arn, file, ok := strings.Cut(spec, "=")
+			if !ok || arn == "" || file == "" {
+				return fmt.Errorf("--%s-policy %q: expected ARN=FILE", group.kind, spec)
+			}
+			if err := add(file, arn, group.kind); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// policyExplain decides one request (or one operation) and shows the
+// deciding statement. Exit 0 when allowed, 1 when denied.
+func policyExplain(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("policy explain", stderr, "policy explain --policy FILE... --principal ARN --action ACTION --resource ARN [--context KEY=VALUE]... [--operation API --fact KEY=VALUE...] [--json]")
+	var ps policySources
+	ps.register(fs)
+	principal := fs.String("principal", "", "caller `ARN` (acs:ram::<uid>:user/<name>, :role/<name>, :root, acs:sts::<uid>:assumed-role/<role>/<session>)")
+	action := fs.String("action", "", "KMS `ACTION`, e.g. kms:Decrypt")
+	resource := fs.String("resource", "", "resource `ARN`")
+	operation := fs.String("operation", "", "KMS `API` to expand into every action it needs (instead of --action)")
+	inInstance := fs.Bool("in-instance", false, "the key or secret is in a KMS instance (key and secret policies apply)")
+	var ctxFlags, factFlags multiFlag
+	fs.Var(&ctxFlags, "context", "condition key `KEY=VALUE` of the request (repeatable; repeat a key for several values)")
+	fs.Var(&factFlags, "fact", "fact `KEY=VALUE` for --operation: encryptionKey, encryptionKeyType, aliasTargetKey, destinationKey, keyInKmsInstance")
+	asJSON := fs.Bool("json", false, "print the decision as JSON")
+	extra, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	ps.ram = append(ps.ram, extra...) // "--policy a.json b.json"
+	if *principal == "" || *resource == "" || (*action == "" && *operation == "") {
+		fs.Usage()
+		return exitUsage
+	}
+	var set localauthz.PolicySet
+	byName := map[string]*localauthz.Policy{}
+	if err := ps.load(&set, byName); err != nil {
+		fmt.Fprintf(stderr, "kmsenv: %v\n", err)
+		return exitUsage
+	}
+	ctx, err := parseContext(ctxFlags)
+	if err != nil {
+		fmt.Fprintf(stderr, "kmsenv: %v\n", err)
+		return exitUsage
+	}
+	if *operation != "" {
+		facts, err := parseFacts(factFlags)
+		if err != nil {
+			fmt.Fprintf(stderr, "kmsenv: %v\n", err)
+			return exitUsage
+		}
+		facts.InKMSInstance = facts.InKMSInstance || *inInstance
+		rep := set.Check(*principal, localauthz.Call{Operation: *operation, Resource: *resource, Facts: facts, Context: ctx})
+		if rep.Err != nil {
+			fmt.Fprintf(stderr, "kmsenv: %v\n", rep.Err)
+			return exitUsage
+		}
+		if *asJSON {
+			out, _ := json.Marshal(rep)
+			fmt.Fprintf(stdout, "%s\n", out)
+		} else {
+			fmt.Fprint(stdout, rep.Text())
+			writeDecider(stdout, rep.Decision.Decider, byName)
+		}
+		return exitCode(rep.Decision.Effect)
+	}
+	d := set.Evaluate(localauthz.Request{Principal: *principal, Action: *action, Resource: *resource, Context: ctx, InKMSInstance: *inInstance})
+	if d.Err != nil {
+		fmt.Fprintf(stderr, "kmsenv: %v\n", d.Err)
+		return exitUsage
+	}
+	if *asJSON {
+		out, _ := json.Marshal(d)
+		fmt.Fprintf(stdout, "%s\n", out)
+		return exitCode(d.Effect)
+	}
+	fmt.Fprintf(stdout, "%s %s on %s: %s\n", *principal, *action, *resource, d.Effect)
+	writeDecider(stdout, d.Decider, byName)
+	rep := localauthz.Report{Principal: *principal, Decision: d}
+	text := rep.Text()
+	// drop the report's header line; the request line above replaces it
+	if i := strings.IndexByte(text, '\n'); i >= 0 {
+		text = text[i+1:]
+	}
+	fmt.Fprint(stdout, text)
+	return exitCode(d.Effect)
+}
+
+func writeDecider(w io.Writer, ref *localauthz.StatementRef, byName map[string]*localauthz.Policy) {
+	if ref == nil {
+		return
+	}
+	fmt.Fprintf(w, "  decided by %s\n", ref)
+	if p := byName[ref.Policy]; p != nil {
+		if js := p.StatementJSON(ref.Statement); js != nil {
+			fmt.Fprintf(w, "    %s\n", js)
+		}
+	}
+}
+
+func exitCode(e localauthz.Effect) int {
+	if e == localauthz.Allow {
+		return exitOK
+	}
+	return exitFail
+}
+
+func parseContext(kvs []string) (localauthz.Context, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	ctx := localauthz.Context{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--context %q: expected KEY=VALUE", kv)
+		}
+		ctx[k] = append(ctx[k], v)
+	}
+	return ctx, nil
+}
+
+func parseFacts(kvs []string) (localauthz.Facts, error) {
+	var f localauthz.Facts
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return f, fmt.Errorf("--fact %q: expected KEY=VALUE", kv)
+		}
+		switch k {
+		case "encryptionKey":
+			f.EncryptionKey = v
+		case "encryptionKeyType":
+			f.EncryptionKeyType = localauthz.KeyType(v)
+		case "aliasTargetKey":
+			f.AliasTargetKey = v
+		case "destinationKey":
+			f.DestinationKey = v
+		case "keyInKmsInstance":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return f, fmt.Errorf("--fact %q: expected true or false", kv)
+			}
+			f.InKMSInstance = b
+		default:
+			return f, fmt.Errorf("--fact %q: unknown fact (encryptionKey, encryptionKeyType, aliasTargetKey, destinationKey, keyInKmsInstance)", kv)
+		}
+	}
+	return f, nil
+}
+
+// manifest is the application manifest of "policy check" (schema in doc.go).
+type manifest struct {
+	Principal  string             `json:"principal"`
+	Context    localauthz.Context `json:"context,omitempty"`
+	Policies   []manifestPolicy   `json:"policies,omitempty"`
+	Operations []localauthz.Call  `json:"operations"`
+}
+
+type manifestPolicy struct {
+	Type   localauthz.PolicyKind `json:"type"`
+	File   string                `json:"file"`
+	Target string                `json:"target,omitempty"`
+}
+
+func readManifest(path string) (*manifest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var m manifest
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if m.Principal == "" {
+		return nil, fmt.Errorf("%s: missing principal", path)
+	}
+	if len(m.Operations) == 0 {
+		return nil, fmt.Errorf("%s: no operations", path)
+	}
+	return &m, nil
+}
+
+// policyCheck preflights every operation of a manifest. Exit 1 if any is
+// not allowed.
+func policyCheck(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("policy check", stderr, "policy check --manifest FILE [--policy FILE]... [--key-policy ARN=FILE]... [--json]")
+	var ps policySources
+	ps.register(fs)
+	manifestPath := fs.String("manifest", "", "application manifest `FILE` (principal, operations, facts)")
+	asJSON := fs.Bool("json", false, "print the reports as JSON")
+	extra, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	ps.ram = append(ps.ram, extra...)
+	if *manifestPath == "" {
+		fs.Usage()
+		return exitUsage
+	}
+	m, err := readManifest(*manifestPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "kmsenv: %v\n", err)
+		return exitUsage
+	}
+	dir := filepath.Dir(*manifestPath)
+	for _, mp := range m.Policies {
+		file := mp.File
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(dir, file)
+		}
+		switch mp.Type {
+		case localauthz.RAMPolicy:
+			ps.ram = append(ps.ram, file)
+		case localauthz.KeyPolicy:
+			ps.key = append(ps.key, mp.Target+"="+file)
+		case localauthz.SecretPolicy:
+			ps.secret = append(ps.secret, mp.Target+"="+file)
+		default:
+			fmt.Fprintf(stderr, "kmsenv: %s: policy %q: type %q; expected ram, key or secret\n", *manifestPath, mp.File, mp.Type)
+			return exitUsage
+		}
+	}
+	var set localauthz.PolicySet
+	if err := ps.load(&set, map[string]*localauthz.Policy{}); err != nil {
+		fmt.Fprintf(stderr, "kmsenv: %v\n", err)
+		return exitUsage
+	}
+	calls := make([]localauthz.Call, len(m.Operations))
+	for i, c := range m.Operations {
+		if c.Context == nil {
+			c.Context = m.Context
+		}
+		calls[i] = c
+	}
+	reports := set.Preflight(m.Principal, calls...)
+	allowed := 0
+	var missing []localauthz.Missing
+	broken := false
+	for _, r := range reports {
+		if r.Err != nil {
+			broken = true
+		}
+		if r.Decision.Effect == localauthz.Allow {
+			allowed++
+		}
+		missing = append(missing, r.Decision.Missing...)
+	}
+	grants := localauthz.SuggestGrants(m.Principal, missing)
+	if *asJSON {
+		out, _ := json.MarshalIndent(struct {
+			Principal string              `json:"principal"`
+			Reports   []localauthz.Report `json:"reports"`
+			Grants    []localauthz.Grant  `json:"grants"`
+		}{m.Principal, reports, grants}, "", "  ")
+		fmt.Fprintf(stdout, "%s\n", out)
+	} else {
+		for _, r := range reports {
+			fmt.Fprint(stdout, r.Text())
+		}
+		fmt.Fprintf(stdout, "%d operations: %d allowed, %d not allowed\n", len(reports), allowed, len(reports)-allowed)
+		if len(reports) > 1 {
+			for _, g := range grants {
+				if g.Where == localauthz.WhereRAM {
+					fmt.Fprintf(stdout, "all missing RAM permissions of %s:\n  %s\n", localauthz.PolicyHolder(m.Principal), g.Policy)
+				}
+			}
+		}
+	}
+	if broken {
+		for _, r := range reports {
+			if r.Err != nil {
+				fmt.Fprintf(stderr, "kmsenv: %s %s: %v\n", r.Call.Operation, r.Call.Resource, r.Err)
+			}
+		}
+		return exitFail
+	}
+	if allowed != len(reports) {
+		return exitFail
+	}
+	return exitOK
+}
