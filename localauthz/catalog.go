@@ -91,6 +91,12 @@ type Facts struct {
 	// InKMSInstance reports that the keys and secrets involved are in a KMS
 	// instance, so key and secret policies apply.
 	InKMSInstance bool `json:"keyInKmsInstance,omitempty"`
+	// Tags are the tags of the resources involved, by ARN. Each
+	// requirement is evaluated with the kms:tag/<key> condition keys of its
+	// own resource; an alias, which cannot be tagged, presents the tags of
+	// its target key (AliasTargetKey). Tags given here replace any kms:tag
+	// keys of the call's Context for that requirement.
+	Tags map[string]map[string]string `json:"tags,omitempty"`
 }
 
 // Requirement is one (action, resource) pair an operation needs.
@@ -183,6 +189,13 @@ var catalogue = []opEntry{
 	{"RotateSecret", acts("RotateSecret"), ResourceSecret, condTag, "seed 001 (manage secrets policy)"},
 	{"TagResources", acts("TagResources"), ResourceKeyOrSecret, 0, "seed 001 (manage keys policy)"},
 	{"UntagResources", acts("UntagResources"), ResourceKeyOrSecret, 0, "seed 001 (manage keys policy)"},
+	// Key and secret policy APIs: absent from the seed tables, which predate
+	// key policies; they follow the kms:<api-name> convention of seed 000,
+	// and seed 004 lists kms:Get* / kms:Set* among key-policy actions.
+	{"GetKeyPolicy", acts("GetKeyPolicy"), ResourceKey, condTag, "seed 000 convention, seed 004"},
+	{"SetKeyPolicy", acts("SetKeyPolicy"), ResourceKey, condTag, "seed 000 convention, seed 004"},
+	{"GetSecretPolicy", acts("GetSecretPolicy"), ResourceSecret, condTag, "seed 000 convention, seed 004"},
+	{"SetSecretPolicy", acts("SetSecretPolicy"), ResourceSecret, condTag, "seed 000 convention, seed 004"},
 }
 
 // extraActions are KMS actions that appear in the documents but are not

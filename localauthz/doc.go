@@ -171,9 +171,14 @@
 //     list applies.
 //   - Key and secret policies apply only when [Request].InKMSInstance is set
 //     [resource-policy-outside-instance]; [Facts].InKMSInstance covers every
-//     key and secret of one call. Secret policies follow the key-policy
-//     model; their scope is assumed to be the secret operations, for any
-//     principal, and their size limit that of key policies.
+//     key and secret of one call. A secret is in the instance of the key
+//     that encrypts it; one under the service-managed key is in none.
+//     Secret policies follow the key-policy model; their scope is assumed
+//     to be the secret operations, for any principal, and their size limit
+//     that of key policies.
+//   - The kms:tag/<key> condition keys of each requirement are the tags of
+//     that requirement's resource ([Facts].Tags); an alias, which cannot be
+//     tagged, presents the tags of its target key.
 //   - The root identity of the owning account is allowed without any policy
 //     [account-root]; RAM policies never apply to it, key and secret policy
 //     Deny statements still do. Resource directory control policies are not

@@ -59,12 +59,35 @@ func (s *PolicySet) Check(principal string, c Call) Report {
 	}
 	rep.Checks = make([]Check, len(reqs))
 	for i, rq := range reqs {
-		d := s.Evaluate(Request{Principal: principal, Action: rq.Action, Resource: rq.Resource, Context: c.Context, InKMSInstance: c.Facts.InKMSInstance})
+		d := s.Evaluate(Request{Principal: principal, Action: rq.Action, Resource: rq.Resource, Context: requirementContext(c, rq.Resource), InKMSInstance: c.Facts.InKMSInstance})
 		d.Assumptions |= rq.Assumptions
 		rep.Checks[i] = Check{Requirement: rq, Decision: d}
 	}
 	rep.Decision = aggregate(rep.Checks)
 	return rep
+}
+
+// requirementContext is the call's context with the kms:tag/<key> condition
+// keys of resource, when Facts.Tags knows them. An alias presents the tags
+// of its target key.
+func requirementContext(c Call, resource string) Context {
+	tags, ok := c.Facts.Tags[resource]
+	if !ok && c.Facts.AliasTargetKey != "" && strings.Contains(resource, ":alias/") {
+		tags, ok = c.Facts.Tags[c.Facts.AliasTargetKey]
+	}
+	if !ok {
+		return c.Context
+	}
+	out := make(Context, len(c.Context)+len(tags))
+	for k, v := range c.Context {
+		if !strings.HasPrefix(strings.ToLower(k), "kms:tag/") {
+			out[k] = v
+		}
+	}
+	for k, v := range tags {
+		out.Set("kms:tag/"+k, v)
+	}
+	return out
 }
 
 // aggregate combines the decisions of an operation's requirements.

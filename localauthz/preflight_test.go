@@ -121,3 +121,38 @@ func TestFromAccessDenied(t *testing.T) {
 	}, keyARN)
 	assert.Equal(t, localauthz.WhereKey, r.Decision.Missing[0].Where)
 }
+
+func TestCheckUsesEachResourcesTags(t *testing.T) {
+	const (
+		user   = "acs:ram::111:user/u"
+		key    = "acs:kms:cn-hangzhou:111:key/k1"
+		alias  = "acs:kms:cn-hangzhou:111:alias/a"
+		secret = "acs:kms:cn-hangzhou:111:secret/s"
+	)
+	ram := `{"Version":"1","Statement":[{"Effect":"Allow","Action":["kms:GenerateDataKey","kms:GetSecretValue","kms:Decrypt"],"Resource":"*",
+		"Condition":{"StringEquals":{"kms:tag/env":"prod"}}}]}`
+	var set localauthz.PolicySet
+	require.NoError(t, set.Add(localauthz.MustParsePolicy(ram, localauthz.RAMPolicy), user))
+
+	tests := []struct {
+		name string
+		call localauthz.Call
+		want localauthz.Effect
+	}{
+		{"alias presents its key's tags", localauthz.Call{Operation: "GenerateDataKey", Resource: alias,
+			Facts: localauthz.Facts{AliasTargetKey: key, Tags: map[string]map[string]string{key: {"env": "prod"}}}}, localauthz.Allow},
+		{"untagged key", localauthz.Call{Operation: "GenerateDataKey", Resource: key,
+			Facts: localauthz.Facts{Tags: map[string]map[string]string{key: {}}}}, localauthz.ImplicitDeny},
+		{"secret untagged, key tagged", localauthz.Call{Operation: "GetSecretValue", Resource: secret,
+			Facts: localauthz.Facts{EncryptionKey: key, Tags: map[string]map[string]string{key: {"env": "prod"}, secret: {}}}}, localauthz.ImplicitDeny},
+		{"both tagged", localauthz.Call{Operation: "GetSecretValue", Resource: secret,
+			Facts: localauthz.Facts{EncryptionKey: key, Tags: map[string]map[string]string{key: {"env": "prod"}, secret: {"env": "prod"}}}}, localauthz.Allow},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := set.Check(user, tc.call)
+			require.NoError(t, rep.Err)
+			assert.Equal(t, tc.want, rep.Decision.Effect, rep.Text())
+		})
+	}
+}
