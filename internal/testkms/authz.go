@@ -32,6 +32,9 @@ type AuthzRequest struct {
 	// carry one. It is an addition to the original contract, so that a policy
 	// evaluator never needs to call back into the Server.
 	ResourcePolicy string
+	// InKMSInstance reports that Resource is a key or secret in a KMS
+	// instance, where key and secret policies apply.
+	InKMSInstance bool
 }
 
 // Denial explains why an AuthzRequest was refused. It becomes a 403
@@ -79,9 +82,10 @@ func (s *Server) SetAuthorizer(a Authorizer) {
 // authzTarget is a resource to check, with what the Authorizer may want to
 // know about it.
 type authzTarget struct {
-	arn    string
-	tags   map[string]string
-	policy string
+	arn        string
+	tags       map[string]string
+	policy     string
+	inInstance bool
 }
 
 // authorize checks action ("kms:Decrypt") on target for the caller. It
@@ -94,6 +98,7 @@ func (c *call) authorize(action string, target authzTarget) *apiError {
 		Resource:       target.arn,
 		Context:        c.conditionContext(target.tags),
 		ResourcePolicy: target.policy,
+		InKMSInstance:  target.inInstance,
 	}
 	var d *Denial
 	if c.s.faults.takeDeny(action, c.action, req.Principal) {
@@ -111,7 +116,9 @@ func (c *call) authorize(action string, target authzTarget) *apiError {
 // by alias, on the alias as well.
 func (c *call) authorizeKey(action string, ref *keyRef) *apiError {
 	if ref.aliasARN != "" {
-		if err := c.authorize(action, authzTarget{arn: ref.aliasARN}); err != nil {
+		// An alias cannot be tagged; the request's kms:tag keys are those
+		// of the key it names.
+		if err := c.authorize(action, authzTarget{arn: ref.aliasARN, tags: ref.tags}); err != nil {
 			return err
 		}
 	}
@@ -123,7 +130,7 @@ func (r *keyRef) target() authzTarget {
 	if p == "" {
 		p = defaultPolicy(r.account)
 	}
-	return authzTarget{arn: r.arn, tags: r.tags, policy: p}
+	return authzTarget{arn: r.arn, tags: r.tags, policy: p, inInstance: r.instanceID != ""}
 }
 
 func (c *call) conditionContext(tags map[string]string) map[string]string {

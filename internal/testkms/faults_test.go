@@ -228,10 +228,11 @@ func TestDeny(t *testing.T) {
 
 func TestDenyFaultCount(t *testing.T) {
 	f := newFixture(t)
-	f.srv.InjectFault(testkms.Fault{Kind: testkms.FaultDeny, Action: "DescribeRegions", Count: 1})
-	se := requireAPIError(t, describeRegions(f.client), http.StatusForbidden, "Forbidden.NoPermission")
-	assert.Equal(t, "kms:DescribeRegions", se.AccessDeniedDetail()["AuthAction"])
-	require.NoError(t, describeRegions(f.client))
+	f.srv.InjectFault(testkms.Fault{Kind: testkms.FaultDeny, Action: "ListKeys", Count: 1})
+	listKeys := func() error { _, err := f.client.ListKeys(kms.CreateListKeysRequest()); return err }
+	se := requireAPIError(t, listKeys(), http.StatusForbidden, "Forbidden.NoPermission")
+	assert.Equal(t, "kms:ListKeys", se.AccessDeniedDetail()["AuthAction"])
+	require.NoError(t, listKeys())
 }
 
 func TestInjectFaultValidation(t *testing.T) {

@@ -112,7 +112,7 @@ func (sec *secret) target() authzTarget {
 	if p == "" {
 		p = defaultPolicy(sec.account)
 	}
-	return authzTarget{arn: sec.arn(), tags: cloneTags(sec.tags), policy: p}
+	return authzTarget{arn: sec.arn(), tags: cloneTags(sec.tags), policy: p, inInstance: sec.instanceID != ""}
 }
 
 // collectionARN names all resources of a type in the caller's account, for

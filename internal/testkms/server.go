@@ -50,6 +50,7 @@ const (
 
 // Server is a running KMS emulator. All methods are safe for concurrent use.
 type Server struct {
+	ram     ramPolicies
 	region  string
 	now     func() time.Time
 	maxSkew time.Duration

@@ -1,0 +1,76 @@
+package testkms_test
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/kms"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kmsenvelope/kmsenvelope/internal/testkms"
+	"github.com/kmsenvelope/kmsenvelope/localauthz"
+)
+
+func TestAttachPolicyValidates(t *testing.T) {
+	srv := testkms.Start(t)
+	user := "acs:ram::" + srv.DefaultAccount() + ":user/alice"
+	var pe *localauthz.PolicyError
+	err := srv.AttachPolicy(user, "bad", `{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:Decrypt"}]}`)
+	require.True(t, errors.As(err, &pe), "got %v", err)
+	assert.Contains(t, pe.Path, "Statement")
+	ok := `{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}]}`
+	assert.Error(t, srv.AttachPolicy("acs:kms:cn-hangzhou:1:key/k", "p", ok), "a key is not a RAM principal")
+	assert.Error(t, srv.AttachPolicy(user, "", ok), "a name is required")
+	require.NoError(t, srv.AttachPolicy(user, "p", `{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}]}`))
+	assert.True(t, srv.DetachPolicy(user, "p"))
+	assert.False(t, srv.DetachPolicy(user, "p"))
+}
+
+func TestEnforcePolicies(t *testing.T) {
+	f := newFixture(t)
+	acct := f.srv.DefaultAccount()
+	keyID, keyARN, err := f.srv.CreateKey(acct, testkms.KeyOptions{})
+	require.NoError(t, err)
+	inst, instARN, err := f.srv.CreateKey(acct, testkms.KeyOptions{InstanceID: "kst-test"})
+	require.NoError(t, err)
+	alice := f.srv.AddUser(acct, "alice")
+	c := newClient(t, f.srv, alice)
+	user := "acs:ram::" + acct + ":user/alice"
+	f.srv.EnforcePolicies()
+
+	gdk := func(id string) error {
+		r := kms.CreateGenerateDataKeyRequest()
+		r.KeyId = id
+		_, err := c.GenerateDataKey(r)
+		return err
+	}
+	se := requireAPIError(t, gdk(keyID), http.StatusForbidden, "Forbidden.NoPermission")
+	assert.Equal(t, "kms:GenerateDataKey", se.AccessDeniedDetail()["AuthAction"])
+	assert.Equal(t, "ImplicitDeny", se.AccessDeniedDetail()["NoPermissionType"])
+
+	require.NoError(t, f.srv.AttachPolicy(user, "use", `{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:GenerateDataKey","Resource":"`+keyARN+`"}]}`))
+	require.NoError(t, gdk(keyID))
+	_, err = f.client.GenerateDataKey(func() *kms.GenerateDataKeyRequest {
+		r := kms.CreateGenerateDataKeyRequest()
+		r.KeyId = keyID
+		return r
+	}())
+	require.NoError(t, err, "the account root needs no policy")
+
+	// A key in an instance: its default key policy lets every identity of
+	// the account use it; an explicit Deny in a key policy wins over RAM.
+	require.NoError(t, gdk(inst))
+	require.NoError(t, f.srv.SetKeyPolicy(acct, inst, `{"Version":"1","Statement":[{"Effect":"Deny","Action":"kms:GenerateDataKey","Resource":"*","Principal":{"RAM":["`+user+`"]}}]}`))
+	require.NoError(t, f.srv.AttachPolicy(user, "inst", `{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"`+instARN+`"}]}`))
+	se = requireAPIError(t, gdk(inst), http.StatusForbidden, "Forbidden.NoPermission")
+	assert.Equal(t, "ExplicitDeny", se.AccessDeniedDetail()["NoPermissionType"])
+	assert.Equal(t, testkms.PolicyTypeResource, se.AccessDeniedDetail()["PolicyType"])
+
+	// An explicit RAM Deny wins over the Allow.
+	require.NoError(t, f.srv.AttachPolicy(user, "deny", `{"Version":"1","Statement":[{"Effect":"Deny","Action":"kms:Generate*","Resource":"*"}]}`))
+	se = requireAPIError(t, gdk(keyID), http.StatusForbidden, "Forbidden.NoPermission")
+	assert.Equal(t, "ExplicitDeny", se.AccessDeniedDetail()["NoPermissionType"])
+	assert.Equal(t, testkms.PolicyTypeIdentity, se.AccessDeniedDetail()["PolicyType"])
+}
