@@ -92,3 +92,44 @@ func FuzzParsePolicy(f *testing.F) {
 		localauthz.Lint(p)
 	})
 }
+
+// FuzzParseCases checks that a conformance case file never panics the
+// parser or the runner, and that every parsed case runs to a decision.
+func FuzzParseCases(f *testing.F) {
+	for _, file := range []string{"testdata/ram-kms.json", "testdata/extra-cases.json"} {
+		if data, err := os.ReadFile(file); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte(`[{"name":"x","policies":[],"request":{"principal":"acs:ram::1:user/a","action":"kms:Decrypt","resource":"*","operation":"GetSecretValue","related":{"secretEncryptionKey":3}},"expect":"Allow"}]`))
+	f.Add([]byte(`[{"request":{"context":{"a":[1,true,null]}}}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cases, err := localauthz.ParseCases(data)
+		if err != nil {
+			return
+		}
+		for _, c := range cases {
+			r := c.Run()
+			if _, err := json.Marshal(r); err != nil {
+				t.Fatalf("result does not marshal: %v", err)
+			}
+		}
+	})
+}
+
+// FuzzContextJSON checks the condition-context decoder (used by case files
+// and manifests) on arbitrary JSON.
+func FuzzContextJSON(f *testing.F) {
+	f.Add([]byte(`{"acs:SourceIp":"10.0.0.1","kms:tag/env":["a","b"],"n":3,"b":true}`))
+	f.Add([]byte(`{"x":{"y":1}}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var c localauthz.Context
+		if err := json.Unmarshal(data, &c); err != nil {
+			return
+		}
+		for k := range c {
+			_, _ = c.Get(k)
+		}
+	})
+}
