@@ -1,0 +1,627 @@
+package keycache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults applied by [New] to zero [Config] fields. The package comment
+// explains why these values are safe.
+const (
+	DefaultCapacity            = 1024
+	DefaultMaxAge              = 5 * time.Minute
+	DefaultMaxMessages  uint64 = 1 << 20
+	DefaultMaxBytes     uint64 = 1 << 36 // 64 GiB
+	DefaultFetchTimeout        = 30 * time.Second
+)
+
+var (
+	// ErrRetired is returned by [Handle.WithKey] when the entry was retired
+	// and its key wiped before WithKey could run. The callback was not
+	// called; get a new Handle.
+	ErrRetired = errors.New("keycache: entry retired and its key wiped")
+
+	// ErrMessageTooLarge is returned by [Cache.GetEncryption] when n alone
+	// exceeds [Config.MaxBytes], so no cached entry could ever serve it.
+	ErrMessageTooLarge = errors.New("keycache: message larger than Config.MaxBytes")
+
+	errNilMaterials = errors.New("keycache: fetch returned nil materials")
+	errNilKey       = errors.New("keycache: fetch returned materials with a nil key")
+	errEmptyKey     = errors.New("keycache: fetch returned an empty or wiped key")
+	errFetchExited  = errors.New("keycache: fetch exited without returning")
+)
+
+// Materials are what one cache entry holds: the data key and opaque caller
+// data (package envelope keeps its wrapped keys there).
+//
+// Once a fetch returns Materials, the cache owns Key: it wipes it when the
+// entry is retired, so the fetch must return a Key of its own and not use it
+// afterwards. Aux must be treated as immutable once cached; it is shared by
+// every Handle for the entry.
+type Materials struct {
+	Key *Key
+	Aux any
+}
+
+// Config configures a [Cache]. The zero value of every field selects the
+// documented default. New copies the Config, so changing it afterwards has
+// no effect.
+type Config struct {
+	// Capacity is the maximum number of entries, encryption and decryption
+	// together. Beyond it, the least recently used entry is evicted. 0 means
+	// DefaultCapacity (1024).
+	Capacity int
+
+	// MaxAge is how long an entry may be used after its fetch completed: an
+	// entry whose age is MaxAge or more is never returned. It bounds how long
+	// a disabled KMS key or a revoked permission keeps working from the
+	// cache. 0 means DefaultMaxAge (5 minutes).
+	MaxAge time.Duration
+
+	// MaxMessages is how many messages one encryption entry may serve.
+	// 0 means DefaultMaxMessages (1<<20).
+	MaxMessages uint64
+
+	// MaxBytes is how many plaintext bytes one encryption entry may protect,
+	// counting the n of every GetEncryption and every Handle.AddBytes.
+	// 0 means DefaultMaxBytes (1<<36, 64 GiB).
+	MaxBytes uint64
+
+	// FetchTimeout bounds one shared fetch: the fetch's context is cancelled
+	// with context.DeadlineExceeded after it. 0 means DefaultFetchTimeout
+	// (30 seconds).
+	FetchTimeout time.Duration
+
+	// Now is the clock for entry ages. nil means time.Now. Tests inject a fake
+	// clock here. The clock should not go backwards: if it does, entries live
+	// longer by as much.
+	Now func() time.Time
+
+	// OnEvent, if not nil, is called for every [Event], synchronously on the
+	// goroutine that caused it and never with a cache lock held. It must be
+	// fast and safe for concurrent use; it may call into the Cache.
+	OnEvent func(Event)
+}
+
+// Cache caches encryption and decryption materials. Create it with [New];
+// it is safe for concurrent use.
+type Cache struct {
+	cfg     Config // defaults applied; read-only after New
+	now     func() time.Time
+	onEvent func(Event)
+
+	// mu guards entries, calls, lru and gen, and in every entry the fields
+	// documented as guarded by Cache.mu. It is never held while calling
+	// fetch, OnEvent or a WithKey callback.
+	mu      sync.Mutex
+	entries map[entryKey]*entry
+	calls   map[entryKey]*call // fetches in flight
+	lru     lruList
+	gen     uint64 // incremented by Purge; fetches started earlier are not cached
+
+	hits, misses, fetches, fetchErrors, sharedWaits atomic.Uint64
+	evictions                                       [EvictPurged + 1]atomic.Uint64
+}
+
+// entryKey separates the encryption and decryption namespaces.
+type entryKey struct {
+	id  string
+	enc bool
+}
+
+// call is one fetch in flight, shared by every Get that waits for it.
+type call struct {
+	done chan struct{} // closed when the fetch has finished and err is set
+	err  error
+	gen  uint64 // Cache.gen when the fetch started
+}
+
+// entry is one cached Materials.
+type entry struct {
+	c       *Cache
+	k       entryKey
+	key     *Key
+	aux     any
+	created time.Time
+
+	// Guarded by Cache.mu.
+	messages, bytes uint64
+	inCache         bool   // in Cache.entries and Cache.lru
+	prev, next      *entry // Cache.lru links; prev is more recently used
+
+	// mu guards the key bytes and wiped: WithKey holds the read lock while
+	// its callback runs, and the key is wiped only under the write lock.
+	mu      sync.RWMutex
+	wiped   bool
+	retired atomic.Bool // set before the first wipe attempt
+}
+
+// New returns a Cache configured by cfg. It returns an error naming the field
+// if a field is negative.
+func New(cfg Config) (*Cache, error) {
+	switch {
+	case cfg.Capacity < 0:
+		return nil, fmt.Errorf("keycache: Config.Capacity is negative (%d)", cfg.Capacity)
+	case cfg.MaxAge < 0:
+		return nil, fmt.Errorf("keycache: Config.MaxAge is negative (%v)", cfg.MaxAge)
+	case cfg.FetchTimeout < 0:
+		return nil, fmt.Errorf("keycache: Config.FetchTimeout is negative (%v)", cfg.FetchTimeout)
+	}
+	if cfg.Capacity == 0 {
+		cfg.Capacity = DefaultCapacity
+	}
+	if cfg.MaxAge == 0 {
+		cfg.MaxAge = DefaultMaxAge
+	}
+	if cfg.MaxMessages == 0 {
+		cfg.MaxMessages = DefaultMaxMessages
+	}
+	if cfg.MaxBytes == 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
+	if cfg.FetchTimeout == 0 {
+		cfg.FetchTimeout = DefaultFetchTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Cache{
+		cfg:     cfg,
+		now:     cfg.Now,
+		onEvent: cfg.OnEvent,
+		entries: make(map[entryKey]*entry),
+		calls:   make(map[entryKey]*call),
+	}, nil
+}
+
+// GetEncryption returns the encryption materials cached under id, charging
+// one message and n plaintext bytes to them.
+//
+// A cached entry is returned only if its age is less than MaxAge, it has
+// served fewer than MaxMessages messages, and its bytes plus n do not exceed
+// MaxBytes; otherwise it is retired (removed, and its key wiped once no
+// [Handle.WithKey] is running) and replaced. If n alone exceeds MaxBytes,
+// GetEncryption returns [ErrMessageTooLarge]. Pass n = 0 when the size is not
+// known yet and charge it later with [Handle.AddBytes].
+//
+// On a miss, fetch is called once for all concurrent callers of the same id.
+// It runs on its own goroutine with a context that keeps ctx's values but not
+// its cancellation, bounded by [Config.FetchTimeout]. Each caller waits until
+// the fetch finishes or its own ctx is done; in the latter case it returns an
+// error wrapping ctx.Err() while the fetch goes on and still fills the cache.
+// After the fetch every waiter is charged against the new entry like a hit;
+// waiters beyond its limits make another fetch. A fetch error is returned, as
+// is, to every waiter and is not cached; so is a nil Materials or Key.
+//
+// A hit does not allocate, but fetch escapes (it may outlive the call), so a
+// closure built for each call costs one allocation even on a hit.
+func (c *Cache) GetEncryption(ctx context.Context, id string, n uint64, fetch func(context.Context) (*Materials, error)) (Handle, error) {
+	if n > c.cfg.MaxBytes {
+		return Handle{}, ErrMessageTooLarge
+	}
+	return c.get(ctx, entryKey{id: id, enc: true}, n, fetch)
+}
+
+// GetDecryption is [Cache.GetEncryption] for decryption materials, which live
+// in a namespace of their own: only MaxAge limits them.
+func (c *Cache) GetDecryption(ctx context.Context, id string, fetch func(context.Context) (*Materials, error)) (Handle, error) {
+	return c.get(ctx, entryKey{id: id}, 0, fetch)
+}
+
+// LookupEncryption is the hit path of [Cache.GetEncryption] without a
+// fetch: if an entry for id can serve one more message of n bytes, it is
+// charged and returned. Otherwise nothing changes and ok is false; call
+// GetEncryption then. Hot paths try it first and build their fetch function
+// only on a miss, which keeps a hit allocation-free.
+func (c *Cache) LookupEncryption(id string, n uint64) (h Handle, ok bool) {
+	if n > c.cfg.MaxBytes {
+		return Handle{}, false
+	}
+	return c.lookup(entryKey{id: id, enc: true}, n)
+}
+
+// LookupDecryption is [Cache.LookupEncryption] for decryption materials.
+func (c *Cache) LookupDecryption(id string) (h Handle, ok bool) {
+	return c.lookup(entryKey{id: id}, 0)
+}
+
+// lookup returns a usable entry for k, charging it, or false. An exhausted
+// entry is left for get to retire with its reason.
+func (c *Cache) lookup(k entryKey, n uint64) (Handle, bool) {
+	now := c.now()
+	c.mu.Lock()
+	e := c.entries[k]
+	if e == nil || c.exhausted(e, n, now) != 0 {
+		c.mu.Unlock()
+		return Handle{}, false
+	}
+	if k.enc {
+		e.messages++
+		e.bytes += n
+	}
+	c.lru.moveToFront(e)
+	c.mu.Unlock()
+	c.hits.Add(1)
+	c.emit(Event{Kind: EventHit, Encryption: k.enc})
+	return Handle{e}, true
+}
+
+func (c *Cache) get(ctx context.Context, k entryKey, n uint64, fetch func(context.Context) (*Materials, error)) (Handle, error) {
+	if fetch == nil {
+		panic("keycache: nil fetch function")
+	}
+	missed := false
+	for {
+		now := c.now()
+		gaveUp := ctx.Err() != nil // read outside the lock: ctx is caller code
+		c.mu.Lock()
+		var reason EvictReason
+		e := c.entries[k]
+		if e != nil {
+			if reason = c.exhausted(e, n, now); reason == 0 {
+				if k.enc {
+					e.messages++
+					e.bytes += n
+				}
+				c.lru.moveToFront(e)
+				c.mu.Unlock()
+				if !missed {
+					c.hits.Add(1)
+					c.emit(Event{Kind: EventHit, Encryption: k.enc})
+				}
+				return Handle{e}, nil
+			}
+			c.removeLocked(e)
+		}
+		cl, leader := c.calls[k], false
+		if cl == nil && !gaveUp {
+			// Do not start a fetch for a caller that has already given up.
+			cl = &call{done: make(chan struct{}), gen: c.gen}
+			c.calls[k] = cl
+			leader = true
+		}
+		c.mu.Unlock()
+
+		if e != nil {
+			c.retire(e, reason)
+		}
+		if !missed {
+			missed = true
+			c.misses.Add(1)
+			c.emit(Event{Kind: EventMiss, Encryption: k.enc})
+		}
+		if cl == nil {
+			return Handle{}, waitErr(ctx)
+		}
+		if leader {
+			c.fetches.Add(1)
+			c.emit(Event{Kind: EventFetch, Encryption: k.enc})
+			go c.runFetch(ctx, k, cl, fetch)
+		} else {
+			c.sharedWaits.Add(1)
+		}
+		select {
+		case <-cl.done:
+		default:
+			select {
+			case <-cl.done:
+			case <-ctx.Done():
+				return Handle{}, waitErr(ctx)
+			}
+		}
+		if cl.err != nil {
+			return Handle{}, cl.err
+		}
+		// The fetch cached a new entry (unless it was purged or already used
+		// up by others): charge this caller against it on the next pass.
+	}
+}
+
+func waitErr(ctx context.Context) error {
+	return fmt.Errorf("keycache: gave up waiting for data key fetch: %w", ctx.Err())
+}
+
+// exhausted returns why e cannot serve one more message of n bytes, or 0.
+func (c *Cache) exhausted(e *entry, n uint64, now time.Time) EvictReason {
+	if c.expired(e, now) {
+		return EvictAge
+	}
+	if !e.k.enc {
+		return 0
+	}
+	if e.messages >= c.cfg.MaxMessages {
+		return EvictMessages
+	}
+	if e.bytes > c.cfg.MaxBytes || n > c.cfg.MaxBytes-e.bytes {
+		return EvictBytes
+	}
+	return 0
+}
+
+// runFetch runs one shared fetch and publishes its result.
+func (c *Cache) runFetch(parent context.Context, k entryKey, cl *call, fetch func(context.Context) (*Materials, error)) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), c.cfg.FetchTimeout)
+	defer cancel()
+	var m *Materials
+	err := errFetchExited
+	// Deferred so that waiters are released even if fetch panics or calls
+	// runtime.Goexit.
+	defer func() { c.finish(k, cl, m, err) }()
+	m, err = fetch(ctx)
+	if err == nil {
+		switch {
+		case m == nil:
+			err = errNilMaterials
+		case m.Key == nil:
+			err = errNilKey
+		case m.Key.Len() == 0:
+			err = errEmptyKey
+		}
+	}
+}
+
+type eviction struct {
+	e      *entry
+	reason EvictReason
+}
+
+// finish caches a successful fetch's result, releases the waiters and
+// reports what happened.
+func (c *Cache) finish(k entryKey, cl *call, m *Materials, err error) {
+	var evicted []eviction
+	var stale *entry
+	c.mu.Lock()
+	if c.calls[k] == cl {
+		delete(c.calls, k)
+	}
+	if err == nil {
+		now := c.now()
+		e := &entry{c: c, k: k, key: m.Key, aux: m.Aux, created: now}
+		if cl.gen != c.gen {
+			stale = e // Purge ran while the fetch was in flight
+		} else {
+			if old := c.entries[k]; old != nil {
+				// Not expected: a key has at most one fetch in flight, and
+				// entries are only added by fetches.
+				c.removeLocked(old)
+				evicted = append(evicted, eviction{old, EvictPurged})
+			}
+			c.entries[k] = e
+			e.inCache = true
+			c.lru.pushFront(e)
+			evicted = c.trimLocked(now, evicted)
+		}
+	}
+	c.mu.Unlock()
+
+	if err != nil {
+		c.fetchErrors.Add(1)
+		c.emit(Event{Kind: EventFetchError, Encryption: k.enc})
+	}
+	for _, ev := range evicted {
+		c.retire(ev.e, ev.reason)
+	}
+	if stale != nil {
+		c.retire(stale, EvictPurged)
+	}
+	cl.err = err
+	close(cl.done)
+}
+
+// trimLocked removes entries beyond Capacity, least recently used first, and
+// then expired entries from the cold end of the list.
+func (c *Cache) trimLocked(now time.Time, evicted []eviction) []eviction {
+	for len(c.entries) > c.cfg.Capacity {
+		e := c.lru.tail
+		c.removeLocked(e)
+		evicted = append(evicted, eviction{e, EvictCapacity})
+	}
+	for e := c.lru.tail; e != nil; e = c.lru.tail {
+		if !c.expired(e, now) {
+			break
+		}
+		c.removeLocked(e)
+		evicted = append(evicted, eviction{e, EvictAge})
+	}
+	return evicted
+}
+
+// expired reports whether e has reached MaxAge at now. A Get reads the clock
+// before taking Cache.mu, so it may see an entry created a moment "after" its
+// now: a negative age counts as zero.
+func (c *Cache) expired(e *entry, now time.Time) bool {
+	return now.Sub(e.created) >= c.cfg.MaxAge
+}
+
+func (c *Cache) removeLocked(e *entry) {
+	delete(c.entries, e.k)
+	c.lru.remove(e)
+	e.inCache = false
+}
+
+// retire counts and reports the eviction of an entry already removed from the
+// cache, and wipes its key now or, if a WithKey is running, when the last one
+// returns. It never blocks on a WithKey callback.
+func (c *Cache) retire(e *entry, reason EvictReason) {
+	c.evictions[reason].Add(1)
+	c.emit(Event{Kind: EventEvict, Encryption: e.k.enc, Reason: reason})
+	e.retired.Store(true)
+	e.tryWipe()
+}
+
+func (c *Cache) emit(ev Event) {
+	if c.onEvent != nil {
+		c.onEvent(ev)
+	}
+}
+
+// Purge retires every entry and wipes its key (immediately, or as soon as the
+// WithKey calls running on it return). Fetches in flight finish, but their
+// results are not cached: their waiters fetch again. Use it on key rotation
+// or shutdown.
+func (c *Cache) Purge() {
+	c.mu.Lock()
+	all := make([]*entry, 0, len(c.entries))
+	for e := c.lru.head; e != nil; e = e.next {
+		all = append(all, e)
+	}
+	for _, e := range all {
+		c.removeLocked(e)
+	}
+	clear(c.calls)
+	c.gen++
+	c.mu.Unlock()
+	for _, e := range all {
+		c.retire(e, EvictPurged)
+	}
+}
+
+// Stats returns the counters since New.
+func (c *Cache) Stats() Stats {
+	c.mu.Lock()
+	n := len(c.entries)
+	c.mu.Unlock()
+	return Stats{
+		Hits:        c.hits.Load(),
+		Misses:      c.misses.Load(),
+		Fetches:     c.fetches.Load(),
+		FetchErrors: c.fetchErrors.Load(),
+		SharedWaits: c.sharedWaits.Load(),
+		Evictions: EvictionStats{
+			Capacity: c.evictions[EvictCapacity].Load(),
+			Age:      c.evictions[EvictAge].Load(),
+			Messages: c.evictions[EvictMessages].Load(),
+			Bytes:    c.evictions[EvictBytes].Load(),
+			Purged:   c.evictions[EvictPurged].Load(),
+		},
+		Entries: n,
+	}
+}
+
+// tryWipe wipes the key unless a WithKey holds the read lock; that WithKey
+// then calls tryWipe again when it returns, because retired is already set.
+func (e *entry) tryWipe() {
+	if !e.mu.TryLock() {
+		return
+	}
+	if !e.wiped {
+		e.key.Wipe()
+		e.wiped = true
+	}
+	e.mu.Unlock()
+}
+
+// Handle gives access to the materials a Get returned. It is a small value:
+// copy it freely, but do not keep it beyond the operation it was obtained
+// for, since the entry may be retired and its key wiped at any time after
+// the Get.
+type Handle struct {
+	e *entry
+}
+
+func (h Handle) entry() *entry {
+	if h.e == nil {
+		panic("keycache: use of zero Handle")
+	}
+	return h.e
+}
+
+// WithKey runs f with the data key bytes. The key is not wiped while f runs:
+// f runs under the entry's read lock, and wiping needs the write lock. f must
+// not retain or modify the slice and should be short (derive what you need
+// and return). f may call other Cache and Handle methods.
+//
+// If the entry was retired and its key wiped after the Get that returned h,
+// WithKey does not call f and returns [ErrRetired]; get a new Handle. This
+// can happen whenever another goroutine retires the entry (its limits, LRU
+// eviction, Purge) between the Get and WithKey.
+func (h Handle) WithKey(f func(key []byte)) error {
+	e := h.entry()
+	e.mu.RLock()
+	if e.wiped {
+		e.mu.RUnlock()
+		return ErrRetired
+	}
+	defer e.endRead()
+	f(e.key.Bytes())
+	return nil
+}
+
+func (e *entry) endRead() {
+	e.mu.RUnlock()
+	if e.retired.Load() {
+		e.tryWipe()
+	}
+}
+
+// Aux returns the caller data cached with the key ([Materials.Aux]).
+func (h Handle) Aux() any { return h.entry().aux }
+
+// AddBytes charges n more plaintext bytes to an encryption entry, for
+// streaming encryption that learns its size late. If the charge takes the
+// entry past MaxBytes it is retired at once: no later Get returns it, and its
+// key is wiped as soon as no WithKey is running (so derive what you need
+// before charging). AddBytes on decryption materials does nothing.
+func (h Handle) AddBytes(n uint64) {
+	e := h.entry()
+	if !e.k.enc || n == 0 {
+		return
+	}
+	c := e.c
+	c.mu.Lock()
+	if e.bytes > ^uint64(0)-n {
+		e.bytes = ^uint64(0)
+	} else {
+		e.bytes += n
+	}
+	retire := e.inCache && e.bytes > c.cfg.MaxBytes
+	if retire {
+		c.removeLocked(e)
+	}
+	c.mu.Unlock()
+	if retire {
+		c.retire(e, EvictBytes)
+	}
+}
+
+// lruList is an intrusive doubly linked list of entries, most recently used
+// at head.
+type lruList struct {
+	head, tail *entry
+}
+
+func (l *lruList) pushFront(e *entry) {
+	e.prev, e.next = nil, l.head
+	if l.head != nil {
+		l.head.prev = e
+	} else {
+		l.tail = e
+	}
+	l.head = e
+}
+
+func (l *lruList) remove(e *entry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		l.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		l.tail = e.prev
+	}
+	e.prev, e.next = nil, nil
+}
+
+func (l *lruList) moveToFront(e *entry) {
+	if l.head == e {
+		return
+	}
+	l.remove(e)
+	l.pushFront(e)
+}
