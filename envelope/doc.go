@@ -2,8 +2,101 @@
 // KMS-wrapped data keys, key commitment and a framed, streamable message
 // format.
 //
-// A data key comes from KMS GenerateDataKey; data is encrypted locally; the
-// message carries the wrapped data key(s), the authenticated encryption
-// context and framed ciphertext, so large inputs stream in constant memory
-// and decryption releases only authenticated bytes.
+// Start with [New] and a [Config] naming the KMS key that wraps data keys:
+//
+//	env, err := envelope.New(envelope.Config{Keys: []envelope.WrappingKey{{KeyID: "alias/orders", KMS: kmsClient}}})
+//	msg, err := env.Encrypt(ctx, record, map[string]string{"tenant": "acme"})
+//	record, err = env.Decrypt(ctx, msg, envelope.RequireContext(map[string]string{"tenant": "acme"}))
+//
+// For files and other large data use [Client.NewWriter] and
+// [Client.NewReader], which run in memory bounded by the frame size and
+// release only authenticated plaintext.
+//
+// A data key comes from KMS GenerateDataKey, bound to the encryption context
+// (so KMS itself refuses to unwrap it under another context). Data keys are
+// cached ([keycache]) and reused for many messages within limits, so most
+// messages make no KMS call; every message still gets its own keys, derived
+// from the data key and a random message id.
+//
+// # Security
+//
+//   - Each message gets its own AES-256-GCM key and a 256-bit key
+//     commitment, derived with HKDF-SHA256 from the data key and a random
+//     256-bit message id (see the format below).
+//   - The header (version, suite, message id, frame size, encryption
+//     context, commitment) is authenticated before any plaintext is
+//     released, and the commitment is compared in constant time before the
+//     header tag is even checked. A data key that does not reproduce the
+//     commitment is rejected ([ErrCommitmentMismatch]), so no wrapped key can
+//     make a message decrypt to a different plaintext.
+//   - Frames are AES-256-GCM with the frame number and a final-frame flag in
+//     the nonce, so reordering, duplication, truncation and trailing data
+//     fail ([ErrAuthentication], [ErrTruncated]).
+//   - Nonces never repeat: the payload key is unique to the message and the
+//     nonce is a frame counter.
+//   - The wrapped keys are deliberately outside the header tag, so [Client.Rewrap]
+//     can move a message to a new KMS key with KMS ReEncrypt without seeing
+//     the data key. They are bound by the commitment instead, and after KMS
+//     Decrypt the key KMS reports must be the key the message names, so
+//     [Config.AllowedKeys] cannot be bypassed by relabelling a wrapped key.
+//   - Errors name what is wrong and where (offset, field, frame), never key
+//     bytes, plaintext or context values.
+//
+// # Message format, version 1
+//
+// All integers are big-endian. A message is the header, the wrapped keys,
+// then the body.
+//
+//	offset  size  field
+//	0       4     magic "KMEV" (0x4B 0x4D 0x45 0x56)
+//	4       1     version, 0x01
+//	5       2     suite id, 0x0001: AES-256-GCM, HKDF-SHA256, key commitment
+//	7       32    message id, random
+//	39      4     frame size F: plaintext bytes per full frame, 64 ≤ F ≤ 4 MiB
+//	43      2     context length C, ≤ 8192
+//	45      C     encryption context:
+//	                2      pair count n
+//	                n ×    2 key length, key, 2 value length, value
+//	              keys are non-empty UTF-8, strictly ascending bytewise (so
+//	              unique), values UTF-8; keys starting "kmsenvelope:" are
+//	              reserved for this library
+//	45+C    32    commitment (below)
+//	77+C    16    header tag = AES-256-GCM-Seal(payload key, nonce 0xFF¹², plaintext ∅,
+//	              additional data = bytes [0, 77+C))
+//	93+C    1     wrapped key count k, 1 ≤ k ≤ 16 (decryption allows
+//	              [Config.MaxWrappedKeys], 3 by default)
+//	              k × wrapped key:
+//	                1      provider length p, 1 ≤ p ≤ 64; provider ("aliyun-kms")
+//	                2      key ARN length a, 1 ≤ a ≤ 2048; key ARN
+//	                2      blob length b, 1 ≤ b ≤ 4096; KMS CiphertextBlob (raw bytes)
+//
+// Keys:
+//
+//	PRK  = HKDF-Extract(SHA-256, salt = "kmsenvelope v1 data key", IKM = data key)
+//	OKM  = HKDF-Expand(PRK, info = "kmsenvelope v1 message keys" ‖ message id, 64)
+//	payload key = OKM[0:32]     commitment = OKM[32:64]
+//
+// The PRK depends only on the data key, so the cache holds the PRK instead of
+// the data key (which is wiped as soon as the PRK is computed) and each
+// message costs one HKDF-Expand. The payload key and the commitment are
+// distinct HKDF output blocks. The header tag uses the payload key with the
+// all-ones nonce, which no frame nonce can equal (frame nonces have zero
+// bytes 8 to 10), so one AES key schedule serves the whole message.
+//
+// The body is a sequence of frames i = 0, 1, 2, …, at most 2³²:
+//
+//	full frame:   F bytes of ciphertext, 16-byte tag
+//	final frame:  L bytes of ciphertext (0 ≤ L < F), 16-byte tag
+//
+// each AES-256-GCM under the payload key with nonce = uint64(i) ‖ 0x000000 ‖
+// f, where f is 0x01 for the final frame and 0x00 otherwise, and no
+// additional data. Every message ends with exactly one final frame, which is
+// shorter than a full frame (empty when the plaintext length is a multiple
+// of F), so a reader knows a frame is final from its length alone: a body
+// that ends after a full frame is truncated.
+//
+// # Compatibility
+//
+// Readers reject unknown versions and suites. Version 1 is frozen: the test
+// vectors in testdata/ pin it byte for byte.
 package envelope

@@ -26,6 +26,10 @@ type KeyOptions struct {
 	// use it for UUID-style ids like those of older KMS keys. It must be
 	// unique on the server. (Addition to the original contract.)
 	KeyID string
+	// Region creates the key in this region instead of the server's
+	// default one. The other seeding helpers look keys up in the default
+	// region; use the API for keys elsewhere.
+	Region string
 }
 
 var seedKeyIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,127}$`)
@@ -61,7 +65,14 @@ func (s *Server) CreateKey(accountID string, o KeyOptions) (keyID, arn string, e
 	if err := s.knownAccountLocked(accountID); err != nil {
 		return "", "", err
 	}
-	k, e := s.createKeyLocked(accountID, s.region, accountID, keyParams{
+	region := s.region
+	if o.Region != "" {
+		if !regionPattern.MatchString(o.Region) {
+			return "", "", fmt.Errorf("testkms: invalid region %q", o.Region)
+		}
+		region = o.Region
+	}
+	k, e := s.createKeyLocked(accountID, region, accountID, keyParams{
 		id:          o.KeyID,
 		description: o.Description,
 		instanceID:  o.InstanceID,

@@ -1,0 +1,607 @@
+package envelope
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"sync"
+
+	"github.com/kmsenvelope/kmsenvelope/keycache"
+	"github.com/kmsenvelope/kmsenvelope/kmsclient"
+)
+
+// KMS is what envelope needs from KMS. *kmsclient.Client satisfies it, and
+// so does any wrapper that checks permissions first.
+type KMS interface {
+	GenerateDataKey(ctx context.Context, in *kmsclient.GenerateDataKeyInput) (*kmsclient.GenerateDataKeyOutput, error)
+	Encrypt(ctx context.Context, in *kmsclient.EncryptInput) (*kmsclient.EncryptOutput, error)
+	Decrypt(ctx context.Context, in *kmsclient.DecryptInput) (*kmsclient.DecryptOutput, error)
+	ReEncrypt(ctx context.Context, in *kmsclient.ReEncryptInput) (*kmsclient.EncryptOutput, error)
+	DescribeKey(ctx context.Context, keyID string) (*kmsclient.KeyMetadata, error)
+	Region() string
+}
+
+// WrappingKey is a KMS key that wraps data keys, and the client of its
+// region.
+type WrappingKey struct {
+	// KeyID names the key: key id, key ARN, or "alias/<name>".
+	KeyID string
+	KMS   KMS
+}
+
+// Config configures a [Client]. Zero values are safe defaults; a Config
+// must not be modified after New (New copies it).
+type Config struct {
+	// Keys wrap each data key; at least one. The first generates the data
+	// key (KMS GenerateDataKey); each further key wraps the same data key
+	// with KMS Encrypt, for redundancy in another region or account:
+	// decryption succeeds if any one of them can be unwrapped.
+	Keys []WrappingKey
+
+	// Decrypters are extra KMS clients for unwrapping keys in regions the
+	// clients of Keys do not cover. A wrapped key is sent to the first
+	// client of its region.
+	Decrypters []KMS
+
+	// FrameSize is the plaintext bytes per frame, MinFrameSize to
+	// MaxFrameSize. Zero means DefaultFrameSize (64 KiB). Streams hold one
+	// frame in memory.
+	FrameSize int
+
+	// AllowedKeys restricts decryption to wrapped keys whose KMS key ARN
+	// matches one of these patterns (path.Match syntax, e.g.
+	// "acs:kms:*:1234567890123456:key/*"). Empty allows every key. The key
+	// KMS reports after unwrapping must be the one the message names.
+	AllowedKeys []string
+
+	// MaxWrappedKeys is the most wrapped keys a message may carry for
+	// Decrypt to consider it; more fails with ErrTooManyWrappedKeys before
+	// any KMS call. Zero means 3.
+	MaxWrappedKeys int
+
+	// Cache caches data keys (encryption and decryption materials). Nil
+	// means a private cache with keycache's defaults; set DisableCache to
+	// call KMS for every message instead.
+	Cache        *keycache.Cache
+	DisableCache bool
+
+	// Partition separates cache entries of clients sharing one Cache (for
+	// example per tenant), on top of keys and encryption context.
+	Partition string
+}
+
+// Client encrypts and decrypts envelope messages. It is safe for
+// concurrent use.
+type Client struct {
+	cfg      Config
+	cache    *keycache.Cache
+	keysID   string   // identifies Keys in cache ids
+	clients  []KMS    // Keys' clients then Decrypters, for region lookup
+	arnCache sync.Map // region + "\x00" + key id -> ARN
+}
+
+// New validates cfg and returns a Client. It makes no KMS call.
+func New(cfg Config) (*Client, error) {
+	if len(cfg.Keys) == 0 {
+		return nil, errors.New("envelope: Config.Keys: at least one wrapping key is required")
+	}
+	if len(cfg.Keys) > MaxWrappedKeysFormat {
+		return nil, fmt.Errorf("envelope: Config.Keys: at most %d wrapping keys", MaxWrappedKeysFormat)
+	}
+	var ids []string
+	for i, k := range cfg.Keys {
+		if k.KeyID == "" || k.KMS == nil {
+			return nil, fmt.Errorf("envelope: Config.Keys[%d]: KeyID and KMS are required", i)
+		}
+		ids = append(ids, k.KMS.Region()+"/"+k.KeyID)
+	}
+	switch {
+	case cfg.FrameSize == 0:
+		cfg.FrameSize = DefaultFrameSize
+	case cfg.FrameSize < MinFrameSize || cfg.FrameSize > MaxFrameSize:
+		return nil, fmt.Errorf("envelope: Config.FrameSize %d is outside [%d, %d]", cfg.FrameSize, MinFrameSize, MaxFrameSize)
+	}
+	switch {
+	case cfg.MaxWrappedKeys == 0:
+		cfg.MaxWrappedKeys = 3
+	case cfg.MaxWrappedKeys < 0 || cfg.MaxWrappedKeys > MaxWrappedKeysFormat:
+		return nil, fmt.Errorf("envelope: Config.MaxWrappedKeys %d is outside [1, %d]", cfg.MaxWrappedKeys, MaxWrappedKeysFormat)
+	}
+	for _, p := range cfg.AllowedKeys {
+		if _, err := path.Match(p, ""); err != nil {
+			return nil, fmt.Errorf("envelope: Config.AllowedKeys: bad pattern %q", p)
+		}
+	}
+	c := &Client{cfg: cfg, keysID: strings.Join(ids, "\x00")}
+	c.cfg.Keys = append([]WrappingKey(nil), cfg.Keys...)
+	if !cfg.DisableCache {
+		c.cache = cfg.Cache
+		if c.cache == nil {
+			var err error
+			if c.cache, err = keycache.New(keycache.Config{}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, k := range cfg.Keys {
+		c.clients = append(c.clients, k.KMS)
+	}
+	c.clients = append(c.clients, cfg.Decrypters...)
+	return c, nil
+}
+
+// Cache returns the data-key cache, or nil when caching is disabled.
+func (c *Client) Cache() *keycache.Cache { return c.cache }
+
+// FrameSize returns the frame size of messages this client writes.
+func (c *Client) FrameSize() int { return c.cfg.FrameSize }
+
+// Encrypt encrypts plaintext into a new message bound to the encryption
+// context ec (which may be nil). ec is authenticated in the message and sent
+// to KMS with the data key; it is not secret.
+func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]string) ([]byte, error) {
+	return c.AppendEncrypt(ctx, nil, plaintext, ec)
+}
+
+// AppendEncrypt is Encrypt appending the message to dst, like
+// cipher.AEAD.Seal; reusing dst avoids an allocation per message.
+func (c *Client) AppendEncrypt(ctx context.Context, dst, plaintext []byte, ec map[string]string) ([]byte, error) {
+	fs := c.cfg.FrameSize
+	frames := uint64(len(plaintext)/fs) + 1
+	if frames > maxFrames {
+		return nil, ErrTooLarge
+	}
+	var m message
+	if err := c.startMessage(ctx, &m, ec, uint64(len(plaintext))); err != nil {
+		return nil, err
+	}
+	dst = grow(dst, m.headerLen()+len(plaintext)+int(frames)*tagSize)
+	dst = m.appendHeader(dst)
+	return sealBody(dst, &m.keys, fs, plaintext), nil
+}
+
+// sealBody appends the frames of plaintext.
+func sealBody(dst []byte, mk *messageKeys, fs int, plaintext []byte) []byte {
+	var i uint64
+	for ; len(plaintext) >= fs; i++ {
+		dst = mk.sealFrame(dst, i, false, plaintext[:fs])
+		plaintext = plaintext[fs:]
+	}
+	return mk.sealFrame(dst, i, true, plaintext)
+}
+
+// grow returns dst with capacity for n more bytes.
+func grow(dst []byte, n int) []byte {
+	if dst != nil && cap(dst)-len(dst) >= n {
+		return dst
+	}
+	out := make([]byte, len(dst), len(dst)+n)
+	copy(out, dst)
+	return out
+}
+
+// message is the state of one message being written.
+type message struct {
+	scratch  [64]byte // holds a small encoded context
+	keys     messageKeys
+	msgID    [messageIDSize]byte
+	ctxBytes []byte
+	wrapped  []byte // encoded wrapped-key section
+	fs       int
+	handle   keycache.Handle // the cache entry, to charge late-known bytes
+	cached   bool
+	err      error
+}
+
+// charge adds n plaintext bytes to the cache entry's usage.
+func (m *message) charge(n uint64) {
+	if m.cached {
+		m.handle.AddBytes(n)
+	}
+}
+
+func (m *message) headerLen() int {
+	return fixedHeaderSize + len(m.ctxBytes) + commitmentSize + tagSize + len(m.wrapped)
+}
+
+func (m *message) appendHeader(dst []byte) []byte {
+	start := len(dst)
+	dst = appendHeaderPrefix(dst, &m.msgID, m.fs, m.ctxBytes)
+	dst = append(dst, m.keys.commitment[:]...)
+	dst = m.keys.headerTag(dst, dst[start:])
+	return append(dst, m.wrapped...)
+}
+
+// derive is the cache callback that derives the message keys.
+func (m *message) derive(prk []byte) { m.err = deriveKeys(&m.keys, prk, &m.msgID) }
+
+// maxRetiredRetries bounds how often a message retries a cache entry that
+// was retired under it; each retry fetches or finds a fresh entry.
+const maxRetiredRetries = 3
+
+// encMaterials is what the cache holds for encryption besides the key.
+type encMaterials struct {
+	wrapped []byte // encoded wrapped-key section
+}
+
+// startMessage obtains encryption materials for a message bound to ec and
+// derives the message keys into m.
+func (c *Client) startMessage(ctx context.Context, m *message, ec map[string]string, n uint64) error {
+	// A small context is encoded into m's own scratch space: no allocation.
+	ctxBytes, err := appendContext(m.scratch[:0], ec)
+	if err != nil {
+		return err
+	}
+	m.fs, m.ctxBytes = c.cfg.FrameSize, ctxBytes
+	if _, err := rand.Read(m.msgID[:]); err != nil {
+		return err
+	}
+	if c.cache == nil {
+		mat, err := c.generate(ctx, ec)
+		if err != nil {
+			return err
+		}
+		m.derive(mat.Key.Bytes())
+		mat.Key.Wipe()
+		m.wrapped = mat.Aux.(*encMaterials).wrapped
+		return m.err
+	}
+	id := "e\x00" + c.cfg.Partition + "\x00" + c.keysID + "\x00" + string(m.ctxBytes)
+	for attempt := 0; ; attempt++ {
+		h, ok := c.cache.LookupEncryption(id, n)
+		if !ok {
+			// Only a miss builds the fetch closure (it escapes into the
+			// cache's shared fetch), so a hit allocates nothing here.
+			fetch := func(fctx context.Context) (*keycache.Materials, error) { return c.generate(fctx, ec) }
+			if h, err = c.cache.GetEncryption(ctx, id, n, fetch); err != nil {
+				return err
+			}
+		}
+		// The entry may be retired (and its key wiped) between Get and use
+		// by another message crossing a limit; then get a fresh one.
+		if werr := h.WithKey(m.derive); werr != nil {
+			if errors.Is(werr, keycache.ErrRetired) && attempt < maxRetiredRetries {
+				continue
+			}
+			return werr
+		}
+		m.wrapped = h.Aux().(*encMaterials).wrapped
+		m.handle, m.cached = h, true
+		return m.err
+	}
+}
+
+// generate makes a data key with the first wrapping key and wraps it with
+// the others.
+func (c *Client) generate(ctx context.Context, ec map[string]string) (*keycache.Materials, error) {
+	first := c.cfg.Keys[0]
+	out, err := first.KMS.GenerateDataKey(ctx, &kmsclient.GenerateDataKeyInput{KeyID: first.KeyID, NumberOfBytes: DataKeySize, EncryptionContext: ec})
+	if err != nil {
+		return nil, fmt.Errorf("envelope: generating a data key with %s: %w", first.KeyID, err)
+	}
+	defer out.Plaintext.Wipe()
+	if len(out.Plaintext) != DataKeySize {
+		return nil, fmt.Errorf("envelope: KMS returned a %d-byte data key, want %d", len(out.Plaintext), DataKeySize)
+	}
+	arn, err := c.keyARN(ctx, first.KMS, first.KeyID, out.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	wrapped := []WrappedKey{{Provider: ProviderAliyunKMS, KeyARN: arn, Blob: out.CiphertextBlob}}
+	for _, k := range c.cfg.Keys[1:] {
+		enc, err := k.KMS.Encrypt(ctx, &kmsclient.EncryptInput{KeyID: k.KeyID, Plaintext: out.Plaintext, EncryptionContext: ec})
+		if err != nil {
+			return nil, fmt.Errorf("envelope: wrapping the data key with %s: %w", k.KeyID, err)
+		}
+		arn, err := c.keyARN(ctx, k.KMS, k.KeyID, enc.KeyID)
+		if err != nil {
+			return nil, err
+		}
+		wrapped = append(wrapped, WrappedKey{Provider: ProviderAliyunKMS, KeyARN: arn, Blob: enc.CiphertextBlob})
+	}
+	section, err := encodeWrappedKeys(wrapped)
+	if err != nil {
+		return nil, err
+	}
+	return materials(out.Plaintext, &encMaterials{wrapped: section})
+}
+
+// materials caches the PRK of a data key in its place: messages need only
+// the PRK, so the data key itself is wiped at once.
+func materials(dataKey []byte, aux any) (*keycache.Materials, error) {
+	prk, err := prkFromDataKey(dataKey)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(prk)
+	return &keycache.Materials{Key: keycache.NewKey(prk), Aux: aux}, nil
+}
+
+// keyARN returns the ARN of the key KMS reported (keyID as KMS returned it),
+// resolving it once per key with DescribeKey. If the configured name is
+// already a key ARN it is used as is. If DescribeKey is not permitted the
+// ARN is built without the account ("acs:kms:<region>::key/<id>").
+func (c *Client) keyARN(ctx context.Context, k KMS, configured, keyID string) (string, error) {
+	if isKeyARN(keyID) {
+		return keyID, nil
+	}
+	if isKeyARN(configured) && strings.HasSuffix(configured, "/"+keyID) {
+		return configured, nil
+	}
+	cacheKey := k.Region() + "\x00" + keyID
+	if v, ok := c.arnCache.Load(cacheKey); ok {
+		return v.(string), nil
+	}
+	md, err := k.DescribeKey(ctx, keyID)
+	var arn string
+	switch {
+	case err == nil && isKeyARN(md.ARN):
+		arn = md.ARN
+	case err == nil || errors.Is(err, kmsclient.ErrAccessDenied):
+		arn = "acs:kms:" + k.Region() + "::key/" + keyID
+	default:
+		return "", fmt.Errorf("envelope: describing key %s: %w", keyID, err)
+	}
+	c.arnCache.Store(cacheKey, arn)
+	return arn, nil
+}
+
+func isKeyARN(s string) bool {
+	_, _, id, ok := splitKeyARN(s)
+	return ok && id != ""
+}
+
+// splitKeyARN splits acs:kms:<region>:<account>:key/<id>.
+func splitKeyARN(arn string) (region, account, keyID string, ok bool) {
+	parts := strings.SplitN(arn, ":", 5)
+	if len(parts) != 5 || parts[0] != "acs" || parts[1] != "kms" || !strings.HasPrefix(parts[4], "key/") {
+		return "", "", "", false
+	}
+	return parts[2], parts[3], strings.TrimPrefix(parts[4], "key/"), true
+}
+
+// DecryptOption configures one Decrypt, NewReader or Rewrap call.
+type DecryptOption func(*decryptOptions)
+
+type decryptOptions struct {
+	required map[string]string
+}
+
+// RequireContext makes decryption fail with ErrContextMismatch unless the
+// message's encryption context has every pair of required (it may have
+// more). Check this for every tenant- or purpose-bound message: the
+// context is what stops a message made for one tenant being accepted for
+// another.
+func RequireContext(required map[string]string) DecryptOption {
+	return func(o *decryptOptions) { o.required = required }
+}
+
+// Decrypt authenticates and decrypts a message.
+func (c *Client) Decrypt(ctx context.Context, msg []byte, opts ...DecryptOption) ([]byte, error) {
+	return c.AppendDecrypt(ctx, nil, msg, opts...)
+}
+
+// AppendDecrypt is Decrypt appending the plaintext to dst, like
+// cipher.AEAD.Open. On error it returns nil, and any plaintext already
+// written to dst's spare capacity is zeroed: nothing unauthenticated is
+// released.
+func (c *Client) AppendDecrypt(ctx context.Context, dst, msg []byte, opts ...DecryptOption) ([]byte, error) {
+	h, err := ParseHeader(msg)
+	if err != nil {
+		return nil, err
+	}
+	mk, err := c.openHeader(ctx, h, opts)
+	if err != nil {
+		return nil, err
+	}
+	return openBody(dst, msg[h.length:], mk, h.FrameSize, int64(h.length))
+}
+
+// openBody appends the plaintext of the frames in body, which starts at
+// message offset off. Nothing is appended unless every frame authenticates.
+func openBody(dst, body []byte, mk *messageKeys, fs int, off int64) ([]byte, error) {
+	full := fs + tagSize
+	frames := len(body)/full + 1
+	start := len(dst)
+	dst = grow(dst, max(0, len(body)-frames*tagSize))
+	fail := func(i uint64, off int64, kind error) ([]byte, error) {
+		clear(dst[start:cap(dst)]) // GCM may have written unauthenticated bytes
+		return nil, &FrameError{Frame: i, Offset: off, Err: kind}
+	}
+	var i uint64
+	for ; len(body) >= full; i++ {
+		out, err := mk.openFrame(dst, i, false, body[:full])
+		if err != nil {
+			return fail(i, off, ErrAuthentication)
+		}
+		dst = out
+		body = body[full:]
+		off += int64(full)
+	}
+	if len(body) < tagSize {
+		return fail(i, off, ErrTruncated)
+	}
+	out, err := mk.openFrame(dst, i, true, body)
+	if err != nil {
+		return fail(i, off, ErrAuthentication)
+	}
+	return out, nil
+}
+
+// openHeader checks the message's policy constraints, unwraps its data key,
+// verifies the commitment and header tag, and returns the message keys.
+func (c *Client) openHeader(ctx context.Context, h *Header, opts []DecryptOption) (*messageKeys, error) {
+	var o decryptOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	for k, want := range o.required {
+		got, ok := h.Context[k]
+		if !ok {
+			return nil, &ContextError{Key: safeKey(k), Reason: "required but absent from the message", kind: ErrContextMismatch}
+		}
+		if got != want {
+			return nil, &ContextError{Key: safeKey(k), Reason: "has a different value than required", kind: ErrContextMismatch}
+		}
+	}
+	if len(h.WrappedKeys) > c.cfg.MaxWrappedKeys {
+		return nil, fmt.Errorf("%w: the message has %d, the limit is %d", ErrTooManyWrappedKeys, len(h.WrappedKeys), c.cfg.MaxWrappedKeys)
+	}
+	var attempts []UnwrapAttempt
+	for _, wk := range h.WrappedKeys {
+		mk, err := c.unwrap(ctx, h, wk)
+		if err == nil {
+			// The data key is the committed one, so a bad tag means the
+			// header itself was modified: no other wrapped key can help.
+			if !mk.verifyHeader(h.authed, h.tag) {
+				return nil, &FormatError{Offset: len(h.authed), Field: "header tag", Reason: "header authentication failed", Err: ErrAuthentication}
+			}
+			return mk, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		attempts = append(attempts, UnwrapAttempt{KeyARN: wk.KeyARN, Err: err})
+	}
+	return nil, &UnwrapError{Attempts: attempts}
+}
+
+// unwrap obtains the data key of one wrapped key and derives and checks the
+// message keys.
+func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey) (*messageKeys, error) {
+	if wk.Provider != ProviderAliyunKMS {
+		return nil, fmt.Errorf("unknown key provider %q", safeKey(wk.Provider))
+	}
+	region, _, keyID, ok := splitKeyARN(wk.KeyARN)
+	if !ok {
+		return nil, errors.New("not a KMS key ARN")
+	}
+	if !c.allowed(wk.KeyARN) {
+		return nil, errors.New("key not in Config.AllowedKeys")
+	}
+	k := c.clientFor(region)
+	if k == nil {
+		return nil, fmt.Errorf("no KMS client for region %q", safeKey(region))
+	}
+	mk := &messageKeys{}
+	var derr error
+	derive := func(prk []byte) { derr = deriveKeys(mk, prk, &h.MessageID) }
+	if c.cache == nil {
+		mat, err := c.unwrapWithKMS(ctx, k, h, wk, keyID)
+		if err != nil {
+			return nil, err
+		}
+		derive(mat.Key.Bytes())
+		mat.Key.Wipe()
+	} else {
+		id := "d\x00" + c.cfg.Partition + "\x00" + wk.KeyARN + "\x00" + string(wk.Blob) + "\x00" + string(h.ctxBytes)
+		for attempt := 0; ; attempt++ {
+			hd, ok := c.cache.LookupDecryption(id)
+			if !ok {
+				// Only a miss builds the fetch closure.
+				fetch := func(fctx context.Context) (*keycache.Materials, error) {
+					return c.unwrapWithKMS(fctx, k, h, wk, keyID)
+				}
+				var err error
+				if hd, err = c.cache.GetDecryption(ctx, id, fetch); err != nil {
+					return nil, err
+				}
+			}
+			if werr := hd.WithKey(derive); werr != nil {
+				if errors.Is(werr, keycache.ErrRetired) && attempt < maxRetiredRetries {
+					continue
+				}
+				return nil, werr
+			}
+			break
+		}
+	}
+	if derr != nil {
+		return nil, derr
+	}
+	if !mk.checkCommitment(h.commitment) {
+		return nil, ErrCommitmentMismatch
+	}
+	return mk, nil
+}
+
+// unwrapWithKMS asks KMS to decrypt a wrapped key and checks that the key
+// KMS used is the one the message names.
+func (c *Client) unwrapWithKMS(ctx context.Context, k KMS, h *Header, wk WrappedKey, keyID string) (*keycache.Materials, error) {
+	out, err := k.Decrypt(ctx, &kmsclient.DecryptInput{CiphertextBlob: wk.Blob, EncryptionContext: h.Context})
+	if err != nil {
+		return nil, err
+	}
+	defer out.Plaintext.Wipe()
+	if err := c.checkUnwrappingKey(ctx, k, wk.KeyARN, keyID, out.KeyID); err != nil {
+		return nil, err
+	}
+	if len(out.Plaintext) != DataKeySize {
+		return nil, ErrCommitmentMismatch
+	}
+	return materials(out.Plaintext, nil)
+}
+
+// checkUnwrappingKey verifies that the key KMS used to unwrap (usedID, as
+// KMS reports it) is the key the message names (named, its ARN). The
+// wrapped keys are outside the header tag, so without this an attacker could
+// relabel a key of another account as an allowed one: KMS decrypts with the
+// key inside the blob whatever the label says, and reports only its id. The
+// true ARN comes from DescribeKey (cached per key). When DescribeKey is not
+// permitted the account cannot be verified; that is tolerated only when no
+// AllowedKeys restriction depends on it.
+func (c *Client) checkUnwrappingKey(ctx context.Context, k KMS, named, namedID, usedID string) error {
+	if usedID != namedID && !strings.HasSuffix(usedID, "/"+namedID) {
+		return errors.New("KMS unwrapped the data key with a different key than the message names")
+	}
+	actual, err := c.keyARN(ctx, k, "", usedID)
+	if err != nil {
+		return err
+	}
+	if actual == named {
+		return nil
+	}
+	aRegion, aAccount, aID, _ := splitKeyARN(actual)
+	nRegion, nAccount, nID, _ := splitKeyARN(named)
+	if (aAccount == "" || nAccount == "") && aRegion == nRegion && aID == nID && len(c.cfg.AllowedKeys) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the message names key %s but KMS used %s", named, actual)
+}
+
+// keysForHeader derives the message keys of h from the PRK of a data key
+// and checks the key commitment (in constant time).
+func keysForHeader(h *Header, prk []byte) (*messageKeys, error) {
+	mk := &messageKeys{}
+	if err := deriveKeys(mk, prk, &h.MessageID); err != nil {
+		return nil, err
+	}
+	if !mk.checkCommitment(h.commitment) {
+		return nil, ErrCommitmentMismatch
+	}
+	return mk, nil
+}
+
+func (c *Client) allowed(arn string) bool {
+	if len(c.cfg.AllowedKeys) == 0 {
+		return true
+	}
+	for _, p := range c.cfg.AllowedKeys {
+		if ok, _ := path.Match(p, arn); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Client) clientFor(region string) KMS {
+	for _, k := range c.clients {
+		if k.Region() == region {
+			return k
+		}
+	}
+	return nil
+}

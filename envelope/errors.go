@@ -1,0 +1,145 @@
+package envelope
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// Sentinel errors; the typed errors below unwrap to them.
+var (
+	// ErrMalformed: the message is not a well-formed version 1 message.
+	ErrMalformed = errors.New("envelope: malformed message")
+	// ErrUnsupported: the message uses an unknown version or suite.
+	ErrUnsupported = errors.New("envelope: unsupported message version or suite")
+	// ErrTruncated: the message ends early (inside the header, or without
+	// its final frame).
+	ErrTruncated = errors.New("envelope: message truncated")
+	// ErrAuthentication: the header or a frame failed authentication: the
+	// message was modified, reordered, or is not for this data key. It is
+	// deliberately unspecific about why.
+	ErrAuthentication = errors.New("envelope: message authentication failed")
+	// ErrCommitmentMismatch: a wrapped key decrypted to a data key that does
+	// not match the message's key commitment.
+	ErrCommitmentMismatch = errors.New("envelope: data key does not match the message's key commitment")
+	// ErrContextMismatch: the message's encryption context lacks a required
+	// pair (see RequireContext).
+	ErrContextMismatch = errors.New("envelope: encryption context mismatch")
+	// ErrInvalidContext: an encryption context given to Encrypt is invalid.
+	ErrInvalidContext = errors.New("envelope: invalid encryption context")
+	// ErrTooManyWrappedKeys: the message carries more wrapped keys than
+	// Config.MaxWrappedKeys allows.
+	ErrTooManyWrappedKeys = errors.New("envelope: too many wrapped keys")
+	// ErrNoUsableKey: no wrapped key of the message could be unwrapped.
+	ErrNoUsableKey = errors.New("envelope: no wrapped key could be unwrapped")
+	// ErrTooLarge: the plaintext exceeds what one message can carry.
+	ErrTooLarge = errors.New("envelope: message too large")
+)
+
+// FormatError reports a structural problem with a message, naming the byte
+// offset and the field.
+type FormatError struct {
+	Offset int    // byte offset in the message where the problem was found
+	Field  string // e.g. "frame size", "wrapped key 1 blob"
+	Reason string
+	Err    error // ErrMalformed, ErrUnsupported, ErrTruncated, or an I/O error
+}
+
+func (e *FormatError) Error() string {
+	return "envelope: " + e.Field + " at offset " + strconv.Itoa(e.Offset) + ": " + e.Reason
+}
+
+// Unwrap returns the sentinel or I/O error.
+func (e *FormatError) Unwrap() error { return e.Err }
+
+func formatErr(off int, field string, kind error, reason string) error {
+	return &FormatError{Offset: off, Field: field, Reason: reason, Err: kind}
+}
+
+// FrameError reports a body frame that failed: authentication, or a body
+// that ends without its final frame.
+type FrameError struct {
+	Frame  uint64 // index of the frame, from 0
+	Offset int64  // byte offset of the frame in the message
+	Err    error  // ErrAuthentication or ErrTruncated
+}
+
+func (e *FrameError) Error() string {
+	return "envelope: frame " + strconv.FormatUint(e.Frame, 10) + " at offset " +
+		strconv.FormatInt(e.Offset, 10) + ": " + strings.TrimPrefix(e.Err.Error(), "envelope: ")
+}
+
+// Unwrap returns ErrAuthentication or ErrTruncated.
+func (e *FrameError) Unwrap() error { return e.Err }
+
+// ContextError reports an encryption context problem: an invalid context
+// given to Encrypt (unwraps to ErrInvalidContext), or a message whose
+// context lacks a required pair (unwraps to ErrContextMismatch). It names the
+// key but never echoes values.
+type ContextError struct {
+	Key    string
+	Reason string
+	kind   error
+}
+
+func (e *ContextError) Error() string {
+	s := "envelope: encryption context"
+	if e.Key != "" {
+		s += " key " + strconv.Quote(e.Key)
+	}
+	return s + ": " + e.Reason
+}
+
+// Unwrap returns ErrInvalidContext or ErrContextMismatch.
+func (e *ContextError) Unwrap() error {
+	if e.kind != nil {
+		return e.kind
+	}
+	return ErrInvalidContext
+}
+
+// safeKey bounds a context key for inclusion in an error.
+func safeKey(k string) string {
+	if len(k) > 64 {
+		k = k[:64]
+	}
+	return strings.ToValidUTF8(k, "\uFFFD")
+}
+
+// UnwrapError reports why no wrapped key of a message could be unwrapped,
+// one reason per wrapped key, in order. It unwraps to ErrNoUsableKey and to
+// each attempt's error (so errors.Is(err, kmsclient.ErrAccessDenied) works).
+type UnwrapError struct {
+	Attempts []UnwrapAttempt
+}
+
+// UnwrapAttempt is what happened to one wrapped key.
+type UnwrapAttempt struct {
+	KeyARN string
+	Err    error
+}
+
+func (e *UnwrapError) Error() string {
+	var b strings.Builder
+	b.WriteString("envelope: no wrapped key could be unwrapped")
+	for i, a := range e.Attempts {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(a.KeyARN)
+		b.WriteString(": ")
+		b.WriteString(strings.TrimPrefix(a.Err.Error(), "envelope: "))
+	}
+	return b.String()
+}
+
+// Unwrap returns ErrNoUsableKey and every attempt's error.
+func (e *UnwrapError) Unwrap() []error {
+	out := []error{ErrNoUsableKey}
+	for _, a := range e.Attempts {
+		out = append(out, a.Err)
+	}
+	return out
+}

@@ -1,0 +1,400 @@
+package envelope
+
+import (
+	"encoding/binary"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Format constants of version 1 (see the package documentation).
+const (
+	magic           = "KMEV"
+	formatVersion   = 1
+	suiteCommitted  = 0x0001
+	messageIDSize   = 32
+	commitmentSize  = 32
+	tagSize         = 16
+	fixedHeaderSize = 4 + 1 + 2 + messageIDSize + 4 + 2 // up to the context
+
+	// MinFrameSize and MaxFrameSize bound the plaintext bytes per frame.
+	MinFrameSize = 64
+	MaxFrameSize = 4 << 20
+	// DefaultFrameSize is the frame size when Config.FrameSize is zero.
+	DefaultFrameSize = 64 << 10
+
+	// MaxContextBytes bounds the encoded encryption context.
+	MaxContextBytes = 8192
+	// MaxWrappedKeysFormat is the most wrapped keys a message can carry.
+	MaxWrappedKeysFormat = 16
+	maxProviderLen       = 64
+	maxKeyARNLen         = 2048
+	maxBlobLen           = 4096
+
+	// ReservedContextPrefix starts encryption context keys that belong to
+	// this library; callers may not use them.
+	ReservedContextPrefix = "kmsenvelope:"
+
+	// ProviderAliyunKMS names Alibaba Cloud KMS as the wrapper of a data key.
+	ProviderAliyunKMS = "aliyun-kms"
+
+	maxFrames = 1 << 32
+)
+
+// Suite identifies the algorithms of a message.
+type Suite uint16
+
+// SuiteAES256GCMHKDFCommit is the only suite of version 1: AES-256-GCM
+// frames, HKDF-SHA256 key derivation, key commitment.
+const SuiteAES256GCMHKDFCommit Suite = suiteCommitted
+
+func (s Suite) String() string {
+	if s == SuiteAES256GCMHKDFCommit {
+		return "AES-256-GCM/HKDF-SHA256/commit"
+	}
+	return "unknown suite"
+}
+
+// WrappedKey is one KMS-wrapped copy of a message's data key.
+type WrappedKey struct {
+	Provider string // ProviderAliyunKMS
+	KeyARN   string // the KMS key that wrapped it
+	Blob     []byte // the KMS CiphertextBlob
+}
+
+// Header is the parsed header of a message. It can be inspected without
+// decrypting (see [ParseHeader]); nothing in it is secret.
+type Header struct {
+	Version     int
+	Suite       Suite
+	MessageID   [messageIDSize]byte
+	FrameSize   int
+	Context     map[string]string
+	WrappedKeys []WrappedKey
+
+	authed     []byte // bytes [0, end of commitment): what the header tag covers
+	commitment []byte
+	tag        []byte
+	ctxBytes   []byte // the encoded context section
+	length     int    // header plus wrapped keys: where the body starts
+}
+
+// Len returns the length of the header including the wrapped keys: the
+// offset of the body in the message.
+func (h *Header) Len() int { return h.length }
+
+// ParseHeader parses the header at the start of msg without decrypting
+// anything or checking its authenticity (that needs the data key). It
+// reports structural problems as a *FormatError.
+func ParseHeader(msg []byte) (*Header, error) {
+	return parseHeader(sliceSource(msg))
+}
+
+// ReadHeader reads and parses a header from r, consuming exactly the header.
+func ReadHeader(r io.Reader) (*Header, error) {
+	return parseHeader(&readerSource{r: r})
+}
+
+// source yields the next n bytes of a header.
+type source interface {
+	next(n int, field string) ([]byte, error)
+	offset() int
+}
+
+type sliceSourceT struct {
+	b   []byte
+	off int
+}
+
+func sliceSource(b []byte) *sliceSourceT { return &sliceSourceT{b: b} }
+
+func (s *sliceSourceT) next(n int, field string) ([]byte, error) {
+	if len(s.b)-s.off < n {
+		return nil, formatErr(s.off, field, ErrTruncated, "message ends inside the header")
+	}
+	out := s.b[s.off : s.off+n]
+	s.off += n
+	return out, nil
+}
+func (s *sliceSourceT) offset() int { return s.off }
+
+type readerSource struct {
+	r   io.Reader
+	off int
+	buf []byte // everything read so far, so the header can reference it
+}
+
+func (s *readerSource) next(n int, field string) ([]byte, error) {
+	start := len(s.buf)
+	s.buf = append(s.buf, make([]byte, n)...)
+	if _, err := io.ReadFull(s.r, s.buf[start:]); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil, formatErr(s.off, field, ErrTruncated, "stream ends inside the header")
+		}
+		return nil, &FormatError{Offset: s.off, Field: field, Reason: "reading the header failed", Err: err}
+	}
+	s.off += n
+	return s.buf[start:], nil
+}
+func (s *readerSource) offset() int { return s.off }
+
+func parseHeader(src source) (*Header, error) {
+	h := &Header{}
+	b, err := src.next(4, "magic")
+	if err != nil {
+		return nil, err
+	}
+	if string(b) != magic {
+		return nil, formatErr(0, "magic", ErrMalformed, "not a kmsenvelope message (bad magic)")
+	}
+	if b, err = src.next(1, "version"); err != nil {
+		return nil, err
+	}
+	if b[0] != formatVersion {
+		return nil, formatErr(4, "version", ErrUnsupported, "version "+itoa(int(b[0]))+" is not supported (want 1)")
+	}
+	h.Version = formatVersion
+	if b, err = src.next(2, "suite"); err != nil {
+		return nil, err
+	}
+	h.Suite = Suite(binary.BigEndian.Uint16(b))
+	if h.Suite != SuiteAES256GCMHKDFCommit {
+		return nil, formatErr(5, "suite", ErrUnsupported, "suite "+itoa(int(h.Suite))+" is not supported")
+	}
+	if b, err = src.next(messageIDSize, "message id"); err != nil {
+		return nil, err
+	}
+	copy(h.MessageID[:], b)
+	if b, err = src.next(4, "frame size"); err != nil {
+		return nil, err
+	}
+	fs := binary.BigEndian.Uint32(b)
+	if fs < MinFrameSize || fs > MaxFrameSize {
+		return nil, formatErr(39, "frame size", ErrMalformed, "frame size "+itoa(int(fs))+" is outside [64, 4 MiB]")
+	}
+	h.FrameSize = int(fs)
+	if b, err = src.next(2, "context length"); err != nil {
+		return nil, err
+	}
+	clen := int(binary.BigEndian.Uint16(b))
+	if clen > MaxContextBytes {
+		return nil, formatErr(43, "context length", ErrMalformed, "context of "+itoa(clen)+" bytes exceeds 8192")
+	}
+	ctxStart := src.offset()
+	if h.ctxBytes, err = src.next(clen, "encryption context"); err != nil {
+		return nil, err
+	}
+	if h.Context, err = decodeContext(h.ctxBytes, ctxStart); err != nil {
+		return nil, err
+	}
+	if h.commitment, err = src.next(commitmentSize, "commitment"); err != nil {
+		return nil, err
+	}
+	authedLen := src.offset()
+	if h.tag, err = src.next(tagSize, "header tag"); err != nil {
+		return nil, err
+	}
+	if h.WrappedKeys, err = parseWrappedKeys(src); err != nil {
+		return nil, err
+	}
+	h.length = src.offset()
+	h.authed = authedBytes(src, authedLen)
+	return h, nil
+}
+
+// authedBytes returns the first n bytes the source has yielded.
+func authedBytes(src source, n int) []byte {
+	switch s := src.(type) {
+	case *sliceSourceT:
+		return s.b[:n]
+	case *readerSource:
+		return s.buf[:n]
+	}
+	panic("envelope: unknown header source")
+}
+
+func parseWrappedKeys(src source) ([]WrappedKey, error) {
+	off := src.offset()
+	b, err := src.next(1, "wrapped key count")
+	if err != nil {
+		return nil, err
+	}
+	n := int(b[0])
+	if n < 1 || n > MaxWrappedKeysFormat {
+		return nil, formatErr(off, "wrapped key count", ErrMalformed, "wrapped key count "+itoa(n)+" is outside [1, 16]")
+	}
+	keys := make([]WrappedKey, n)
+	for i := range keys {
+		field := "wrapped key " + itoa(i)
+		p, err := readLenPrefixed(src, 1, maxProviderLen, field+" provider")
+		if err != nil {
+			return nil, err
+		}
+		a, err := readLenPrefixed(src, 2, maxKeyARNLen, field+" key ARN")
+		if err != nil {
+			return nil, err
+		}
+		bl, err := readLenPrefixed(src, 2, maxBlobLen, field+" blob")
+		if err != nil {
+			return nil, err
+		}
+		keys[i] = WrappedKey{Provider: string(p), KeyARN: string(a), Blob: bl}
+	}
+	return keys, nil
+}
+
+func readLenPrefixed(src source, width, max int, field string) ([]byte, error) {
+	off := src.offset()
+	b, err := src.next(width, field+" length")
+	if err != nil {
+		return nil, err
+	}
+	n := int(b[0])
+	if width == 2 {
+		n = int(binary.BigEndian.Uint16(b))
+	}
+	if n < 1 || n > max {
+		return nil, formatErr(off, field, ErrMalformed, "length "+itoa(n)+" is outside [1, "+itoa(max)+"]")
+	}
+	return src.next(n, field)
+}
+
+// decodeContext parses the context section, enforcing the canonical form
+// (ascending unique keys, valid UTF-8) so that every context has exactly one
+// encoding.
+func decodeContext(b []byte, base int) (map[string]string, error) {
+	if len(b) == 0 {
+		return nil, formatErr(base, "encryption context", ErrMalformed, "empty context section (want at least the pair count)")
+	}
+	if len(b) < 2 {
+		return nil, formatErr(base, "encryption context", ErrMalformed, "context section too short")
+	}
+	n := int(binary.BigEndian.Uint16(b))
+	off := 2
+	if n == 0 {
+		if len(b) != 2 {
+			return nil, formatErr(base+2, "encryption context", ErrMalformed, "bytes after an empty context")
+		}
+		return nil, nil
+	}
+	m := make(map[string]string, n)
+	prev := ""
+	for i := 0; i < n; i++ {
+		field := "encryption context pair " + itoa(i)
+		k, next, err := lenString(b, off, base, field+" key")
+		if err != nil {
+			return nil, err
+		}
+		v, next2, err := lenString(b, next, base, field+" value")
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case k == "":
+			return nil, formatErr(base+off, field, ErrMalformed, "empty key")
+		case i > 0 && k <= prev:
+			return nil, formatErr(base+off, field, ErrMalformed, "keys not in strictly ascending order")
+		case !utf8.ValidString(k) || !utf8.ValidString(v):
+			return nil, formatErr(base+off, field, ErrMalformed, "not valid UTF-8")
+		}
+		m[k] = v
+		prev = k
+		off = next2
+	}
+	if off != len(b) {
+		return nil, formatErr(base+off, "encryption context", ErrMalformed, "bytes after the last pair")
+	}
+	return m, nil
+}
+
+func lenString(b []byte, off, base int, field string) (string, int, error) {
+	if len(b)-off < 2 {
+		return "", 0, formatErr(base+off, field, ErrMalformed, "truncated length")
+	}
+	n := int(binary.BigEndian.Uint16(b[off:]))
+	off += 2
+	if len(b)-off < n {
+		return "", 0, formatErr(base+off, field, ErrMalformed, "length runs past the context section")
+	}
+	return string(b[off : off+n]), off + n, nil
+}
+
+// encodeContext validates ec and returns its canonical encoding.
+func encodeContext(ec map[string]string) ([]byte, error) {
+	return appendContext(nil, ec)
+}
+
+// appendContext validates ec and appends its canonical encoding to dst.
+func appendContext(dst []byte, ec map[string]string) ([]byte, error) {
+	if len(ec) == 0 {
+		return append(dst, 0, 0), nil
+	}
+	if len(ec) > 0xffff {
+		return nil, &ContextError{Reason: "too many pairs"}
+	}
+	var keysBuf [8]string // most contexts have a few pairs: sort on the stack
+	keys := keysBuf[:0]
+	size := 2
+	for k, v := range ec {
+		switch {
+		case k == "":
+			return nil, &ContextError{Reason: "a key is empty"}
+		case strings.HasPrefix(k, ReservedContextPrefix):
+			return nil, &ContextError{Key: k, Reason: "keys starting " + ReservedContextPrefix + " are reserved"}
+		case !utf8.ValidString(k) || !utf8.ValidString(v):
+			return nil, &ContextError{Key: safeKey(k), Reason: "is not valid UTF-8"}
+		}
+		size += 4 + len(k) + len(v)
+		if size > MaxContextBytes {
+			return nil, &ContextError{Reason: "encodes to more than 8192 bytes"}
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	dst = slices.Grow(dst, size)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(keys)))
+	for _, k := range keys {
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(k)))
+		dst = append(dst, k...)
+		v := ec[k]
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(v)))
+		dst = append(dst, v...)
+	}
+	return dst, nil
+}
+
+// encodeWrappedKeys serialises the wrapped-key section.
+func encodeWrappedKeys(keys []WrappedKey) ([]byte, error) {
+	if len(keys) < 1 || len(keys) > MaxWrappedKeysFormat {
+		return nil, &FormatError{Field: "wrapped key count", Reason: "must be 1 to 16, got " + itoa(len(keys)), Err: ErrMalformed}
+	}
+	out := []byte{byte(len(keys))}
+	for i, k := range keys {
+		if len(k.Provider) < 1 || len(k.Provider) > maxProviderLen || len(k.KeyARN) < 1 || len(k.KeyARN) > maxKeyARNLen ||
+			len(k.Blob) < 1 || len(k.Blob) > maxBlobLen {
+			return nil, &FormatError{Field: "wrapped key " + itoa(i), Reason: "provider, key ARN or blob length out of range", Err: ErrMalformed}
+		}
+		out = append(out, byte(len(k.Provider)))
+		out = append(out, k.Provider...)
+		out = binary.BigEndian.AppendUint16(out, uint16(len(k.KeyARN)))
+		out = append(out, k.KeyARN...)
+		out = binary.BigEndian.AppendUint16(out, uint16(len(k.Blob)))
+		out = append(out, k.Blob...)
+	}
+	return out, nil
+}
+
+// appendHeaderPrefix appends the authenticated part before the commitment.
+func appendHeaderPrefix(dst []byte, msgID *[messageIDSize]byte, frameSize int, ctxBytes []byte) []byte {
+	dst = append(dst, magic...)
+	dst = append(dst, formatVersion)
+	dst = binary.BigEndian.AppendUint16(dst, suiteCommitted)
+	dst = append(dst, msgID[:]...)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(frameSize))
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(ctxBytes)))
+	return append(dst, ctxBytes...)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,170 @@
+package envelope
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/vectors.json from the generator")
+
+// vector is one pinned message. Positive vectors (expect "success") are
+// rebuilt from their inputs and must match byte for byte: they freeze the
+// format. Every vector is decrypted with its data key and must give the
+// expected outcome.
+type vector struct {
+	Name      string            `json:"name"`
+	Expect    string            `json:"expect"` // "success" or the sentinel's name
+	DataKey   string            `json:"data_key"`
+	MessageID string            `json:"message_id,omitempty"`
+	FrameSize int               `json:"frame_size,omitempty"`
+	Context   map[string]string `json:"context,omitempty"`
+	Plaintext string            `json:"plaintext,omitempty"`
+	Message   string            `json:"message"`
+}
+
+var vectorErrors = map[string]error{
+	"ErrAuthentication": ErrAuthentication, "ErrTruncated": ErrTruncated, "ErrCommitmentMismatch": ErrCommitmentMismatch,
+	"ErrMalformed": ErrMalformed, "ErrUnsupported": ErrUnsupported,
+}
+
+func seq(n int, start byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = start + byte(i)
+	}
+	return b
+}
+
+// buildVector makes a message deterministically from fixed inputs.
+func buildVector(dk, msgID []byte, fs int, ec map[string]string, pt []byte) []byte {
+	var id [messageIDSize]byte
+	copy(id[:], msgID)
+	prk, err := prkFromDataKey(dk)
+	if err != nil {
+		panic(err)
+	}
+	var mk messageKeys
+	if err := deriveKeys(&mk, prk, &id); err != nil {
+		panic(err)
+	}
+	ctxBytes, err := encodeContext(ec)
+	if err != nil {
+		panic(err)
+	}
+	wrapped, err := encodeWrappedKeys([]WrappedKey{{
+		Provider: ProviderAliyunKMS,
+		KeyARN:   "acs:kms:cn-hangzhou:1234567890123456:key/key-vector0001",
+		Blob:     seq(48, 0xa0), // stands in for a KMS CiphertextBlob
+	}})
+	if err != nil {
+		panic(err)
+	}
+	m := &message{keys: mk, msgID: id, fs: fs, wrapped: wrapped, ctxBytes: ctxBytes}
+	return sealBody(m.appendHeader(nil), &m.keys, fs, pt)
+}
+
+func generateVectors() []vector {
+	dk := seq(32, 0)
+	id := seq(32, 0x40)
+	var vs []vector
+	add := func(name string, fs int, ec map[string]string, pt []byte) []byte {
+		msg := buildVector(dk, id, fs, ec, pt)
+		vs = append(vs, vector{Name: name, Expect: "success", DataKey: hex.EncodeToString(dk), MessageID: hex.EncodeToString(id),
+			FrameSize: fs, Context: ec, Plaintext: hex.EncodeToString(pt), Message: hex.EncodeToString(msg)})
+		return msg
+	}
+	add("empty", 64, nil, nil)
+	add("one byte with context", 64, map[string]string{"tenant": "acme", "purpose": "vector"}, []byte{0x2a})
+	add("frame minus one", 64, nil, seq(63, 1))
+	add("exactly one frame", 64, nil, seq(64, 1))
+	three := add("three frames and a partial", 64, map[string]string{"a": "1"}, seq(200, 7))
+	add("default frame size", DefaultFrameSize, nil, seq(100, 3))
+
+	bad := func(name, expect string, msg []byte) {
+		vs = append(vs, vector{Name: name, Expect: expect, DataKey: hex.EncodeToString(dk), Message: hex.EncodeToString(msg)})
+	}
+	h, err := ParseHeader(three)
+	if err != nil {
+		panic(err)
+	}
+	flip := func(off int) []byte { b := bytes.Clone(three); b[off] ^= 0x01; return b }
+	bad("bit flipped in frame 2", "ErrAuthentication", flip(h.length+2*80+10))
+	bad("bit flipped in final frame tag", "ErrAuthentication", flip(len(three)-1))
+	bad("header tag flipped", "ErrAuthentication", flip(len(h.authed)+3))
+	bad("context byte changed", "ErrAuthentication", flip(len(h.authed)-commitmentSize-1))
+	bad("commitment changed", "ErrCommitmentMismatch", flip(len(h.authed)-5))
+	bad("message id changed", "ErrCommitmentMismatch", flip(10))
+	bad("final frame missing", "ErrTruncated", three[:h.length+3*80])
+	bad("frames 0 and 1 swapped", "ErrAuthentication", concatBytes(three[:h.length], three[h.length+80:h.length+160], three[h.length:h.length+80], three[h.length+160:]))
+	bad("trailing byte", "ErrAuthentication", append(bytes.Clone(three), 0))
+	bad("version 2", "ErrUnsupported", flip(4))
+	bad("frame size below minimum", "ErrMalformed", func() []byte { b := bytes.Clone(three); b[39], b[40], b[41], b[42] = 0, 0, 0, 1; return b }())
+	bad("header truncated", "ErrTruncated", three[:60])
+	wrong := seq(32, 1)
+	vs = append(vs, vector{Name: "wrong data key", Expect: "ErrCommitmentMismatch", DataKey: hex.EncodeToString(wrong), Message: hex.EncodeToString(three)})
+	return vs
+}
+
+func concatBytes(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+// decryptVector decrypts msg with a known data key, through the same
+// functions Client uses after unwrapping.
+func decryptVector(msg, dk []byte) ([]byte, error) {
+	h, err := ParseHeader(msg)
+	if err != nil {
+		return nil, err
+	}
+	prk, err := prkFromDataKey(dk)
+	if err != nil {
+		return nil, err
+	}
+	mk, err := keysForHeader(h, prk)
+	if err != nil {
+		return nil, err
+	}
+	if !mk.verifyHeader(h.authed, h.tag) {
+		return nil, ErrAuthentication
+	}
+	return openBody(nil, msg[h.length:], mk, h.FrameSize, int64(h.length))
+}
+
+func TestVectors(t *testing.T) {
+	const file = "testdata/vectors.json"
+	if *update {
+		b, err := json.MarshalIndent(generateVectors(), "", "  ")
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(file, append(b, '\n'), 0o644))
+	}
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	var vs []vector
+	require.NoError(t, json.Unmarshal(data, &vs))
+	require.NotEmpty(t, vs)
+	for _, v := range vs {
+		t.Run(v.Name, func(t *testing.T) {
+			dk, _ := hex.DecodeString(v.DataKey)
+			msg, _ := hex.DecodeString(v.Message)
+			got, err := decryptVector(msg, dk)
+			if v.Expect == "success" {
+				require.NoError(t, err)
+				pt, _ := hex.DecodeString(v.Plaintext)
+				require.Equal(t, pt, append([]byte{}, got...))
+				id, _ := hex.DecodeString(v.MessageID)
+				require.Equal(t, msg, buildVector(dk, id, v.FrameSize, v.Context, pt), "the format changed")
+				return
+			}
+			want, ok := vectorErrors[v.Expect]
+			require.True(t, ok, "unknown expectation %q", v.Expect)
+			require.Error(t, err)
+			require.True(t, errors.Is(err, want), "want %s, got %v", v.Expect, err)
+			require.Nil(t, got)
+		})
+	}
+}
