@@ -14,6 +14,8 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/kms"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ram"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/sts"
 	"github.com/cenkalti/backoff/v4"
 )
 
@@ -23,7 +25,7 @@ import (
 // SDK's client mutates itself on every call.
 type Client struct {
 	cfg       Config
-	ep        endpoint
+	ep        endpoints
 	creds     CredentialsProvider
 	transport http.RoundTripper
 }
@@ -60,7 +62,15 @@ func sdkDebugEnabled(env string) bool {
 func (c *Client) Region() string { return c.cfg.Region }
 
 // Endpoint returns the host[:port] the client calls.
-func (c *Client) Endpoint() string { return c.ep.host }
+func (c *Client) Endpoint() string { return c.ep.kms.host }
+
+// STSEndpoint returns the host[:port] STS calls go to (see
+// [Config.STSEndpoint]).
+func (c *Client) STSEndpoint() string { return c.ep.sts.host }
+
+// RAMEndpoint returns the host[:port] RAM calls go to (see
+// [Config.RAMEndpoint]).
+func (c *Client) RAMEndpoint() string { return c.ep.ram.host }
 
 // callEnv is what one attempt's operation needs to build its SDK client.
 type callEnv struct {
@@ -75,12 +85,50 @@ func (e *callEnv) kms() (*kms.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	k.Domain = e.c.ep.host
-	// The attempt context bounds the call; keep the SDK's own read timeout
-	// out of the way.
-	k.SetReadTimeout(e.c.cfg.AttemptTimeout + time.Second)
-	k.SetConnectTimeout(defaultConnectTimeout)
+	k.Domain = e.c.ep.kms.host
+	e.timeouts(k)
 	return k, nil
+}
+
+// sts returns an STS SDK client for this attempt.
+func (e *callEnv) sts() (*sts.Client, error) {
+	s, err := sts.NewClientWithOptions(e.c.cfg.Region, e.configFor(e.c.ep.sts), e.creds)
+	if err != nil {
+		return nil, err
+	}
+	s.Domain = e.c.ep.sts.host
+	e.timeouts(s)
+	return s, nil
+}
+
+// ram returns a RAM SDK client for this attempt.
+func (e *callEnv) ram() (*ram.Client, error) {
+	r, err := ram.NewClientWithOptions(e.c.cfg.Region, e.configFor(e.c.ep.ram), e.creds)
+	if err != nil {
+		return nil, err
+	}
+	r.Domain = e.c.ep.ram.host
+	e.timeouts(r)
+	return r, nil
+}
+
+// configFor returns the attempt's SDK config with ep's scheme (the KMS,
+// STS and RAM endpoints may differ in scheme). The shallow copy shares the
+// attempt transport.
+func (e *callEnv) configFor(ep endpoint) *sdk.Config {
+	cfg := *e.cfg
+	cfg.Scheme = ep.scheme
+	return &cfg
+}
+
+// timeouts keeps the SDK's own read timeout out of the way: the attempt
+// context bounds the call.
+func (e *callEnv) timeouts(c interface {
+	SetReadTimeout(time.Duration)
+	SetConnectTimeout(time.Duration)
+}) {
+	c.SetReadTimeout(e.c.cfg.AttemptTimeout + time.Second)
+	c.SetConnectTimeout(defaultConnectTimeout)
 }
 
 // call runs op with retries. op performs one SDK call and returns the SDK's
@@ -167,7 +215,7 @@ func (c *Client) call(ctx context.Context, op string, dryRun bool, do func(env *
 func (c *Client) attempt(ctx context.Context, op string, rec *attempt, do func(env *callEnv) error) (err error) {
 	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
 	defer cancel()
-	cfg := sdk.NewConfig().WithAutoRetry(false).WithScheme(c.ep.scheme)
+	cfg := sdk.NewConfig().WithAutoRetry(false).WithScheme(c.ep.kms.scheme)
 	cfg.Transport = &attemptTransport{ctx: actx, base: c.transport, rec: rec}
 	if c.cfg.UserAgent != "" {
 		cfg.UserAgent = c.cfg.UserAgent

@@ -26,6 +26,15 @@ type Config struct {
 	// Empty means the public regional endpoint "kms.<Region>.aliyuncs.com".
 	Endpoint string
 
+	// STSEndpoint and RAMEndpoint are where STS (GetCallerIdentity) and RAM
+	// (policy listing) calls go, as a host[:port] or a URL, with the same
+	// rules as Endpoint (Scheme applies to a bare host). Empty means the
+	// public central endpoints "sts.aliyuncs.com" and "ram.aliyuncs.com"
+	// over HTTPS, except when Endpoint is a loopback address (the test
+	// emulator, which also serves STS and RAM): then they default to
+	// Endpoint itself, so tests and offline demos need set nothing.
+	STSEndpoint, RAMEndpoint string
+
 	// Scheme is "https" (the default when empty) or "http". A scheme in
 	// Endpoint takes precedence. Plain HTTP is refused for any host other
 	// than a loopback address unless AllowInsecureHTTP is set, because KMS
@@ -110,7 +119,12 @@ const (
 
 var regionPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
 
-// endpoint is the resolved destination of KMS calls.
+// endpoints holds the resolved destinations of KMS, STS and RAM calls.
+type endpoints struct {
+	kms, sts, ram endpoint
+}
+
+// endpoint is the resolved destination of one product's calls.
 type endpoint struct {
 	scheme string // "HTTPS" or "HTTP" (the SDK's spelling)
 	host   string // host[:port]
@@ -118,8 +132,8 @@ type endpoint struct {
 
 // withDefaults returns a copy of c with zero fields defaulted, or an error
 // naming the invalid field.
-func (c Config) withDefaults() (Config, endpoint, error) {
-	var ep endpoint
+func (c Config) withDefaults() (Config, endpoints, error) {
+	var ep endpoints
 	if c.Region == "" {
 		return c, ep, configError("Region", "is required")
 	}
@@ -127,8 +141,13 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 		return c, ep, configError("Region", fmt.Sprintf("%q is not a region id (want e.g. cn-hangzhou)", c.Region))
 	}
 	var err error
-	ep, err = resolveEndpoint(c)
-	if err != nil {
+	if ep.kms, err = resolveEndpoint(c, "Endpoint", c.Endpoint, "kms."+c.Region+".aliyuncs.com"); err != nil {
+		return c, ep, err
+	}
+	if ep.sts, err = resolveCentralEndpoint(c, ep.kms, "STSEndpoint", c.STSEndpoint, "sts.aliyuncs.com"); err != nil {
+		return c, ep, err
+	}
+	if ep.ram, err = resolveCentralEndpoint(c, ep.kms, "RAMEndpoint", c.RAMEndpoint, "ram.aliyuncs.com"); err != nil {
 		return c, ep, err
 	}
 	switch {
@@ -161,35 +180,57 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 	return c, ep, nil
 }
 
-func resolveEndpoint(c Config) (endpoint, error) {
+// resolveCentralEndpoint resolves STSEndpoint or RAMEndpoint (named field):
+// raw if set, else the KMS endpoint when that is a loopback address (the
+// emulator), else defaultHost over HTTPS.
+func resolveCentralEndpoint(c Config, kms endpoint, field, raw, defaultHost string) (endpoint, error) {
+	switch {
+	case raw != "":
+		return resolveEndpoint(c, field, raw, defaultHost)
+	case isLoopback(kms.host):
+		return kms, nil
+	default:
+		return endpoint{scheme: "HTTPS", host: defaultHost}, nil
+	}
+}
+
+// resolveEndpoint resolves the endpoint raw of config field field, a host
+// or a URL; empty means defaultHost.
+func resolveEndpoint(c Config, field, raw, defaultHost string) (endpoint, error) {
 	scheme := strings.ToLower(c.Scheme)
-	host := c.Endpoint
+	host := raw
+	// Scheme errors name Scheme for KMS (whose scheme Scheme sets) and the
+	// endpoint field for STS and RAM.
+	schemeField := "Scheme"
+	if field != "Endpoint" {
+		schemeField = field
+	}
 	if strings.Contains(host, "://") {
 		u, err := url.Parse(host)
 		if err != nil {
-			return endpoint{}, configError("Endpoint", "is not a valid URL")
+			return endpoint{}, configError(field, "is not a valid URL")
 		}
 		if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
-			return endpoint{}, configError("Endpoint", "must be a scheme and host[:port] only, without path, query or user info")
+			return endpoint{}, configError(field, "must be a scheme and host[:port] only, without path, query or user info")
 		}
 		scheme, host = strings.ToLower(u.Scheme), u.Host
 	}
 	if host == "" {
-		host = "kms." + c.Region + ".aliyuncs.com"
+		host = defaultHost
 	}
 	if strings.ContainsAny(host, "/?#@ \t\r\n") {
-		return endpoint{}, configError("Endpoint", fmt.Sprintf("%q is not a host[:port]", host))
+		return endpoint{}, configError(field, fmt.Sprintf("%q is not a host[:port]", host))
 	}
 	switch scheme {
 	case "", "https":
 		return endpoint{scheme: "HTTPS", host: host}, nil
 	case "http":
 		if !c.AllowInsecureHTTP && !isLoopback(host) {
-			return endpoint{}, configError("Scheme", "plain HTTP to a non-loopback host sends plaintext and keys in the clear; set AllowInsecureHTTP to insist")
+			return endpoint{}, configError(schemeField, "plain HTTP to a non-loopback host sends plaintext and keys in the clear; set AllowInsecureHTTP to insist")
 		}
 		return endpoint{scheme: "HTTP", host: host}, nil
 	default:
-		return endpoint{}, configError("Scheme", fmt.Sprintf("%q is neither https nor http", scheme))
+		return endpoint{}, configError(schemeField, fmt.Sprintf("%q is neither https nor http", scheme))
 	}
 }
 

@@ -14,6 +14,19 @@
 // Every method takes a context first; cancelling it or passing its deadline
 // stops the HTTP request in flight. No SDK type appears in the API.
 //
+// # Identity and RAM policies
+//
+// For permission preflights the client also calls STS and RAM with the same
+// credentials, retries and errors: [Client.GetCallerIdentity] (STS; needs
+// no permission), [Client.ListUserPolicies] (the user's own policies and its
+// groups'), [Client.ListRolePolicies] and [Client.GetPolicyDocument] (RAM).
+// They go to [Config.STSEndpoint] and [Config.RAMEndpoint], by default the
+// central sts.aliyuncs.com and ram.aliyuncs.com over HTTPS, or, when
+// Endpoint is a loopback address such as the test emulator's, that same
+// endpoint. Denials carry the ram: action in [APIError.AccessDenied];
+// unknown users, roles, groups and policies (EntityNotExist.*) are
+// [ErrNotFound].
+//
 // # Retries
 //
 // A call is retried, with exponential backoff and full jitter (backoff/v4),

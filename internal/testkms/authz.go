@@ -18,7 +18,8 @@ type AuthzRequest struct {
 	Principal string
 	// AccountID is the caller's account (uid).
 	AccountID string
-	// Action is the RAM action, e.g. "kms:Decrypt".
+	// Action is the RAM action, e.g. "kms:Decrypt" or, for the RAM APIs,
+	// "ram:ListPoliciesForUser".
 	Action string
 	// Resource is the resource ARN, e.g. acs:kms:<region>:<uid>:key/<id>, or
 	// "*" for calls that act on no resource (DescribeRegions).

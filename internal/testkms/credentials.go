@@ -54,6 +54,7 @@ func (s *Server) AddAccount(accountID string) Credential {
 func (s *Server) AddUser(accountID, userName string) Credential {
 	mustNotBeEmpty("accountID", accountID)
 	mustNotBeEmpty("userName", userName)
+	s.registerEntity("user", accountID, userName)
 	return s.addIdentity(accountID, "acs:ram::"+accountID+":user/"+userName, principalSubUser, userName, false)
 }
 
@@ -67,6 +68,7 @@ func (s *Server) AssumeRole(accountID, roleName, sessionName string) Credential 
 	mustNotBeEmpty("roleName", roleName)
 	mustNotBeEmpty("sessionName", sessionName)
 	arn := "acs:sts::" + accountID + ":assumed-role/" + roleName + "/" + sessionName
+	s.registerEntity("role", accountID, roleName)
 	return s.addIdentity(accountID, arn, principalAssumedRole, roleName+":"+sessionName, true)
 }
 

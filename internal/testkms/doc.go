@@ -51,6 +51,35 @@
 // acs:SourceIp, acs:CurrentTime, acs:SecureTransport and kms:tag/<key>.
 // [Server.Deny] forces denials regardless of the Authorizer.
 //
+// # STS and RAM
+//
+// Requests are routed by their Version parameter: 2016-01-20 to KMS,
+// 2015-04-01 to STS and 2015-05-01 to RAM, all on the same endpoint (point
+// an sts.Client or ram.Client's Domain at [Server.Endpoint] too). Every
+// product shares signature verification, credentials, faults, call counting
+// (by Action name: Calls("GetCallerIdentity")) and the error format; HostId
+// is sts.aliyuncs.com or ram.aliyuncs.com.
+//
+// STS implements GetCallerIdentity, which needs no permission. It answers
+// IdentityType Account, RAMUser or AssumedRoleUser with the caller's ARN,
+// account id and stable user, role and principal ids.
+//
+// RAM implements the read calls a permission preflight makes: GetUser,
+// ListPoliciesForUser, ListPoliciesForRole, ListGroupsForUser,
+// ListPoliciesForGroup, GetPolicy and GetPolicyVersion. Policies are those
+// attached with [Server.AttachPolicy] and [Server.AttachGroupPolicy]: custom
+// policies named as attached, with the single version "v1". Groups come from
+// [Server.AddGroup] and [Server.AddUserToGroup]. A user exists once it has an
+// access key, a policy or a group; a role once it was assumed or has a
+// policy. Each call checks ram:<Action> (GetUser, ListPoliciesForUser,
+// ListGroupsForUser on acs:ram::<uid>:user/<name>, ListPoliciesForRole on
+// :role/<name>, ListPoliciesForGroup on :group/<name>, GetPolicy and
+// GetPolicyVersion on :policy/<name>) through the same Authorizer as KMS,
+// before looking the entity up; unknown entities answer 404
+// EntityNotExist.User, .Role, .Group, .Policy (System policies are not
+// emulated, so always this) or .PolicyVersion (an emulator choice).
+// [Server.EnforcePolicies] applies a user's own policies and its groups'.
+//
 // # Errors
 //
 // Errors are JSON objects whose RequestId, HostId, Code, Message and

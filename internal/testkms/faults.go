@@ -66,8 +66,8 @@ func (k FaultKind) String() string {
 // Fault describes an injected failure.
 type Fault struct {
 	Kind FaultKind
-	// Action is the API name, e.g. "GenerateDataKey" ("kms:GenerateDataKey"
-	// is accepted too); "" matches any.
+	// Action is the API name, e.g. "GenerateDataKey" or "GetPolicy" (a
+	// "kms:", "sts:" or "ram:" prefix is accepted too); "" matches any.
 	Action string
 	// Principal is a principal ARN; "" matches any.
 	Principal string
@@ -143,7 +143,8 @@ func (s *Server) ClearFaults() {
 	fs.list = nil
 }
 
-// Deny forces denial of action ("kms:Decrypt" or "Decrypt") for principal
+// Deny forces denial of action ("kms:Decrypt" or "Decrypt", "ram:GetPolicy"
+// or "GetPolicy") for principal
 // (a principal ARN, "" for everyone) until cleared. It is shorthand for
 // InjectFault(Fault{Kind: FaultDeny, ...}).
 func (s *Server) Deny(principal, action string) {
@@ -190,7 +191,7 @@ func matchAPI(action, principal string) func(*Fault) bool {
 		if f.Principal != "" && f.Principal != principal {
 			return false
 		}
-		return f.Action == "" || strings.TrimPrefix(f.Action, "kms:") == action
+		return f.Action == "" || apiName(f.Action) == action
 	}
 }
 
@@ -211,9 +212,21 @@ func (fs *faultSet) takeDeny(perm, api, principal string) bool {
 		if f.Principal != "" && f.Principal != principal {
 			return false
 		}
-		return f.Action == "" || permission(f.Action) == perm || strings.TrimPrefix(f.Action, "kms:") == api
+		return f.Action == "" || permission(f.Action) == perm || apiName(f.Action) == api
 	})
 	return ok
+}
+
+// apiName returns the API name of an action: "kms:Decrypt" and "Decrypt"
+// give "Decrypt", "ram:GetPolicy" gives "GetPolicy", "sts:GetCallerIdentity"
+// gives "GetCallerIdentity".
+func apiName(action string) string {
+	for _, prefix := range []string{"kms:", "ram:", "sts:"} {
+		if rest, ok := strings.CutPrefix(action, prefix); ok {
+			return rest
+		}
+	}
+	return action
 }
 
 // callCounter counts requests per API action.
@@ -233,13 +246,15 @@ func (cc *callCounter) add(action string) {
 	cc.total++
 }
 
-// Calls returns how many requests for API action (e.g. "GenerateDataKey";
-// "kms:GenerateDataKey" is accepted too) reached the server since the last
-// ResetCalls, including rejected and faulted ones.
+// Calls returns how many requests for API action (e.g. "GenerateDataKey",
+// "GetCallerIdentity", "ListPoliciesForUser"; a "kms:", "sts:" or "ram:"
+// prefix is accepted too) reached the server since the last ResetCalls,
+// including rejected and faulted ones. Counting is by Action name only, for
+// every product.
 func (s *Server) Calls(action string) int {
 	s.calls.mu.Lock()
 	defer s.calls.mu.Unlock()
-	return s.calls.counts[strings.TrimPrefix(action, "kms:")]
+	return s.calls.counts[apiName(action)]
 }
 
 // TotalCalls returns how many requests with an Action reached the server

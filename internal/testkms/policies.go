@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/kmsenvelope/kmsenvelope/localauthz"
 )
@@ -22,6 +23,14 @@ import (
 // and validated as RAM would; a malformed one is returned as a
 // *localauthz.PolicyError. Policies are enforced only after
 // [Server.EnforcePolicies].
+//
+// The RAM APIs (ListPoliciesForUser, GetPolicy, ...) show the policy as a
+// custom policy named name, version "v1", in the target's account; the
+// target user or role then exists for them even without an access key.
+// RAM custom policies are account-wide entities: attach one name with one
+// document. If a name is attached with different documents to different
+// targets, each target is still governed by its own document, but GetPolicy
+// answers with the most recently attached one.
 func (s *Server) AttachPolicy(target, name, document string) error {
 	if name == "" {
 		return fmt.Errorf("testkms: AttachPolicy: empty policy name")
@@ -35,20 +44,24 @@ func (s *Server) AttachPolicy(target, name, document string) error {
 	if err := probe.Add(p, target); err != nil || target == "" {
 		return fmt.Errorf("testkms: AttachPolicy: target %q is not a RAM user or role ARN", target)
 	}
+	if !validRAMName(name) {
+		return fmt.Errorf("testkms: AttachPolicy: policy name %q has characters RAM does not allow", name)
+	}
+	kind, account, entity, ok := parseRAMEntityARN(target)
+	if !ok || (kind != "user" && kind != "role") {
+		return fmt.Errorf("testkms: AttachPolicy: target %q is not a RAM user or role ARN", target)
+	}
+	now := s.now()
 	s.ram.mu.Lock()
 	defer s.ram.mu.Unlock()
-	if s.ram.attached == nil {
-		s.ram.attached = map[string]map[string]*localauthz.Policy{}
-	}
-	if s.ram.attached[target] == nil {
-		s.ram.attached[target] = map[string]*localauthz.Policy{}
-	}
-	s.ram.attached[target][name] = p
+	s.ram.registerLocked(kind, account, entity, now)
+	s.ram.attachLocked(target, name, document, p, now)
 	return nil
 }
 
-// DetachPolicy removes the policy attached under name from target and
-// reports whether there was one.
+// DetachPolicy removes the policy attached under name from target (a user,
+// role or group ARN, acs:ram::<uid>:group/<name>) and reports whether there
+// was one.
 func (s *Server) DetachPolicy(target, name string) bool {
 	s.ram.mu.Lock()
 	defer s.ram.mu.Unlock()
@@ -62,27 +75,86 @@ func (s *Server) DetachPolicy(target, name string) bool {
 // EnforcePolicies makes the server decide every permission check with the
 // attached RAM policies and the key and secret policies, as KMS does: a
 // request that no policy allows is answered 403 Forbidden.NoPermission with
-// an AccessDeniedDetail. It replaces any Authorizer set with
-// [Server.SetAuthorizer]; forced denials ([Server.Deny]) still apply.
+// an AccessDeniedDetail. A user's RAM policies are its own and those of the
+// groups it belongs to; a role session's are its role's. The same
+// evaluation decides the ram: actions of the RAM APIs. It replaces any
+// Authorizer set with [Server.SetAuthorizer]; forced denials
+// ([Server.Deny]) still apply.
 // Without it (the default) every check is allowed.
 func (s *Server) EnforcePolicies() {
 	s.SetAuthorizer(&policyAuthorizer{s: s})
 }
 
-// ramPolicies holds the RAM identity policies attached with AttachPolicy.
+// ramPolicies holds the emulated RAM state: the identity policies attached
+// with AttachPolicy and AttachGroupPolicy, the groups and their members, and
+// the users and roles known to exist. It has its own lock, never held
+// together with Server.mu.
 type ramPolicies struct {
-	mu       sync.Mutex                               // guards attached
-	attached map[string]map[string]*localauthz.Policy // target ARN -> name -> policy
+	mu       sync.Mutex
+	attached map[string]map[string]*ramAttachment // target ARN (user, role, group) -> name -> policy
+	groups   map[string]*ramGroup                 // group ARN -> group
+	entities map[string]time.Time                 // user and role ARNs -> creation time
+	seq      uint64                               // attachment counter, for "most recent"
 }
 
-// snapshot returns every attached policy with its target, in a stable order.
+// ramAttachment is one policy attached to one user, role or group.
+type ramAttachment struct {
+	policy   *localauthz.Policy
+	document string
+	attached time.Time
+	seq      uint64
+}
+
+// ramGroup is a RAM user group.
+type ramGroup struct {
+	account, name string
+	created       time.Time
+	members       map[string]time.Time // user name -> join time
+}
+
+// registerLocked records that a user or role exists. Call with r.mu held.
+func (r *ramPolicies) registerLocked(kind, account, name string, now time.Time) {
+	arn := ramEntityARN(account, kind, name)
+	if r.entities == nil {
+		r.entities = map[string]time.Time{}
+	}
+	if _, ok := r.entities[arn]; !ok {
+		r.entities[arn] = now
+	}
+}
+
+// attachLocked attaches (or replaces) policy name on target. Call with r.mu
+// held.
+func (r *ramPolicies) attachLocked(target, name, doc string, p *localauthz.Policy, now time.Time) {
+	if r.attached == nil {
+		r.attached = map[string]map[string]*ramAttachment{}
+	}
+	if r.attached[target] == nil {
+		r.attached[target] = map[string]*ramAttachment{}
+	}
+	r.seq++
+	r.attached[target][name] = &ramAttachment{policy: p, document: doc, attached: now, seq: r.seq}
+}
+
+// snapshot returns every attached policy with the user or role it governs,
+// in a stable order. A group's policies are listed once per member user: a
+// user's effective RAM policies are its own and those of its groups.
 func (r *ramPolicies) snapshot() []attachedPolicy {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []attachedPolicy
 	for target, byName := range r.attached {
-		for name, p := range byName {
-			out = append(out, attachedPolicy{target: target, name: name, policy: p})
+		if g := r.groups[target]; g != nil {
+			for member := range g.members {
+				user := ramEntityARN(g.account, "user", member)
+				for name, a := range byName {
+					out = append(out, attachedPolicy{target: user, name: "group/" + g.name + "/" + name, policy: a.policy})
+				}
+			}
+			continue
+		}
+		for name, a := range byName {
+			out = append(out, attachedPolicy{target: target, name: name, policy: a.policy})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {

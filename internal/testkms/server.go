@@ -63,8 +63,9 @@ type Server struct {
 	closeErr error
 	closed   sync.Once
 
-	// products routes requests by their Version parameter. Immutable after
-	// New; STS (2015-04-01) and RAM (2015-05-01) can be added beside KMS.
+	// products routes requests by their Version parameter: KMS
+	// (2016-01-20), STS (2015-04-01) and RAM (2015-05-01). Immutable after
+	// New.
 	products map[string]*product
 
 	nonces   nonceCache
@@ -92,6 +93,7 @@ type handlerFunc func(*call) (any, *apiError)
 type product struct {
 	code    string // host prefix and RAM namespace, e.g. "kms"
 	version string
+	central bool // one endpoint for all regions (sts.aliyuncs.com), not kms.<region>.aliyuncs.com
 	actions map[string]handlerFunc
 }
 
@@ -155,12 +157,14 @@ func newServer(opts Options) *Server {
 	s.accountLocked(DefaultAccountID) // no concurrency yet
 	s.products = make(map[string]*product)
 	s.registerProduct(s.kmsProduct())
+	s.registerProduct(s.stsProduct())
+	s.registerProduct(s.ramProduct())
 	return s
 }
 
-// registerProduct routes requests whose Version is p.version to p. It is the
-// hook for adding STS (2015-04-01) or RAM (2015-05-01) APIs; call it only
-// from newServer, before the server is shared.
+// registerProduct routes requests whose Version is p.version to p: every
+// product shares authentication, faults, call counting, the error format and
+// the Authorizer. Call it only from newServer, before the server is shared.
 func (s *Server) registerProduct(p *product) {
 	if _, dup := s.products[p.version]; dup {
 		panic("testkms: two products with version " + p.version)
@@ -269,11 +273,15 @@ func (c *call) principal() string {
 	return c.id.cred.Principal
 }
 
-// hostID is the HostId of answers, e.g. "kms.cn-hangzhou.aliyuncs.com".
+// hostID is the HostId of answers, e.g. "kms.cn-hangzhou.aliyuncs.com" or,
+// for a central product, "ram.aliyuncs.com".
 func (c *call) hostID() string {
 	code := "kms"
 	if c.product != nil {
 		code = c.product.code
+		if c.product.central {
+			return code + ".aliyuncs.com"
+		}
 	}
 	return code + "." + c.region + ".aliyuncs.com"
 }
@@ -315,6 +323,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.action = c.params.Get("Action")
+	// Known before authentication so that every answer, rejections
+	// included, carries the product's HostId.
+	c.product = s.products[c.params.Get("Version")]
 	if c.action != "" {
 		s.calls.add(c.action)
 	}
@@ -425,12 +436,12 @@ func resetConnection(w http.ResponseWriter) {
 // route finds the handler for the request's Version and Action.
 func (c *call) route() (handlerFunc, *apiError) {
 	v := c.params.Get("Version")
-	p, ok := c.s.products[v]
-	if !ok {
+	p := c.product
+	if p == nil {
 		return nil, newError(http.StatusBadRequest, codeInvalidVersion,
-			"Specified parameter Version %q is not valid; this server implements KMS %s.", v, kmsVersion)
+			"Specified parameter Version %q is not valid; this server implements KMS %s, STS %s and RAM %s.",
+			v, kmsVersion, stsVersion, ramVersion)
 	}
-	c.product = p
 	h, ok := p.actions[c.action]
 	if !ok {
 		return nil, newError(http.StatusBadRequest, codeInvalidAction,
