@@ -531,7 +531,7 @@ func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey) (*message
 // unwrapWithKMS asks KMS to decrypt a wrapped key and checks that the key
 // KMS used is the one the message names.
 func (c *Client) unwrapWithKMS(ctx context.Context, k KMS, h *Header, wk WrappedKey, keyID string) (*keycache.Materials, error) {
-	out, err := k.Decrypt(ctx, &kmsclient.DecryptInput{CiphertextBlob: wk.Blob, EncryptionContext: h.Context})
+	out, err := k.Decrypt(ctx, &kmsclient.DecryptInput{CiphertextBlob: wk.Blob, EncryptionContext: h.Context, KeyARN: wk.KeyARN})
 	if err != nil {
 		return nil, err
 	}

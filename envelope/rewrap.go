@@ -81,6 +81,7 @@ func (c *Client) rewrapSection(ctx context.Context, h *Header, newKeyID string) 
 			SourceEncryptionContext:      h.Context,
 			DestinationKeyID:             newKeyID,
 			DestinationEncryptionContext: h.Context,
+			SourceKeyARN:                 wk.KeyARN,
 		})
 		if err != nil {
 			if ctx.Err() != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
@@ -198,6 +199,11 @@ type DecryptInput struct {
 	CiphertextBlob    []byte
 	EncryptionContext map[string]string
 	DryRun            bool
+	// KeyARN, when set, names the key the blob is expected to be under. It
+	// is not sent (KMS finds the key in the blob), but a local policy check
+	// can use it, and Decrypt fails with ErrInvalidCiphertext if KMS used a
+	// different key.
+	KeyARN string
 }
 
 // DecryptOutput is the result of [Client.Decrypt].
@@ -229,6 +235,10 @@ func (c *Client) Decrypt(ctx context.Context, in *DecryptInput) (*DecryptOutput,
 	if err != nil || in.DryRun {
 		return dryRunOutput(&DecryptOutput{}, err)
 	}
+	if in.KeyARN != "" && !sameKey(in.KeyARN, resp.KeyId) {
+		return nil, &APIError{Operation: op, Code: "KeyMismatch", Attempts: 1, HTTPStatus: 200, RequestID: resp.RequestId,
+			Message: "KMS decrypted the blob with key " + resp.KeyId + ", not the expected " + in.KeyARN, kind: ErrInvalidCiphertext}
+	}
 	pt, err := decodeB64(op, "Plaintext", resp.Plaintext)
 	if err != nil {
 		return nil, err
@@ -243,6 +253,9 @@ type ReEncryptInput struct {
 	DestinationKeyID             string
 	DestinationEncryptionContext map[string]string
 	DryRun                       bool
+	// SourceKeyARN, like DecryptInput.KeyARN, names the key the blob is
+	// expected to be under; it is not sent.
+	SourceKeyARN string
 }
 
 // ReEncrypt re-wraps a ciphertext blob under another key (and context)
@@ -541,9 +554,22 @@ func (c *Client) GetSecretPolicy(ctx context.Context, secretName, policyName str
 // loop relies on. Parameters are never cleared between attempts, so req
 // must not be shared between calls.
 func callKMS[R responses.AcsResponse](c *Client, ctx context.Context, op string, dryRun bool, req requests.AcsRequest, newResp func() R) (R, error) {
+	return callAPI(c, ctx, op, dryRun, func(env *callEnv) (sdkClient, error) { return env.kms() }, req, newResp)
+}
+
+// sdkClient is the part of an SDK product client (kms, sts, ram) a call
+// uses.
+type sdkClient interface {
+	DoAction(request requests.AcsRequest, response responses.AcsResponse) error
+}
+
+// callAPI runs one request of any product with retries and returns its
+// response; newClient builds the product's SDK client for each attempt
+// (callEnv.kms, .sts or .ram). See callKMS for the re-signing contract.
+func callAPI[R responses.AcsResponse](c *Client, ctx context.Context, op string, dryRun bool, newClient func(*callEnv) (sdkClient, error), req requests.AcsRequest, newResp func() R) (R, error) {
 	var resp R
 	err := c.call(ctx, op, dryRun, func(env *callEnv) error {
-		k, err := env.kms()
+		k, err := newClient(env)
 		if err != nil {
 			return err
 		}
@@ -551,6 +577,21 @@ func callKMS[R responses.AcsResponse](c *Client, ctx context.Context, op string,
 		return k.DoAction(req, resp)
 	})
 	return resp, err
+}
+
+// sameKey reports whether the key KMS reports (an id or ARN) is the
+// expected key (an id or ARN).
+func sameKey(expected, reported string) bool {
+	if expected == reported {
+		return true
+	}
+	id := func(s string) string {
+		if i := strings.LastIndex(s, "key/"); i >= 0 {
+			return s[i+len("key/"):]
+		}
+		return s
+	}
+	return id(expected) == id(reported)
 }
 
 func defaultPolicyName(name string) string {
