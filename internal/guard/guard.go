@@ -1,0 +1,330 @@
+// Package guard authorizes KMS calls locally, with localauthz, before they
+// reach kmsclient. It implements the small interfaces envelope and secrets
+// depend on, so either can be given a Guard instead of a raw client.
+//
+// In Enforce mode a call that the configured policies do not allow fails
+// with a *DeniedError carrying the preflight report, and no request leaves
+// the process. In Warn mode the report is logged and the call proceeds. In
+// Off mode nothing is checked. Every mode records the calls made, for
+// least-privilege policy generation.
+package guard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/kmsenvelope/kmsenvelope/kmsclient"
+	"github.com/kmsenvelope/kmsenvelope/localauthz"
+)
+
+// Mode says what a Guard does with a call the policies do not allow.
+type Mode int
+
+// Modes.
+const (
+	Off     Mode = iota // check nothing
+	Warn                // log the report, make the call
+	Enforce             // refuse the call locally
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Off:
+		return "off"
+	case Warn:
+		return "warn"
+	case Enforce:
+		return "enforce"
+	}
+	return "mode(" + fmt.Sprint(int(m)) + ")"
+}
+
+// KMS is the client a Guard wraps; *kmsclient.Client satisfies it.
+type KMS interface {
+	GenerateDataKey(ctx context.Context, in *kmsclient.GenerateDataKeyInput) (*kmsclient.GenerateDataKeyOutput, error)
+	Encrypt(ctx context.Context, in *kmsclient.EncryptInput) (*kmsclient.EncryptOutput, error)
+	Decrypt(ctx context.Context, in *kmsclient.DecryptInput) (*kmsclient.DecryptOutput, error)
+	ReEncrypt(ctx context.Context, in *kmsclient.ReEncryptInput) (*kmsclient.EncryptOutput, error)
+	DescribeKey(ctx context.Context, keyID string) (*kmsclient.KeyMetadata, error)
+	GetSecretValue(ctx context.Context, in *kmsclient.GetSecretValueInput) (*kmsclient.SecretValue, error)
+	Region() string
+}
+
+// Facts tell the Guard what it cannot see in a request: which key an alias
+// names, which key encrypts a secret, which keys are in a KMS instance.
+type Facts struct {
+	// Aliases maps "alias/<name>" to the key id or ARN it points to.
+	Aliases map[string]string
+	// SecretKeys maps a secret name to the ARN of the self-managed key that
+	// encrypts it; a secret absent here is taken as encrypted with the
+	// service-managed key.
+	SecretKeys map[string]string
+	// InstanceKeys lists key ARNs that are in a KMS instance (their key
+	// policies apply).
+	InstanceKeys map[string]bool
+	// Tags maps a resource ARN to its tags, for kms:tag conditions.
+	Tags map[string]map[string]string
+}
+
+// Config configures a Guard.
+type Config struct {
+	Mode Mode
+	// Principal is the caller's ARN, as localauthz expects it.
+	Principal string
+	// Account is the account that owns keys and secrets named by id; it
+	// defaults to the Principal's account.
+	Account string
+	// Policies are the policies to check against; required unless Mode is
+	// Off.
+	Policies *localauthz.PolicySet
+	Facts    Facts
+	// Context holds condition keys every request presents (acs:SourceIp,
+	// acs:SecureTransport, ...).
+	Context localauthz.Context
+	Logger  *slog.Logger
+}
+
+// Guard is a KMS client that checks each call against policies first. It is
+// safe for concurrent use.
+type Guard struct {
+	next KMS
+	cfg  Config
+
+	mu    sync.Mutex // guards calls
+	calls map[Call]int
+}
+
+// Call is one (operation, resource) a Guard saw, for least-privilege reports.
+type Call struct {
+	Operation string
+	Resource  string
+}
+
+// New returns a Guard in front of next.
+func New(next KMS, cfg Config) (*Guard, error) {
+	if next == nil {
+		return nil, errors.New("guard: nil KMS client")
+	}
+	if cfg.Mode != Off && cfg.Policies == nil {
+		return nil, errors.New("guard: policies are required in " + cfg.Mode.String() + " mode")
+	}
+	if cfg.Account == "" {
+		cfg.Account = accountOf(cfg.Principal)
+	}
+	if cfg.Mode != Off && cfg.Account == "" {
+		return nil, fmt.Errorf("guard: cannot tell the account from principal %q; set Account", cfg.Principal)
+	}
+	return &Guard{next: next, cfg: cfg, calls: map[Call]int{}}, nil
+}
+
+// DeniedError reports a call refused locally, before any request was sent.
+// It unwraps to kmsclient.ErrAccessDenied, so callers handle local and
+// remote denials alike.
+type DeniedError struct {
+	Report localauthz.Report
+}
+
+func (e *DeniedError) Error() string {
+	var missing []string
+	for _, ch := range e.Report.Checks {
+		if ch.Decision.Effect != localauthz.Allow {
+			s := ch.Action + " on " + ch.Resource
+			if ch.Decision.Effect == localauthz.ExplicitDeny {
+				s = "explicitly denied " + s
+			} else {
+				s = "missing " + s
+			}
+			if ch.Why != "" {
+				s += " (" + ch.Why + ")"
+			}
+			missing = append(missing, s)
+		}
+	}
+	if e.Report.Err != nil {
+		missing = append(missing, e.Report.Err.Error())
+	}
+	return "kmsenvelope: " + e.Report.Call.Operation + " refused locally by policy: " + strings.Join(missing, "; ")
+}
+
+// Unwrap returns kmsclient.ErrAccessDenied.
+func (e *DeniedError) Unwrap() error { return kmsclient.ErrAccessDenied }
+
+// Region returns the wrapped client's region.
+func (g *Guard) Region() string { return g.next.Region() }
+
+// Calls returns the calls seen so far, most frequent first.
+func (g *Guard) Calls() []Call {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]Call, 0, len(g.calls))
+	for c := range g.calls {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if g.calls[out[i]] != g.calls[out[j]] {
+			return g.calls[out[i]] > g.calls[out[j]]
+		}
+		return out[i].Operation+out[i].Resource < out[j].Operation+out[j].Resource
+	})
+	return out
+}
+
+// Check returns the preflight report for one call without making it.
+func (g *Guard) Check(op, resource string, facts localauthz.Facts) localauthz.Report {
+	if g.cfg.Policies == nil {
+		return localauthz.Report{Principal: g.cfg.Principal, Call: localauthz.Call{Operation: op, Resource: resource}, Decision: localauthz.Decision{Effect: localauthz.Allow}}
+	}
+	return g.cfg.Policies.Check(g.cfg.Principal, localauthz.Call{Operation: op, Resource: resource, Facts: facts, Context: g.cfg.Context})
+}
+
+// authorize records the call and applies the mode.
+func (g *Guard) authorize(ctx context.Context, op, resource string, facts localauthz.Facts) error {
+	g.mu.Lock()
+	g.calls[Call{Operation: op, Resource: resource}]++
+	g.mu.Unlock()
+	if g.cfg.Mode == Off {
+		return nil
+	}
+	rep := g.Check(op, resource, facts)
+	if rep.Decision.Effect == localauthz.Allow && rep.Err == nil {
+		return nil
+	}
+	err := &DeniedError{Report: rep}
+	if g.cfg.Mode == Warn {
+		if g.cfg.Logger != nil {
+			g.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "kms call not allowed by local policy; sending anyway (warn mode)",
+				slog.String("operation", op), slog.String("resource", resource), slog.String("report", err.Error()))
+		}
+		return nil
+	}
+	return err
+}
+
+// keyARN turns a key id, key ARN or alias into (resource, facts).
+func (g *Guard) keyResource(keyID string) (string, localauthz.Facts) {
+	facts := g.baseFacts()
+	if strings.HasPrefix(keyID, "acs:") {
+		if strings.Contains(keyID, ":alias/") {
+			name := "alias/" + keyID[strings.Index(keyID, ":alias/")+len(":alias/"):]
+			facts.AliasTargetKey = g.keyARN(g.cfg.Facts.Aliases[name])
+		}
+		facts.InKMSInstance = g.cfg.Facts.InstanceKeys[keyID] || g.cfg.Facts.InstanceKeys[facts.AliasTargetKey]
+		return keyID, facts
+	}
+	if strings.HasPrefix(keyID, "alias/") {
+		target := g.keyARN(g.cfg.Facts.Aliases[keyID])
+		facts.AliasTargetKey = target
+		facts.InKMSInstance = g.cfg.Facts.InstanceKeys[target]
+		return "acs:kms:" + g.next.Region() + ":" + g.cfg.Account + ":" + keyID, facts
+	}
+	arn := g.keyARN(keyID)
+	facts.InKMSInstance = g.cfg.Facts.InstanceKeys[arn]
+	return arn, facts
+}
+
+func (g *Guard) keyARN(keyID string) string {
+	if keyID == "" || strings.HasPrefix(keyID, "acs:") {
+		return keyID
+	}
+	return "acs:kms:" + g.next.Region() + ":" + g.cfg.Account + ":key/" + keyID
+}
+
+func (g *Guard) baseFacts() localauthz.Facts {
+	return localauthz.Facts{Tags: g.cfg.Facts.Tags}
+}
+
+// GenerateDataKey checks kms:GenerateDataKey, then calls KMS.
+func (g *Guard) GenerateDataKey(ctx context.Context, in *kmsclient.GenerateDataKeyInput) (*kmsclient.GenerateDataKeyOutput, error) {
+	res, facts := g.keyResource(in.KeyID)
+	if err := g.authorize(ctx, "GenerateDataKey", res, facts); err != nil {
+		return nil, err
+	}
+	return g.next.GenerateDataKey(ctx, in)
+}
+
+// Encrypt checks kms:Encrypt, then calls KMS.
+func (g *Guard) Encrypt(ctx context.Context, in *kmsclient.EncryptInput) (*kmsclient.EncryptOutput, error) {
+	res, facts := g.keyResource(in.KeyID)
+	if err := g.authorize(ctx, "Encrypt", res, facts); err != nil {
+		return nil, err
+	}
+	return g.next.Encrypt(ctx, in)
+}
+
+// Decrypt checks kms:Decrypt on the key the input names (KeyARN), then
+// calls KMS. A blob without a KeyARN cannot be checked locally: in Enforce
+// mode it is refused.
+func (g *Guard) Decrypt(ctx context.Context, in *kmsclient.DecryptInput) (*kmsclient.DecryptOutput, error) {
+	res, facts := g.keyResource(in.KeyARN)
+	if in.KeyARN == "" {
+		res = "*"
+	}
+	if err := g.authorize(ctx, "Decrypt", res, facts); err != nil {
+		return nil, err
+	}
+	return g.next.Decrypt(ctx, in)
+}
+
+// ReEncrypt checks kms:ReEncryptFrom on the source key (KeyARN of the
+// input) and kms:ReEncryptTo on the destination.
+func (g *Guard) ReEncrypt(ctx context.Context, in *kmsclient.ReEncryptInput) (*kmsclient.EncryptOutput, error) {
+	res, facts := g.keyResource(in.SourceKeyARN)
+	dst, dfacts := g.keyResource(in.DestinationKeyID)
+	facts.DestinationKey = dst
+	if dfacts.AliasTargetKey != "" {
+		facts.DestinationKey = dfacts.AliasTargetKey
+	}
+	if err := g.authorize(ctx, "ReEncrypt", res, facts); err != nil {
+		return nil, err
+	}
+	return g.next.ReEncrypt(ctx, in)
+}
+
+// DescribeKey checks kms:DescribeKey.
+func (g *Guard) DescribeKey(ctx context.Context, keyID string) (*kmsclient.KeyMetadata, error) {
+	res, facts := g.keyResource(keyID)
+	if err := g.authorize(ctx, "DescribeKey", res, facts); err != nil {
+		return nil, err
+	}
+	return g.next.DescribeKey(ctx, keyID)
+}
+
+// GetSecretValue checks kms:GetSecretValue on the secret and, for a secret
+// under a self-managed key, kms:Decrypt on that key.
+func (g *Guard) GetSecretValue(ctx context.Context, in *kmsclient.GetSecretValueInput) (*kmsclient.SecretValue, error) {
+	res := g.secretARN(in.SecretName)
+	facts := g.baseFacts()
+	if key := g.cfg.Facts.SecretKeys[in.SecretName]; key != "" {
+		facts.EncryptionKey = g.keyARN(key)
+		facts.EncryptionKeyType = localauthz.KeyTypeSelfManaged
+		facts.InKMSInstance = g.cfg.Facts.InstanceKeys[facts.EncryptionKey]
+	} else {
+		facts.EncryptionKeyType = localauthz.KeyTypeServiceManaged
+	}
+	if err := g.authorize(ctx, "GetSecretValue", res, facts); err != nil {
+		return nil, err
+	}
+	return g.next.GetSecretValue(ctx, in)
+}
+
+func (g *Guard) secretARN(name string) string {
+	if strings.HasPrefix(name, "acs:") {
+		return name
+	}
+	return "acs:kms:" + g.next.Region() + ":" + g.cfg.Account + ":secret/" + name
+}
+
+// accountOf returns the account id of a principal ARN (acs:ram::<uid>:...
+// or acs:sts::<uid>:...).
+func accountOf(principal string) string {
+	parts := strings.SplitN(principal, ":", 5)
+	if len(parts) < 5 || parts[0] != "acs" {
+		return ""
+	}
+	return parts[3]
+}
