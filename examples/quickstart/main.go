@@ -1,22 +1,26 @@
-// Command quickstart shows kmsenvelope's KMS client at work.
+// Command quickstart shows kmsenvelope at work: a preflight of the service
+// account's permissions, envelope encryption of a record and of a stream,
+// a secret fetched at start-up, and the cache statistics.
 //
 // With no cloud credentials in the environment it starts the embedded KMS
-// emulator on loopback, creates a key there, and runs against it:
+// emulator on loopback, seeds a key, an alias, a secret and a service
+// account with a least-privilege policy, and runs against it:
 //
 //	go run ./examples/quickstart
 //
-// With ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET (and
-// optionally ALIBABA_CLOUD_SECURITY_TOKEN) plus KMS_KEY_ID set, it runs the
-// same steps against real KMS in ALIBABA_CLOUD_REGION_ID (default
-// cn-hangzhou), or at KMS_ENDPOINT if set:
+// With ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET (or
+// another credential source of the SDK's chain) plus KMS_KEY_ID set, it
+// runs the same steps against real KMS in ALIBABA_CLOUD_REGION_ID (default
+// cn-hangzhou), or at KMS_ENDPOINT; SECRET_NAMES (comma-separated) adds
+// secrets to fetch.
 //
-//	KMS_KEY_ID=alias/demo go run ./examples/quickstart
-//
-// It never prints plaintext, key bytes or credentials.
+// It never prints plaintext, key bytes, secret values or credentials.
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +28,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kmsenvelope/kmsenvelope"
+	"github.com/kmsenvelope/kmsenvelope/envelope"
 	"github.com/kmsenvelope/kmsenvelope/internal/testkms"
 	"github.com/kmsenvelope/kmsenvelope/kmsclient"
 )
@@ -38,106 +44,144 @@ func main() {
 func run(ctx context.Context, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-
-	client, keyID, cleanup, err := connect(out)
+	cfg, cleanup, err := configure(out)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
 
-	md, err := client.DescribeKey(ctx, keyID)
+	client, err := kmsenvelope.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "key %s is %s (ARN %s)\n", md.KeyID, md.State, md.ARN)
+	defer client.Close()
 
-	// 1. A data key for envelope encryption, bound to an encryption context.
-	ec := map[string]string{"tenant": "acme", "purpose": "quickstart"}
-	dk, err := client.GenerateDataKey(ctx, &kmsclient.GenerateDataKeyInput{KeyID: keyID, EncryptionContext: ec})
+	// 1. Preflight: is every operation this service performs allowed?
+	rep, err := client.Preflight(ctx)
 	if err != nil {
 		return err
 	}
-	defer dk.Plaintext.Wipe()
-	fmt.Fprintf(out, "GenerateDataKey: %d-byte data key %v, wrapped by key version %s into a %d-byte blob\n",
-		len(dk.Plaintext), dk.Plaintext, dk.KeyVersionID, len(dk.CiphertextBlob))
-
-	unwrapped, err := client.Decrypt(ctx, &kmsclient.DecryptInput{CiphertextBlob: dk.CiphertextBlob, EncryptionContext: ec})
-	if err != nil {
-		return err
-	}
-	defer unwrapped.Plaintext.Wipe()
-	fmt.Fprintf(out, "Decrypt: data key recovered, matches: %t\n", unwrapped.Plaintext.Equal(dk.Plaintext))
-
-	_, err = client.Decrypt(ctx, &kmsclient.DecryptInput{CiphertextBlob: dk.CiphertextBlob, EncryptionContext: map[string]string{"tenant": "mallory"}})
-	switch {
-	case errors.Is(err, kmsclient.ErrInvalidCiphertext):
-		fmt.Fprintln(out, "Decrypt with the wrong encryption context: refused by KMS, as it should be")
-	case err == nil:
-		return errors.New("KMS decrypted with the wrong encryption context")
-	default:
-		return err
+	fmt.Fprint(out, rep.Text())
+	if !rep.OK() {
+		return errors.New("preflight failed: grant the statements above")
 	}
 
-	// 2. Direct Encrypt/Decrypt of a small value.
-	secret := []byte("a small secret such as an API token")
-	enc, err := client.Encrypt(ctx, &kmsclient.EncryptInput{KeyID: keyID, Plaintext: secret, EncryptionContext: ec})
+	// 2. A record, bound to its tenant here and at KMS.
+	tenant := map[string]string{"tenant": "acme"}
+	record := []byte(`{"order":1042,"card":"4242 4242 4242 4242"}`)
+	msg, err := client.Encrypt(ctx, record, tenant)
 	if err != nil {
 		return err
 	}
-	dec, err := client.Decrypt(ctx, &kmsclient.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: ec})
+	h, _ := envelope.ParseHeader(msg)
+	fmt.Fprintf(out, "record: %d bytes encrypted into a %d-byte message under %s\n", len(record), len(msg), h.WrappedKeys[0].KeyARN)
+	back, err := client.Decrypt(ctx, msg, envelope.RequireContext(tenant))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Encrypt/Decrypt: %d bytes round-tripped through a %d-byte ciphertext blob, equal: %t\n",
-		len(secret), len(enc.CiphertextBlob), dec.Plaintext.Equal(secret))
+	fmt.Fprintf(out, "record: decrypted, identical: %t\n", bytes.Equal(back, record))
+	_, err = client.Decrypt(ctx, msg, envelope.RequireContext(map[string]string{"tenant": "globex"}))
+	fmt.Fprintf(out, "record: decrypting as tenant globex refused: %t\n", errors.Is(err, envelope.ErrContextMismatch))
+
+	// 3. A stream, in one frame of memory.
+	file := bytes.Repeat([]byte("a line of a large report\n"), 40000) // ~1 MiB
+	var sealed bytes.Buffer
+	w, err := client.NewWriter(ctx, &sealed, map[string]string{"file": "report.txt"})
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, bytes.NewReader(file)); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	r, err := client.NewReader(ctx, &sealed)
+	if err != nil {
+		return err
+	}
+	sum := sha256.New()
+	n, err := io.Copy(sum, r)
+	if err != nil {
+		return err
+	}
+	want := sha256.Sum256(file)
+	fmt.Fprintf(out, "stream: %d bytes through NewWriter/NewReader, identical: %t\n", n, bytes.Equal(sum.Sum(nil), want[:]))
+
+	// 4. Secrets, fetched once and cached; values are never printed.
+	for _, name := range cfg.SecretNames {
+		v, err := client.Secret(ctx, name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "secret %s: version %s, %v\n", name, v.VersionID(), v)
+	}
+
+	// 5. What it cost.
+	st := client.Stats()
+	fmt.Fprintf(out, "data keys: %d KMS fetches, %d cache hits, %d misses\n", st.DataKeys.Fetches, st.DataKeys.Hits, st.DataKeys.Misses)
+	fmt.Fprintf(out, "secrets: %d KMS fetches, %d cache hits\n", st.Secrets.Fetches, st.Secrets.Hits)
 	fmt.Fprintln(out, "done")
 	return nil
 }
 
-// connect returns a client and key id: real KMS when credentials and
-// KMS_KEY_ID are set, otherwise the embedded emulator with a fresh key.
-func connect(out io.Writer) (*kmsclient.Client, string, func(), error) {
-	region := envOr("ALIBABA_CLOUD_REGION_ID", "cn-hangzhou")
+// configure returns real-KMS settings when credentials are set, otherwise
+// a seeded emulator.
+func configure(out io.Writer) (kmsenvelope.Config, func(), error) {
+	region := os.Getenv("ALIBABA_CLOUD_REGION_ID")
+	if region == "" {
+		region = "cn-hangzhou"
+	}
 	if os.Getenv("ALIBABA_CLOUD_ACCESS_KEY_ID") != "" {
 		keyID := os.Getenv("KMS_KEY_ID")
 		if keyID == "" {
-			return nil, "", nil, errors.New("credentials are set but KMS_KEY_ID is not: name the key (id, ARN or alias/name) to use")
+			return kmsenvelope.Config{}, nil, errors.New("credentials are set but KMS_KEY_ID is not: name the key (id, ARN or alias/name) to use")
 		}
-		c, err := kmsclient.New(kmsclient.Config{Region: region, Endpoint: os.Getenv("KMS_ENDPOINT")})
-		if err != nil {
-			return nil, "", nil, err
+		var names []string
+		if s := os.Getenv("SECRET_NAMES"); s != "" {
+			names = strings.Split(s, ",")
 		}
-		fmt.Fprintf(out, "using Alibaba Cloud KMS at %s\n", c.Endpoint())
-		return c, keyID, func() {}, nil
+		fmt.Fprintln(out, "using Alibaba Cloud KMS")
+		return kmsenvelope.Config{Region: region, Endpoint: os.Getenv("KMS_ENDPOINT"), KeyID: keyID, SecretNames: names}, func() {}, nil
 	}
 
 	srv, err := testkms.New(testkms.Options{Region: region})
 	if err != nil {
-		return nil, "", nil, err
+		return kmsenvelope.Config{}, nil, err
 	}
+	fail := func(err error) (kmsenvelope.Config, func(), error) { srv.Close(); return kmsenvelope.Config{}, nil, err }
 	acct := srv.DefaultAccount()
-	cred := srv.AddUser(acct, "quickstart")
-	keyID, _, err := srv.CreateKey(acct, testkms.KeyOptions{Description: "quickstart demo key"})
+	keyID, keyARN, err := srv.CreateKey(acct, testkms.KeyOptions{Description: "quickstart demo key"})
 	if err != nil {
-		srv.Close()
-		return nil, "", nil, err
+		return fail(err)
 	}
-	c, err := kmsclient.New(kmsclient.Config{
-		Region:      region,
-		Endpoint:    strings.ToLower(srv.Scheme()) + "://" + srv.Endpoint(),
-		Credentials: kmsclient.StaticCredentials(cred.AccessKeyID, cred.AccessKeySecret),
-	})
+	if err := srv.CreateAlias(acct, "alias/quickstart", keyID); err != nil {
+		return fail(err)
+	}
+	secretARN, err := srv.CreateSecret(acct, "quickstart-api-token", []byte("never-printed-token"), testkms.SecretOptions{EncryptionKeyID: keyID})
 	if err != nil {
-		srv.Close()
-		return nil, "", nil, err
+		return fail(err)
 	}
+	user := "acs:ram::" + acct + ":user/quickstart-svc"
+	aliasARN := "acs:kms:" + region + ":" + acct + ":alias/quickstart"
+	policy := `{"Version":"1","Statement":[
+	  {"Effect":"Allow","Action":["kms:GenerateDataKey","kms:Decrypt","kms:DescribeKey"],"Resource":["` + keyARN + `","` + aliasARN + `"]},
+	  {"Effect":"Allow","Action":["kms:GetSecretValue","kms:DescribeSecret"],"Resource":"` + secretARN + `"},
+	  {"Effect":"Allow","Action":["ram:ListPoliciesForUser","ram:ListGroupsForUser"],"Resource":"` + user + `"},
+	  {"Effect":"Allow","Action":["ram:GetPolicy","ram:GetPolicyVersion"],"Resource":"acs:ram::` + acct + `:policy/*"}]}`
+	if err := srv.AttachPolicy(user, "quickstart-svc", policy); err != nil {
+		return fail(err)
+	}
+	srv.EnforcePolicies()
+	cred := srv.AddUser(acct, "quickstart-svc")
 	fmt.Fprintf(out, "no ALIBABA_CLOUD_* credentials: using the embedded KMS emulator at %s as %s\n", srv.URL(), cred.Principal)
-	return c, keyID, func() { srv.Close() }, nil
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
+	return kmsenvelope.Config{
+		Region:       region,
+		Endpoint:     "http://" + srv.Endpoint(),
+		Credentials:  kmsclient.StaticCredentials(cred.AccessKeyID, cred.AccessKeySecret),
+		KeyID:        "alias/quickstart",
+		SecretNames:  []string{"quickstart-api-token"},
+		LivePolicies: true,
+		PolicyMode:   kmsenvelope.PolicyEnforce,
+	}, func() { srv.Close() }, nil
 }

@@ -1,0 +1,288 @@
+package kmsenvelope
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"strings"
+
+	"github.com/kmsenvelope/kmsenvelope/envelope"
+	"github.com/kmsenvelope/kmsenvelope/internal/guard"
+	"github.com/kmsenvelope/kmsenvelope/keycache"
+	"github.com/kmsenvelope/kmsenvelope/kmsclient"
+	"github.com/kmsenvelope/kmsenvelope/localauthz"
+	"github.com/kmsenvelope/kmsenvelope/secrets"
+)
+
+// PolicyMode says what the Client does with a KMS call that its policy set
+// does not allow.
+type PolicyMode int
+
+// Policy modes.
+const (
+	// PolicyOff checks nothing locally; KMS decides.
+	PolicyOff PolicyMode = iota
+	// PolicyWarn logs the preflight report of a call the policies do not
+	// allow, then makes the call.
+	PolicyWarn
+	// PolicyEnforce refuses such a call before any request leaves the
+	// process, with an error carrying the preflight report.
+	PolicyEnforce
+)
+
+func (m PolicyMode) String() string { return guard.Mode(m).String() }
+
+// Policy is a policy document the Client checks calls against.
+type Policy struct {
+	// Kind is localauthz.RAMPolicy, KeyPolicy or SecretPolicy.
+	Kind localauthz.PolicyKind
+	// Target is, for a RAM policy, the user or role ARN it is attached to
+	// ("" means the caller); for a key or secret policy, the key or secret
+	// ARN.
+	Target string
+	// Name identifies the policy in reports (e.g. its file name).
+	Name     string
+	Document []byte
+}
+
+// Config configures a [Client]. Zero values are safe defaults; a Config
+// must not be modified after New.
+type Config struct {
+	// Region is the KMS region, e.g. "cn-hangzhou". Required.
+	Region string
+	// Endpoint, Credentials and RootCAs are as in kmsclient.Config: the
+	// public regional endpoint over HTTPS, and the SDK's default credential
+	// chain (ALIBABA_CLOUD_* variables, RAM role, ...), when empty.
+	Endpoint    string
+	Credentials kmsclient.CredentialsProvider
+	RootCAs     *x509.CertPool
+	// KMS adjusts the kmsclient.Config further (retries, timeouts, logger,
+	// observer) before the client is built.
+	KMS func(*kmsclient.Config)
+
+	// KeyID is the KMS key (id, ARN or "alias/<name>") that wraps data keys
+	// for Encrypt. Required for Encrypt and NewWriter.
+	KeyID string
+	// EncryptionContext is added to every Encrypt's context (the call's
+	// pairs win on a clash) and required of every Decrypt.
+	EncryptionContext map[string]string
+	// Envelope adjusts the envelope configuration (frame size, extra
+	// wrapping keys, AllowedKeys, ...). Keys[0] is KeyID.
+	Envelope func(*envelope.Config)
+	// Cache bounds the data-key cache.
+	Cache keycache.Config
+
+	// Secrets configures the secrets cache; SecretNames are the secrets the
+	// application reads. Declaring them lets New learn which key encrypts
+	// each (for local policy checks) and lets Preflight check them.
+	Secrets     secrets.Config
+	SecretNames []string
+
+	// PolicyMode selects local policy checking; PolicyOff by default.
+	PolicyMode PolicyMode
+	// Policies is the policy set to check against. With LivePolicies, the
+	// caller's RAM policies and the key's and secrets' policies are fetched
+	// at New instead (needs ram:ListPoliciesFor*, ram:GetPolicy and
+	// kms:GetKeyPolicy/GetSecretPolicy; see Preflight).
+	Policies     []Policy
+	LivePolicies bool
+	// Principal is the caller's ARN; when empty and a policy mode or
+	// LivePolicies needs it, New asks STS (GetCallerIdentity).
+	Principal string
+
+	// Logger receives warnings (PolicyWarn reports, stale secrets); nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+// Client is the kmsenvelope SDK in one value: envelope encryption with a
+// data-key cache, secrets, and local policy checks in front of every KMS
+// call. It is safe for concurrent use. Close it when done.
+type Client struct {
+	cfg     Config
+	kms     *kmsclient.Client
+	guard   *guard.Guard
+	env     *envelope.Client
+	secrets *secrets.Client
+	cache   *keycache.Cache
+	state   *policyState
+}
+
+// New builds a Client. It talks to KMS (and STS/RAM) only when it must:
+// to learn the caller or fetch live policies, and to resolve the facts
+// local checks need (the key's ARN, the keys that encrypt the declared
+// secrets).
+func New(ctx context.Context, cfg Config) (*Client, error) {
+	kcfg := kmsclient.Config{Region: cfg.Region, Endpoint: cfg.Endpoint, Credentials: cfg.Credentials, RootCAs: cfg.RootCAs, Logger: cfg.Logger}
+	if cfg.KMS != nil {
+		cfg.KMS(&kcfg)
+	}
+	kc, err := kmsclient.New(kcfg)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg, kms: kc}
+	if c.state, err = c.loadPolicies(ctx); err != nil {
+		return nil, err
+	}
+	if c.guard, err = guard.New(kc, guard.Config{
+		Mode: guard.Mode(cfg.PolicyMode), Principal: c.state.principal, Policies: c.state.set,
+		Facts: c.state.facts, Context: c.state.context, Logger: cfg.Logger,
+	}); err != nil {
+		return nil, err
+	}
+	if c.cache, err = keycache.New(cfg.Cache); err != nil {
+		return nil, err
+	}
+	if cfg.KeyID != "" {
+		ecfg := envelope.Config{Keys: []envelope.WrappingKey{{KeyID: cfg.KeyID, KMS: c.guard}}, Cache: c.cache}
+		if cfg.Envelope != nil {
+			cfg.Envelope(&ecfg)
+		}
+		if c.env, err = envelope.New(ecfg); err != nil {
+			return nil, err
+		}
+	}
+	scfg := cfg.Secrets
+	if scfg.Explain == nil {
+		scfg.Explain = c.explain
+	}
+	if scfg.Logger == nil {
+		scfg.Logger = cfg.Logger
+	}
+	if c.secrets, err = secrets.New(c.guard, scfg); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close stops background work (secret refresh) and wipes cached data keys.
+func (c *Client) Close() error {
+	c.cache.Purge()
+	return c.secrets.Close()
+}
+
+var errNoKey = errors.New("kmsenvelope: Config.KeyID is not set: no key to encrypt with")
+
+func (c *Client) context(ec map[string]string) map[string]string {
+	if len(c.cfg.EncryptionContext) == 0 {
+		return ec
+	}
+	if len(ec) == 0 {
+		return c.cfg.EncryptionContext
+	}
+	out := maps.Clone(c.cfg.EncryptionContext)
+	maps.Copy(out, ec)
+	return out
+}
+
+// Encrypt encrypts plaintext into an envelope message bound to the
+// Client's default encryption context plus ec.
+func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]string) ([]byte, error) {
+	if c.env == nil {
+		return nil, errNoKey
+	}
+	return c.env.Encrypt(ctx, plaintext, c.context(ec))
+}
+
+// Decrypt decrypts a message, requiring the Client's default encryption
+// context (and any further pairs given with envelope.RequireContext).
+func (c *Client) Decrypt(ctx context.Context, msg []byte, opts ...envelope.DecryptOption) ([]byte, error) {
+	if c.env == nil {
+		return nil, errNoKey
+	}
+	return c.env.Decrypt(ctx, msg, c.decryptOptions(opts)...)
+}
+
+func (c *Client) decryptOptions(opts []envelope.DecryptOption) []envelope.DecryptOption {
+	if len(c.cfg.EncryptionContext) == 0 {
+		return opts
+	}
+	return append([]envelope.DecryptOption{envelope.RequireContext(c.cfg.EncryptionContext)}, opts...)
+}
+
+// NewWriter encrypts a stream; see envelope.Client.NewWriter.
+func (c *Client) NewWriter(ctx context.Context, dst io.Writer, ec map[string]string) (io.WriteCloser, error) {
+	if c.env == nil {
+		return nil, errNoKey
+	}
+	return c.env.NewWriter(ctx, dst, c.context(ec))
+}
+
+// NewReader decrypts a stream; see envelope.Client.NewReader.
+func (c *Client) NewReader(ctx context.Context, src io.Reader, opts ...envelope.DecryptOption) (io.Reader, error) {
+	if c.env == nil {
+		return nil, errNoKey
+	}
+	return c.env.NewReader(ctx, src, c.decryptOptions(opts)...)
+}
+
+// Envelope returns the envelope client (for Rewrap and AppendEncrypt), or
+// nil when Config.KeyID is not set.
+func (c *Client) Envelope() *envelope.Client { return c.env }
+
+// Secrets returns the secrets client.
+func (c *Client) Secrets() *secrets.Client { return c.secrets }
+
+// Secret returns the current value of a secret; see secrets.Client.Get.
+func (c *Client) Secret(ctx context.Context, name string, opts ...secrets.GetOption) (*secrets.Value, error) {
+	return c.secrets.Get(ctx, name, opts...)
+}
+
+// KMS returns the underlying KMS client, which bypasses local policy checks.
+func (c *Client) KMS() *kmsclient.Client { return c.kms }
+
+// Principal returns the caller's ARN, if known.
+func (c *Client) Principal() string { return c.state.principal }
+
+// Stats is a snapshot of the Client's caches and KMS use.
+type Stats struct {
+	DataKeys keycache.Stats
+	Secrets  secrets.Stats
+	// Calls are the KMS operations made (or refused locally), by resource.
+	Calls []CallCount
+}
+
+// CallCount is how often one operation was called on one resource.
+type CallCount struct {
+	Operation, Resource string
+}
+
+// Stats returns the current counters.
+func (c *Client) Stats() Stats {
+	st := Stats{DataKeys: c.cache.Stats(), Secrets: c.secrets.Stats()}
+	for _, call := range c.guard.Calls() {
+		st.Calls = append(st.Calls, CallCount{Operation: call.Operation, Resource: call.Resource})
+	}
+	return st
+}
+
+// explain turns a secret fetch error into preflight words: which action on
+// which resource is missing, and why it is needed.
+func (c *Client) explain(name string, err error) error {
+	var de *guard.DeniedError
+	if errors.As(err, &de) {
+		return err // already in preflight words
+	}
+	var ae *kmsclient.APIError
+	if !errors.As(err, &ae) || ae.AccessDenied == nil {
+		return err
+	}
+	action := ae.AccessDenied.Action
+	resource := "the secret"
+	why := ""
+	if strings.EqualFold(action, "kms:Decrypt") {
+		if key := c.state.facts.SecretKeys[name]; key != "" {
+			resource, why = key, " (the secret is encrypted with this self-managed key)"
+		} else {
+			resource = "the secret's encryption key"
+		}
+	} else if c.state.account != "" {
+		resource = "acs:kms:" + c.cfg.Region + ":" + c.state.account + ":secret/" + name
+	}
+	return fmt.Errorf("missing %s on %s%s: %w", action, resource, why, err)
+}

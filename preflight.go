@@ -1,0 +1,423 @@
+package kmsenvelope
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/kmsenvelope/kmsenvelope/internal/guard"
+	"github.com/kmsenvelope/kmsenvelope/kmsclient"
+	"github.com/kmsenvelope/kmsenvelope/localauthz"
+)
+
+// policyState is what New learned about the caller and its permissions.
+type policyState struct {
+	principal string
+	account   string
+	set       *localauthz.PolicySet // nil: no policies to check against
+	source    string                // where set came from
+	facts     guard.Facts
+	context   localauthz.Context
+	keyARN    string
+	notes     []string // what could not be learned, and why
+	liveErr   error    // reading live policies failed
+}
+
+// loadPolicies learns the caller, the policy set and the facts local checks
+// need.
+func (c *Client) loadPolicies(ctx context.Context) (*policyState, error) {
+	cfg := c.cfg
+	st := &policyState{
+		principal: cfg.Principal,
+		facts:     guard.Facts{Aliases: map[string]string{}, SecretKeys: map[string]string{}, InstanceKeys: map[string]bool{}},
+		context:   localauthz.Context{},
+	}
+	needPolicy := cfg.PolicyMode != PolicyOff || cfg.LivePolicies
+	if st.principal == "" && needPolicy {
+		id, err := c.kms.GetCallerIdentity(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("kmsenvelope: learning the caller (sts:GetCallerIdentity) for policy checks: %w", err)
+		}
+		st.principal, st.account = id.ARN, id.AccountID
+	}
+	if st.account == "" {
+		st.account = accountOf(st.principal)
+	}
+	if strings.HasPrefix(strings.ToLower(c.kms.Endpoint()), "127.") || strings.HasPrefix(c.kms.Endpoint(), "localhost") {
+		st.context.Set("acs:SecureTransport", "false")
+	} else {
+		st.context.Set("acs:SecureTransport", "true")
+	}
+	// Facts serve local checks, preflight and least-privilege reports; a
+	// fact that cannot be learned is noted, not fatal.
+	c.resolveFacts(ctx, st)
+
+	if len(cfg.Policies) > 0 {
+		st.set = &localauthz.PolicySet{}
+		st.source = "configured policies"
+		for i, p := range cfg.Policies {
+			name := p.Name
+			if name == "" {
+				name = fmt.Sprintf("Config.Policies[%d]", i)
+			}
+			pol, err := localauthz.ParsePolicy(p.Document, p.Kind, localauthz.WithName(name))
+			if err != nil {
+				return nil, fmt.Errorf("kmsenvelope: %s: %w", name, err)
+			}
+			if err := st.set.Add(pol, p.Target); err != nil {
+				return nil, fmt.Errorf("kmsenvelope: %s: %w", name, err)
+			}
+		}
+	}
+	if cfg.LivePolicies {
+		if st.set == nil {
+			st.set = &localauthz.PolicySet{}
+		}
+		st.source = "live policies"
+		if err := c.fetchLivePolicies(ctx, st); err != nil {
+			st.liveErr = err
+			st.notes = append(st.notes, "could not read the caller's own policies: "+err.Error())
+			if cfg.PolicyMode == PolicyEnforce {
+				return nil, fmt.Errorf("kmsenvelope: enforce mode needs the caller's policies: %w", err)
+			}
+			st.set, st.source = nil, ""
+		}
+	}
+	if cfg.PolicyMode != PolicyOff && st.set == nil {
+		return nil, errors.New("kmsenvelope: a policy mode needs Config.Policies or Config.LivePolicies")
+	}
+	return st, nil
+}
+
+// resolveFacts learns the key's ARN and instance and the keys that encrypt
+// the declared secrets. What cannot be learned is noted, not fatal.
+func (c *Client) resolveFacts(ctx context.Context, st *policyState) {
+	if k := c.cfg.KeyID; k != "" {
+		if md, err := c.kms.DescribeKey(ctx, k); err == nil {
+			st.keyARN = md.ARN
+			if strings.HasPrefix(k, "alias/") || strings.Contains(k, ":alias/") {
+				st.facts.Aliases[aliasName(k)] = md.ARN
+			}
+			if md.InstanceID != "" {
+				st.facts.InstanceKeys[md.ARN] = true
+			}
+		} else {
+			st.notes = append(st.notes, "could not describe key "+k+": "+err.Error())
+		}
+	}
+	for _, name := range c.cfg.SecretNames {
+		md, err := c.kms.DescribeSecret(ctx, name)
+		if err != nil {
+			st.notes = append(st.notes, "could not describe secret "+name+": "+err.Error())
+			continue
+		}
+		if md.EncryptionKeyID == "" {
+			continue // the service-managed key
+		}
+		arn := md.EncryptionKeyID
+		if kmd, err := c.kms.DescribeKey(ctx, md.EncryptionKeyID); err == nil {
+			arn = kmd.ARN
+			if kmd.InstanceID != "" {
+				st.facts.InstanceKeys[arn] = true
+			}
+		} else if !strings.HasPrefix(arn, "acs:") && st.account != "" {
+			arn = "acs:kms:" + c.cfg.Region + ":" + st.account + ":key/" + arn
+		}
+		st.facts.SecretKeys[name] = arn
+	}
+}
+
+// fetchLivePolicies reads the caller's RAM policies and the key and secret
+// policies that apply.
+func (c *Client) fetchLivePolicies(ctx context.Context, st *policyState) error {
+	kind, name := principalKind(st.principal)
+	var attached []kmsclient.AttachedPolicy
+	var holder string
+	var err error
+	switch kind {
+	case "user":
+		holder = "acs:ram::" + st.account + ":user/" + name
+		attached, err = c.kms.ListUserPolicies(ctx, name)
+	case "role":
+		holder = "acs:ram::" + st.account + ":role/" + name
+		attached, err = c.kms.ListRolePolicies(ctx, name)
+	case "root":
+		// The account root needs no RAM policy for its own resources.
+	default:
+		return fmt.Errorf("cannot read the policies of principal %q", st.principal)
+	}
+	if err != nil {
+		return err
+	}
+	for _, a := range attached {
+		doc, err := c.kms.GetPolicyDocument(ctx, a.Name, a.Type)
+		if err != nil {
+			return err
+		}
+		p, err := localauthz.ParsePolicy([]byte(doc), localauthz.RAMPolicy, localauthz.WithName(a.Type+" policy "+a.Name))
+		if err != nil {
+			st.notes = append(st.notes, "policy "+a.Name+" does not parse: "+err.Error())
+			continue
+		}
+		if err := st.set.Add(p, holder); err != nil {
+			return err
+		}
+	}
+	for arn := range st.facts.InstanceKeys {
+		doc, err := c.kms.GetKeyPolicy(ctx, arn, "")
+		if err != nil {
+			st.notes = append(st.notes, "could not read the key policy of "+arn+": "+err.Error())
+			continue
+		}
+		if p, err := localauthz.ParsePolicy([]byte(doc), localauthz.KeyPolicy, localauthz.WithName("key policy of "+arn)); err == nil {
+			_ = st.set.Add(p, arn)
+		}
+	}
+	for name, key := range st.facts.SecretKeys {
+		if !st.facts.InstanceKeys[key] {
+			continue
+		}
+		doc, err := c.kms.GetSecretPolicy(ctx, name, "")
+		if err != nil {
+			st.notes = append(st.notes, "could not read the secret policy of "+name+": "+err.Error())
+			continue
+		}
+		if p, err := localauthz.ParsePolicy([]byte(doc), localauthz.SecretPolicy, localauthz.WithName("secret policy of "+name)); err == nil {
+			_ = st.set.Add(p, "acs:kms:"+c.cfg.Region+":"+st.account+":secret/"+name)
+		}
+	}
+	return nil
+}
+
+// PreflightReport says whether the Client's declared operations (encrypt
+// and decrypt with Config.KeyID, reading each of Config.SecretNames) are
+// allowed, and exactly what is missing where they are not.
+type PreflightReport struct {
+	Principal string `json:"principal"`
+	// Source is how the decisions were reached: "configured policies",
+	// "live policies", or "dry run" (KMS DryRun probes, when the caller
+	// cannot read its own policies).
+	Source     string              `json:"source"`
+	Operations []localauthz.Report `json:"operations"`
+	// DryRun holds KMS's own answer to a DryRun of each operation that
+	// supports it: "allowed", or the error.
+	DryRun map[string]string `json:"dryRun,omitempty"`
+	Notes  []string          `json:"notes,omitempty"`
+}
+
+// OK reports whether every operation is allowed.
+func (r *PreflightReport) OK() bool {
+	for _, op := range r.Operations {
+		if op.Decision.Effect != localauthz.Allow || op.Err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Text renders the report for people.
+func (r *PreflightReport) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "preflight for %s (from %s):\n", r.Principal, r.Source)
+	for _, op := range r.Operations {
+		for _, line := range strings.Split(strings.TrimRight(op.Text(), "\n"), "\n") {
+			b.WriteString("  " + line + "\n")
+		}
+	}
+	for k, v := range r.DryRun {
+		fmt.Fprintf(&b, "  dry run %s: %s\n", k, v)
+	}
+	for _, n := range r.Notes {
+		b.WriteString("  note: " + n + "\n")
+	}
+	if r.OK() {
+		b.WriteString("all operations allowed\n")
+	} else {
+		b.WriteString("some operations are not allowed: grant the statements above before serving\n")
+	}
+	return b.String()
+}
+
+// JSON renders the report as JSON.
+func (r *PreflightReport) JSON() ([]byte, error) { return json.MarshalIndent(r, "", "  ") }
+
+// Preflight checks the declared operations before the application serves:
+// against the policy set when there is one, otherwise (or in addition, for
+// operations that support it) with KMS DryRun calls, which check
+// permissions and key state without acting.
+func (c *Client) Preflight(ctx context.Context) (*PreflightReport, error) {
+	st := c.state
+	rep := &PreflightReport{Principal: st.principal, Source: st.source, DryRun: map[string]string{}, Notes: append([]string(nil), st.notes...)}
+	type op struct {
+		name, resource string
+		facts          localauthz.Facts
+		probe          func() error
+	}
+	var ops []op
+	if c.cfg.KeyID != "" {
+		res, facts := c.keyFacts()
+		ops = append(ops,
+			op{"GenerateDataKey", res, facts, func() error {
+				_, err := c.kms.GenerateDataKey(ctx, &kmsclient.GenerateDataKeyInput{KeyID: c.cfg.KeyID, DryRun: true})
+				return err
+			}},
+			op{"Decrypt", res, facts, nil})
+	}
+	for _, name := range c.cfg.SecretNames {
+		facts := localauthz.Facts{EncryptionKeyType: localauthz.KeyTypeServiceManaged}
+		if key := st.facts.SecretKeys[name]; key != "" {
+			facts = localauthz.Facts{EncryptionKey: key, EncryptionKeyType: localauthz.KeyTypeSelfManaged, InKMSInstance: st.facts.InstanceKeys[key]}
+		}
+		ops = append(ops, op{"GetSecretValue", "acs:kms:" + c.cfg.Region + ":" + st.account + ":secret/" + name, facts, func() error {
+			_, err := c.kms.GetSecretValue(ctx, &kmsclient.GetSecretValueInput{SecretName: name, DryRun: true})
+			return err
+		}})
+	}
+	if st.set == nil {
+		rep.Source = "dry run"
+	}
+	for _, o := range ops {
+		var probeErr error
+		probed := o.probe != nil
+		if probed {
+			probeErr = o.probe()
+			if probeErr == nil {
+				rep.DryRun[o.name+" "+o.resource] = "allowed"
+			} else {
+				rep.DryRun[o.name+" "+o.resource] = probeErr.Error()
+			}
+		}
+		if st.set != nil {
+			r := st.set.Check(st.principal, localauthz.Call{Operation: o.name, Resource: o.resource, Facts: o.facts, Context: st.context})
+			rep.Operations = append(rep.Operations, r)
+			continue
+		}
+		// No policies: decide from the probe.
+		var ae *kmsclient.APIError
+		switch {
+		case !probed:
+			rep.Notes = append(rep.Notes, o.name+" on "+o.resource+" cannot be probed (no DryRun without a ciphertext); not checked")
+		case probeErr == nil:
+			rep.Operations = append(rep.Operations, localauthz.Report{Principal: st.principal,
+				Call: localauthz.Call{Operation: o.name, Resource: o.resource}, Decision: localauthz.Decision{Effect: localauthz.Allow}})
+		case errors.As(probeErr, &ae) && ae.AccessDenied != nil:
+			d := ae.AccessDenied
+			resource := o.resource
+			if strings.EqualFold(d.Action, "kms:Decrypt") && o.facts.EncryptionKey != "" {
+				resource = o.facts.EncryptionKey
+			}
+			r := localauthz.FromAccessDenied(localauthz.AccessDeniedDetail{
+				AuthAction: d.Action, AuthPrincipalType: d.PrincipalType, AuthPrincipalOwnerId: d.PrincipalOwnerID,
+				AuthPrincipalDisplayName: d.PrincipalDisplayName, NoPermissionType: d.NoPermissionType, PolicyType: d.PolicyType,
+			}, resource)
+			if r.Principal == "" {
+				r.Principal = st.principal
+			}
+			rep.Operations = append(rep.Operations, r)
+		default:
+			rep.Operations = append(rep.Operations, localauthz.Report{Principal: st.principal,
+				Call: localauthz.Call{Operation: o.name, Resource: o.resource}, Err: probeErr,
+				Decision: localauthz.Decision{Effect: localauthz.ImplicitDeny, Err: probeErr}})
+		}
+	}
+	return rep, nil
+}
+
+func (c *Client) keyFacts() (string, localauthz.Facts) {
+	st := c.state
+	k := c.cfg.KeyID
+	facts := localauthz.Facts{}
+	switch {
+	case strings.HasPrefix(k, "alias/") || strings.Contains(k, ":alias/"):
+		facts.AliasTargetKey = st.keyARN
+		facts.InKMSInstance = st.facts.InstanceKeys[st.keyARN]
+		return "acs:kms:" + c.cfg.Region + ":" + st.account + ":" + aliasName(k), facts
+	case st.keyARN != "":
+		facts.InKMSInstance = st.facts.InstanceKeys[st.keyARN]
+		return st.keyARN, facts
+	case strings.HasPrefix(k, "acs:"):
+		return k, facts
+	}
+	return "acs:kms:" + c.cfg.Region + ":" + st.account + ":key/" + k, facts
+}
+
+// LeastPrivilegePolicy returns the minimal RAM policy that allows exactly
+// the KMS calls this Client has made (or had refused locally) so far.
+func (c *Client) LeastPrivilegePolicy() (string, error) {
+	st := c.state
+	var missing []localauthz.Missing
+	seen := map[[2]string]bool{}
+	for _, call := range c.guard.Calls() {
+		facts := localauthz.Facts{}
+		switch call.Operation {
+		case "GetSecretValue":
+			name := call.Resource[strings.LastIndex(call.Resource, "/")+1:]
+			facts.EncryptionKeyType = localauthz.KeyTypeServiceManaged
+			if key := st.facts.SecretKeys[name]; key != "" {
+				facts.EncryptionKey, facts.EncryptionKeyType = key, localauthz.KeyTypeSelfManaged
+			}
+		default:
+			if strings.Contains(call.Resource, ":alias/") {
+				facts.AliasTargetKey = st.keyARN
+			}
+		}
+		reqs, err := localauthz.Expand(call.Operation, call.Resource, facts)
+		if err != nil {
+			return "", err
+		}
+		for _, r := range reqs {
+			k := [2]string{r.Action, r.Resource}
+			if !seen[k] {
+				seen[k] = true
+				missing = append(missing, localauthz.Missing{Action: r.Action, Resource: r.Resource, Where: localauthz.WhereRAM})
+			}
+		}
+	}
+	grants := localauthz.SuggestGrants(st.principal, missing)
+	if len(grants) == 0 {
+		return "", errors.New("kmsenvelope: no KMS calls recorded yet")
+	}
+	return string(grants[0].Policy), nil
+}
+
+func aliasName(k string) string {
+	if i := strings.Index(k, ":alias/"); i >= 0 {
+		return k[i+1:]
+	}
+	return k
+}
+
+// principalKind classifies a principal ARN: "user", "role" (an assumed-role
+// session or a role), "root", or "".
+func principalKind(p string) (kind, name string) {
+	parts := strings.SplitN(p, ":", 5)
+	if len(parts) != 5 {
+		return "", ""
+	}
+	rest := parts[4]
+	switch {
+	case rest == "root":
+		return "root", ""
+	case strings.HasPrefix(rest, "user/"):
+		return "user", strings.TrimPrefix(rest, "user/")
+	case strings.HasPrefix(rest, "assumed-role/"):
+		role := strings.TrimPrefix(rest, "assumed-role/")
+		if i := strings.Index(role, "/"); i >= 0 {
+			role = role[:i]
+		}
+		return "role", role
+	case strings.HasPrefix(rest, "role/"):
+		return "role", strings.TrimPrefix(rest, "role/")
+	}
+	return "", ""
+}
+
+func accountOf(principal string) string {
+	parts := strings.SplitN(principal, ":", 5)
+	if len(parts) < 5 || parts[0] != "acs" {
+		return ""
+	}
+	return parts[3]
+}
