@@ -20,11 +20,11 @@ import (
 // world is an emulator with a key, an alias, a secret under the key and a
 // service account.
 type world struct {
-	srv                        *testkms.Server
-	acct                       string
-	keyID, keyARN              string
-	secretARN, user, aliasARN  string
-	cred                       testkms.Credential
+	srv                       *testkms.Server
+	acct                      string
+	keyID, keyARN             string
+	secretARN, user, aliasARN string
+	cred                      testkms.Credential
 }
 
 func newWorld(t *testing.T) *world {

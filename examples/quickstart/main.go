@@ -149,7 +149,10 @@ func configure(out io.Writer) (kmsenvelope.Config, func(), error) {
 	if err != nil {
 		return kmsenvelope.Config{}, nil, err
 	}
-	fail := func(err error) (kmsenvelope.Config, func(), error) { srv.Close(); return kmsenvelope.Config{}, nil, err }
+	fail := func(err error) (kmsenvelope.Config, func(), error) {
+		srv.Close()
+		return kmsenvelope.Config{}, nil, err
+	}
 	acct := srv.DefaultAccount()
 	keyID, keyARN, err := srv.CreateKey(acct, testkms.KeyOptions{Description: "quickstart demo key"})
 	if err != nil {
