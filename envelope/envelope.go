@@ -354,13 +354,20 @@ func isKeyARN(s string) bool {
 	return ok && id != ""
 }
 
-// splitKeyARN splits acs:kms:<region>:<account>:key/<id>.
+// splitKeyARN splits acs:kms:<region>:<account>:key/<id> without
+// allocating.
 func splitKeyARN(arn string) (region, account, keyID string, ok bool) {
-	parts := strings.SplitN(arn, ":", 5)
-	if len(parts) != 5 || parts[0] != "acs" || parts[1] != "kms" || !strings.HasPrefix(parts[4], "key/") {
+	rest, ok := strings.CutPrefix(arn, "acs:kms:")
+	if !ok {
 		return "", "", "", false
 	}
-	return parts[2], parts[3], strings.TrimPrefix(parts[4], "key/"), true
+	region, rest, ok1 := strings.Cut(rest, ":")
+	account, rest, ok2 := strings.Cut(rest, ":")
+	keyID, ok3 := strings.CutPrefix(rest, "key/")
+	if !ok1 || !ok2 || !ok3 {
+		return "", "", "", false
+	}
+	return region, account, keyID, true
 }
 
 // DecryptOption configures one Decrypt, NewReader or Rewrap call.

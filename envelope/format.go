@@ -97,9 +97,38 @@ func ReadHeader(r io.Reader) (*Header, error) {
 	return parseHeader(&readerSource{r: r})
 }
 
+// field names a header field for errors. It is built lazily (String runs
+// only when an error is reported) so parsing a valid header allocates no
+// names: "wrapped key 2 blob length" is field{"wrapped key", 2, "blob length"}.
+type field struct {
+	name string
+	idx  int // -1: no index
+	part string
+}
+
+func fieldName(name string) field { return field{name: name, idx: -1} }
+
+func (f field) String() string {
+	s := f.name
+	if f.idx >= 0 {
+		s += " " + itoa(f.idx)
+	}
+	if f.part != "" {
+		s += " " + f.part
+	}
+	return s
+}
+
+func (f field) with(part string) field {
+	if f.part != "" {
+		part = f.part + " " + part
+	}
+	return field{name: f.name, idx: f.idx, part: part}
+}
+
 // source yields the next n bytes of a header.
 type source interface {
-	next(n int, field string) ([]byte, error)
+	next(n int, f field) ([]byte, error)
 	offset() int
 }
 
@@ -110,9 +139,9 @@ type sliceSourceT struct {
 
 func sliceSource(b []byte) *sliceSourceT { return &sliceSourceT{b: b} }
 
-func (s *sliceSourceT) next(n int, field string) ([]byte, error) {
+func (s *sliceSourceT) next(n int, f field) ([]byte, error) {
 	if len(s.b)-s.off < n {
-		return nil, formatErr(s.off, field, ErrTruncated, "message ends inside the header")
+		return nil, formatErr(s.off, f.String(), ErrTruncated, "message ends inside the header")
 	}
 	out := s.b[s.off : s.off+n]
 	s.off += n
@@ -126,14 +155,14 @@ type readerSource struct {
 	buf []byte // everything read so far, so the header can reference it
 }
 
-func (s *readerSource) next(n int, field string) ([]byte, error) {
+func (s *readerSource) next(n int, f field) ([]byte, error) {
 	start := len(s.buf)
 	s.buf = append(s.buf, make([]byte, n)...)
 	if _, err := io.ReadFull(s.r, s.buf[start:]); err != nil {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return nil, formatErr(s.off, field, ErrTruncated, "stream ends inside the header")
+			return nil, formatErr(s.off, f.String(), ErrTruncated, "stream ends inside the header")
 		}
-		return nil, &FormatError{Offset: s.off, Field: field, Reason: "reading the header failed", Err: err}
+		return nil, &FormatError{Offset: s.off, Field: f.String(), Reason: "reading the header failed", Err: err}
 	}
 	s.off += n
 	return s.buf[start:], nil
@@ -142,32 +171,32 @@ func (s *readerSource) offset() int { return s.off }
 
 func parseHeader(src source) (*Header, error) {
 	h := &Header{}
-	b, err := src.next(4, "magic")
+	b, err := src.next(4, fieldName("magic"))
 	if err != nil {
 		return nil, err
 	}
 	if string(b) != magic {
 		return nil, formatErr(0, "magic", ErrMalformed, "not a kmsenvelope message (bad magic)")
 	}
-	if b, err = src.next(1, "version"); err != nil {
+	if b, err = src.next(1, fieldName("version")); err != nil {
 		return nil, err
 	}
 	if b[0] != formatVersion {
 		return nil, formatErr(4, "version", ErrUnsupported, "version "+itoa(int(b[0]))+" is not supported (want 1)")
 	}
 	h.Version = formatVersion
-	if b, err = src.next(2, "suite"); err != nil {
+	if b, err = src.next(2, fieldName("suite")); err != nil {
 		return nil, err
 	}
 	h.Suite = Suite(binary.BigEndian.Uint16(b))
 	if h.Suite != SuiteAES256GCMHKDFCommit {
 		return nil, formatErr(5, "suite", ErrUnsupported, "suite "+itoa(int(h.Suite))+" is not supported")
 	}
-	if b, err = src.next(messageIDSize, "message id"); err != nil {
+	if b, err = src.next(messageIDSize, fieldName("message id")); err != nil {
 		return nil, err
 	}
 	copy(h.MessageID[:], b)
-	if b, err = src.next(4, "frame size"); err != nil {
+	if b, err = src.next(4, fieldName("frame size")); err != nil {
 		return nil, err
 	}
 	fs := binary.BigEndian.Uint32(b)
@@ -175,7 +204,7 @@ func parseHeader(src source) (*Header, error) {
 		return nil, formatErr(39, "frame size", ErrMalformed, "frame size "+itoa(int(fs))+" is outside [64, 4 MiB]")
 	}
 	h.FrameSize = int(fs)
-	if b, err = src.next(2, "context length"); err != nil {
+	if b, err = src.next(2, fieldName("context length")); err != nil {
 		return nil, err
 	}
 	clen := int(binary.BigEndian.Uint16(b))
@@ -183,17 +212,17 @@ func parseHeader(src source) (*Header, error) {
 		return nil, formatErr(43, "context length", ErrMalformed, "context of "+itoa(clen)+" bytes exceeds 8192")
 	}
 	ctxStart := src.offset()
-	if h.ctxBytes, err = src.next(clen, "encryption context"); err != nil {
+	if h.ctxBytes, err = src.next(clen, fieldName("encryption context")); err != nil {
 		return nil, err
 	}
 	if h.Context, err = decodeContext(h.ctxBytes, ctxStart); err != nil {
 		return nil, err
 	}
-	if h.commitment, err = src.next(commitmentSize, "commitment"); err != nil {
+	if h.commitment, err = src.next(commitmentSize, fieldName("commitment")); err != nil {
 		return nil, err
 	}
 	authedLen := src.offset()
-	if h.tag, err = src.next(tagSize, "header tag"); err != nil {
+	if h.tag, err = src.next(tagSize, fieldName("header tag")); err != nil {
 		return nil, err
 	}
 	if h.WrappedKeys, err = parseWrappedKeys(src); err != nil {
@@ -217,7 +246,7 @@ func authedBytes(src source, n int) []byte {
 
 func parseWrappedKeys(src source) ([]WrappedKey, error) {
 	off := src.offset()
-	b, err := src.next(1, "wrapped key count")
+	b, err := src.next(1, fieldName("wrapped key count"))
 	if err != nil {
 		return nil, err
 	}
@@ -227,27 +256,35 @@ func parseWrappedKeys(src source) ([]WrappedKey, error) {
 	}
 	keys := make([]WrappedKey, n)
 	for i := range keys {
-		field := "wrapped key " + itoa(i)
-		p, err := readLenPrefixed(src, 1, maxProviderLen, field+" provider")
+		f := field{name: "wrapped key", idx: i}
+		p, err := readLenPrefixed(src, 1, maxProviderLen, f.with("provider"))
 		if err != nil {
 			return nil, err
 		}
-		a, err := readLenPrefixed(src, 2, maxKeyARNLen, field+" key ARN")
+		a, err := readLenPrefixed(src, 2, maxKeyARNLen, f.with("key ARN"))
 		if err != nil {
 			return nil, err
 		}
-		bl, err := readLenPrefixed(src, 2, maxBlobLen, field+" blob")
+		bl, err := readLenPrefixed(src, 2, maxBlobLen, f.with("blob"))
 		if err != nil {
 			return nil, err
 		}
-		keys[i] = WrappedKey{Provider: string(p), KeyARN: string(a), Blob: bl}
+		keys[i] = WrappedKey{Provider: internProvider(p), KeyARN: string(a), Blob: bl}
 	}
 	return keys, nil
 }
 
-func readLenPrefixed(src source, width, max int, field string) ([]byte, error) {
+// internProvider avoids allocating the (almost always identical) provider.
+func internProvider(p []byte) string {
+	if string(p) == ProviderAliyunKMS {
+		return ProviderAliyunKMS
+	}
+	return string(p)
+}
+
+func readLenPrefixed(src source, width, max int, f field) ([]byte, error) {
 	off := src.offset()
-	b, err := src.next(width, field+" length")
+	b, err := src.next(width, f.with("length"))
 	if err != nil {
 		return nil, err
 	}
@@ -256,9 +293,9 @@ func readLenPrefixed(src source, width, max int, field string) ([]byte, error) {
 		n = int(binary.BigEndian.Uint16(b))
 	}
 	if n < 1 || n > max {
-		return nil, formatErr(off, field, ErrMalformed, "length "+itoa(n)+" is outside [1, "+itoa(max)+"]")
+		return nil, formatErr(off, f.String(), ErrMalformed, "length "+itoa(n)+" is outside [1, "+itoa(max)+"]")
 	}
-	return src.next(n, field)
+	return src.next(n, f)
 }
 
 // decodeContext parses the context section, enforcing the canonical form
@@ -282,22 +319,22 @@ func decodeContext(b []byte, base int) (map[string]string, error) {
 	m := make(map[string]string, n)
 	prev := ""
 	for i := 0; i < n; i++ {
-		field := "encryption context pair " + itoa(i)
-		k, next, err := lenString(b, off, base, field+" key")
+		f := field{name: "encryption context pair", idx: i}
+		k, next, err := lenString(b, off, base, f.with("key"))
 		if err != nil {
 			return nil, err
 		}
-		v, next2, err := lenString(b, next, base, field+" value")
+		v, next2, err := lenString(b, next, base, f.with("value"))
 		if err != nil {
 			return nil, err
 		}
 		switch {
 		case k == "":
-			return nil, formatErr(base+off, field, ErrMalformed, "empty key")
+			return nil, formatErr(base+off, f.String(), ErrMalformed, "empty key")
 		case i > 0 && k <= prev:
-			return nil, formatErr(base+off, field, ErrMalformed, "keys not in strictly ascending order")
+			return nil, formatErr(base+off, f.String(), ErrMalformed, "keys not in strictly ascending order")
 		case !utf8.ValidString(k) || !utf8.ValidString(v):
-			return nil, formatErr(base+off, field, ErrMalformed, "not valid UTF-8")
+			return nil, formatErr(base+off, f.String(), ErrMalformed, "not valid UTF-8")
 		}
 		m[k] = v
 		prev = k
@@ -309,14 +346,14 @@ func decodeContext(b []byte, base int) (map[string]string, error) {
 	return m, nil
 }
 
-func lenString(b []byte, off, base int, field string) (string, int, error) {
+func lenString(b []byte, off, base int, f field) (string, int, error) {
 	if len(b)-off < 2 {
-		return "", 0, formatErr(base+off, field, ErrMalformed, "truncated length")
+		return "", 0, formatErr(base+off, f.String(), ErrMalformed, "truncated length")
 	}
 	n := int(binary.BigEndian.Uint16(b[off:]))
 	off += 2
 	if len(b)-off < n {
-		return "", 0, formatErr(base+off, field, ErrMalformed, "length runs past the context section")
+		return "", 0, formatErr(base+off, f.String(), ErrMalformed, "length runs past the context section")
 	}
 	return string(b[off : off+n]), off + n, nil
 }
