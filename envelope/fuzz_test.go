@@ -104,5 +104,16 @@ func FuzzDecrypt(f *testing.F) {
 		if err1 == nil && !bytes.Equal(one, streamed) {
 			t.Fatal("one-shot and stream plaintexts differ")
 		}
+		// The zero-copy WriteTo path (a source that pushes its bytes) agrees too.
+		src := bytes.NewReader(msg[h.Len():])
+		r2 := &reader{keys: mk, src: src, fs: h.FrameSize, buf: make([]byte, h.FrameSize+tagSize)}
+		var pushed bytes.Buffer
+		_, err3 := r2.WriteTo(&pushed)
+		if (err1 == nil) != (err3 == nil) {
+			t.Fatalf("one-shot err %v, WriteTo err %v", err1, err3)
+		}
+		if err1 == nil && !bytes.Equal(one, pushed.Bytes()) {
+			t.Fatal("one-shot and WriteTo plaintexts differ")
+		}
 	})
 }

@@ -147,17 +147,54 @@ func (r *reader) Read(p []byte) (int, error) {
 // WriteTo writes the plaintext to w frame by frame, straight from the
 // frame buffer (io.Copy uses it, saving a copy per frame). Like Read, it
 // writes only authenticated frames.
+//
+// When the source can push its data (it implements io.WriterTo, as
+// *bytes.Reader, *bytes.Buffer and *bufio.Reader do), each full frame is
+// opened directly from the source's bytes, without copying it first.
 func (r *reader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
-	for {
-		if len(r.plain) > 0 {
+	drain := func() error {
+		for len(r.plain) > 0 {
 			n, err := w.Write(r.plain)
 			total += int64(n)
 			r.plain = r.plain[n:]
 			if err != nil {
-				return total, err
+				return err
 			}
-			continue
+		}
+		return nil
+	}
+	if err := drain(); err != nil {
+		return total, err
+	}
+	if wt, ok := r.src.(io.WriterTo); ok && r.err == nil {
+		sink := &frameSink{r: r, w: w}
+		_, err := wt.WriteTo(sink)
+		total += sink.written
+		switch {
+		case sink.err != nil:
+			return total, sink.err
+		case err != nil:
+			r.err = err
+			return total, err
+		}
+		// The source is exhausted: what is left is the final frame, shorter
+		// than a full one (or nothing, if the message was truncated after a
+		// full frame).
+		if len(sink.pending) < tagSize {
+			r.err = &FrameError{Frame: r.frame, Offset: r.off, Err: ErrTruncated}
+			return total, r.err
+		}
+		r.open(sink.pending, true)
+		if r.err != nil {
+			return total, r.err
+		}
+		r.err = io.EOF
+		return total, drain()
+	}
+	for {
+		if err := drain(); err != nil {
+			return total, err
 		}
 		if r.err != nil {
 			if r.err == io.EOF {
@@ -167,6 +204,65 @@ func (r *reader) WriteTo(w io.Writer) (int64, error) {
 		}
 		r.next()
 	}
+}
+
+// frameSink receives a source's bytes in WriteTo and opens every full frame
+// as soon as it is complete. A full frame is never the final one, so no
+// look-ahead is needed; the tail shorter than a frame is kept in pending.
+type frameSink struct {
+	r       *reader
+	w       io.Writer
+	pending []byte // a frame not yet complete
+	written int64
+	err     error
+}
+
+func (s *frameSink) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n := len(p)
+	full := s.r.fs + tagSize
+	for len(p) > 0 {
+		var frame []byte
+		switch {
+		case len(s.pending) == 0 && len(p) >= full:
+			frame, p = p[:full], p[full:] // the source's bytes, read only
+		default:
+			if s.pending == nil {
+				s.pending = make([]byte, 0, full)
+			}
+			k := min(full-len(s.pending), len(p))
+			s.pending = append(s.pending, p[:k]...)
+			p = p[k:]
+			if len(s.pending) < full {
+				continue
+			}
+			frame = s.pending
+		}
+		// Open into the reader's own buffer, never into the source's bytes.
+		pt, err := s.r.keys.openFrame(s.r.buf[:0], s.r.frame, false, frame)
+		s.pending = s.pending[:0]
+		if err != nil {
+			s.err = &FrameError{Frame: s.r.frame, Offset: s.r.off, Err: ErrAuthentication}
+			s.r.err = s.err
+			return n - len(p), s.err
+		}
+		s.r.frame++
+		s.r.off += int64(full)
+		if s.r.frame > maxFrames {
+			s.err = &FrameError{Frame: s.r.frame, Offset: s.r.off, Err: ErrTooLarge}
+			s.r.err = s.err
+			return n - len(p), s.err
+		}
+		m, err := s.w.Write(pt)
+		s.written += int64(m)
+		if err != nil {
+			s.err, s.r.err = err, err
+			return n - len(p), err
+		}
+	}
+	return n, nil
 }
 
 // next reads and opens one frame, setting r.plain or r.err.
