@@ -2,11 +2,11 @@ package envelope_test
 
 import (
 	"bytes"
-	"fmt"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"sync"
 	"testing"
