@@ -58,6 +58,41 @@ const (
 	// in a KMS instance), so access can never be granted.
 	AssumeCrossAccountNeedsResourcePolicy
 
+	// Huawei Cloud.
+
+	// AssumeActionAlias: a 5.0 statement matched the action only through
+	// one of its legacy aliases (seed 003 Table 1, Alias column); Huawei
+	// documents alias expansion generically and for CDN, not for KMS.
+	AssumeActionAlias
+	// AssumeMixedPolicyVersions: the caller holds 1.1 and 5.0 identity
+	// policies; their statements were pooled and Deny wins.
+	AssumeMixedPolicyVersions
+	// AssumeForAllValuesAbsent: a ForAllValues: condition held because its
+	// key was absent (AWS set semantics).
+	AssumeForAllValuesAbsent
+	// AssumeStringLikeSubstring: a StringLike condition of the deciding
+	// statement was evaluated as a substring test, not a glob.
+	AssumeStringLikeSubstring
+	// AssumeOperatorNeverMatches: a condition never matched because its
+	// operator is unknown (such as NumericLessThan) or of the wrong type for
+	// its key.
+	AssumeOperatorNeverMatches
+	// AssumeKMSResourcePolicy: a KMS resource policy took part in the
+	// decision; Huawei publishes no KMS resource-policy schema, so the
+	// generic IAM 5.0 rules were applied.
+	AssumeKMSResourcePolicy
+	// AssumeAliasAssociateRequestKey: kms:alias:associate is checked on the
+	// alias and the key named in the request, not on the key the alias
+	// pointed to before.
+	AssumeAliasAssociateRequestKey
+	// AssumeSCPPathUnknown: an SCP attached to an OU was ignored because the
+	// request carries no organization path.
+	AssumeSCPPathUnknown
+	// AssumeSCPUnlistedLevel: a level of the caller's organization path has
+	// no SCP in the set; it was not evaluated (Huawei attaches FullAccess
+	// everywhere when SCPs are enabled).
+	AssumeSCPUnlistedLevel
+
 	assumptionEnd
 )
 
@@ -76,6 +111,15 @@ var assumptionCodes = [...]string{
 	"secret-key-unknown",
 	"no-resource",
 	"cross-account-needs-resource-policy",
+	"action-alias",
+	"mixed-policy-versions",
+	"forallvalues-absent",
+	"stringlike-substring",
+	"operator-never-matches",
+	"kms-resource-policy",
+	"alias-associate-request-key",
+	"scp-path-unknown",
+	"scp-unlisted-level",
 }
 
 var assumptionText = [...]string{
@@ -93,6 +137,15 @@ var assumptionText = [...]string{
 	"the secret's encryption key type was not given; it was taken to be service-managed",
 	"the operation names no resource; it is checked against the resource \"*\"",
 	"cross-account access needs a key or secret policy, which only keys and secrets in a KMS instance can have",
+	"a 5.0 statement matched the action only through its legacy alias (Table 1 Alias column), a reading Huawei documents generically and for CDN but not for KMS",
+	"1.1 and 5.0 identity policies were pooled; a Deny in either wins",
+	"a ForAllValues condition held because its key was absent from the request",
+	"StringLike was evaluated as a substring test (use StringMatch for * and ? wildcards)",
+	"a condition with an unknown operator, or one of the wrong type for its key, never matches",
+	"a KMS resource policy took part; Huawei publishes no KMS resource-policy schema, so the generic IAM 5.0 rules were applied",
+	"kms:alias:associate was checked on the key named in the request; the key the alias pointed to before may also need it",
+	"an SCP attached to an OU was ignored because the request carries no organization path",
+	"a level of the organization path has no SCP in the set and was not evaluated",
 }
 
 // Values returns every single assumption.

@@ -27,21 +27,32 @@ type Case struct {
 
 // CasePolicy is one policy of a case.
 type CasePolicy struct {
-	// Type is "ram", "key" or "secret".
+	// Type is "ram", "key" or "secret" (Alibaba Cloud), or "identity",
+	// "scp" or "resource" (Huawei Cloud).
 	Type PolicyKind `json:"type"`
 	// Resource is the key (secret) ARN a key (secret) policy belongs to.
 	Resource string `json:"resource,omitempty"`
 	// Principal is the user or role a RAM policy is attached to; "" means
 	// the request's principal.
-	Principal string          `json:"principal,omitempty"`
-	Document  json.RawMessage `json:"document"`
+	Principal string `json:"principal,omitempty"`
+	// AttachedTo is where a Huawei policy is attached: informational for
+	// identity policies ("user:alice"), "root", "ou:<id>" or
+	// "account:<id>" for SCPs (missing: the caller's account), the key URN
+	// for resource policies.
+	AttachedTo string          `json:"attachedTo,omitempty"`
+	Document   json.RawMessage `json:"document"`
 }
 
 // CaseRequest is the request of a case.
 type CaseRequest struct {
 	Principal string `json:"principal"`
 	Action    string `json:"action"`
-	Resource  string `json:"resource"`
+	// Resource is the resource the caller names. In JSON it may also be an
+	// array (Huawei cases): each URN is then a separate authorization unit,
+	// all of which must be allowed; Resources holds them and Resource the
+	// first.
+	Resource  string   `json:"resource"`
+	Resources []string `json:"-"`
 	// Context maps condition keys to a string, number, boolean or an array
 	// of them.
 	Context Context `json:"context,omitempty"`
@@ -51,6 +62,67 @@ type CaseRequest struct {
 	// encryptionKey), secretEncryptionKeyType (or encryptionKeyType),
 	// aliasTargetKey, destinationKey. Unknown facts are ignored.
 	Related map[string]any `json:"related,omitempty"`
+	// API (Huawei) is the HTTP request the action must derive from
+	// (seed 003 Table 2); the case fails when it maps to another action.
+	API *CaseAPI `json:"api,omitempty"`
+	// Org (Huawei) places the caller's account in the organization.
+	Org *Org `json:"org,omitempty"`
+}
+
+// CaseAPI is the HTTP request of a Huawei case.
+type CaseAPI struct {
+	Method string `json:"method"`
+	Path   string `json:"path"`
+}
+
+// UnmarshalJSON accepts "resource" as a string or an array of strings.
+func (r *CaseRequest) UnmarshalJSON(data []byte) error {
+	type plain CaseRequest
+	var aux struct {
+		plain
+		Resource json.RawMessage `json:"resource"`
+	}
+	if err := json.Unmarshal(data, &aux); err != nil {
+		return err
+	}
+	*r = CaseRequest(aux.plain)
+	raw := bytes.TrimSpace(aux.Resource)
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+	case raw[0] == '[':
+		if err := json.Unmarshal(raw, &r.Resources); err != nil {
+			return fmt.Errorf("request.resource: %w", err)
+		}
+		if len(r.Resources) > 0 {
+			r.Resource = r.Resources[0]
+		}
+	default:
+		if err := json.Unmarshal(raw, &r.Resource); err != nil {
+			return fmt.Errorf("request.resource: %w", err)
+		}
+	}
+	return nil
+}
+
+// MarshalJSON writes "resource" as an array when the request has several.
+func (r CaseRequest) MarshalJSON() ([]byte, error) {
+	type plain CaseRequest
+	var res any = r.Resource
+	if len(r.Resources) > 1 {
+		res = r.Resources
+	}
+	return json.Marshal(struct {
+		plain
+		Resource any `json:"resource"`
+	}{plain(r), res})
+}
+
+// units returns the resources of the request, one per authorization unit.
+func (r CaseRequest) units() []string {
+	if len(r.Resources) > 0 {
+		return r.Resources
+	}
+	return []string{r.Resource}
 }
 
 // CaseResult is the outcome of running a case, shaped as the runner
@@ -103,10 +175,39 @@ func ParseCases(data []byte) ([]Case, error) {
 	return cases, nil
 }
 
-// Run evaluates the case and compares the result with its expectations:
-// the decision must equal Expect and the missing pairs must equal Missing
-// as a set.
-func (c Case) Run() CaseResult {
+// Dialect detects the dialect of a case: Huawei Cloud when a policy is of
+// a Huawei kind or is written like one (Version "5.0" or "1.1", actions
+// service:type:operation), or the request's principal is a Huawei URN
+// (iam::, sts::) or its action is written like a Huawei action; Alibaba
+// Cloud otherwise.
+func (c Case) Dialect() Dialect {
+	for _, p := range c.Policies {
+		if d := p.Type.Dialect(); d != "" {
+			return d
+		}
+	}
+	if looksHuaweiPrincipal(c.Request.Principal) || looksHuaweiAction(c.Request.Action) {
+		return DialectHuawei
+	}
+	for _, p := range c.Policies {
+		if d, _ := DetectPolicy(p.Document); d == DialectHuawei {
+			return d
+		}
+	}
+	return DialectAlibaba
+}
+
+// Run evaluates the case in its detected dialect (see [Case.Dialect]) and
+// compares the result with its expectations: the decision must equal
+// Expect and the missing pairs must equal Missing as a set.
+func (c Case) Run() CaseResult { return c.RunDialect(c.Dialect()) }
+
+// RunDialect evaluates the case as a case of dialect d; a policy of the
+// other dialect's kind makes the case fail.
+func (c Case) RunDialect(dialect Dialect) CaseResult {
+	if dialect == DialectHuawei {
+		return c.runHuawei()
+	}
 	res := CaseResult{Name: c.Name, Missing: []Missing{}, Denied: []CaseDenied{}}
 	fail := func(format string, args ...any) CaseResult {
 		res.Problems = append(res.Problems, fmt.Sprintf(format, args...))
@@ -116,6 +217,9 @@ func (c Case) Run() CaseResult {
 	var set PolicySet
 	for i, cp := range c.Policies {
 		name := "policies[" + strconv.Itoa(i) + "]"
+		if cp.Type.Dialect() != DialectAlibaba {
+			return fail("%s: policy type %q is not an Alibaba Cloud policy type (ram, key or secret)", name, cp.Type)
+		}
 		p, err := ParsePolicy(cp.Document, cp.Type, WithName(name))
 		if err != nil {
 			return fail("%s: %v", name, err)
@@ -166,6 +270,83 @@ func (c Case) Run() CaseResult {
 	}
 	res.Pass = len(res.Problems) == 0
 	return res
+}
+
+// runHuawei runs a Huawei Cloud case: every resource of the request is a
+// unit, all of which must be allowed; the decision aggregates the units
+// like a preflight (ExplicitDeny, else ImplicitDeny, else Allow).
+func (c Case) runHuawei() CaseResult {
+	res := CaseResult{Name: c.Name, Missing: []Missing{}, Denied: []CaseDenied{}}
+	fail := func(format string, args ...any) CaseResult {
+		res.Problems = append(res.Problems, fmt.Sprintf(format, args...))
+		res.Pass = false
+		return res
+	}
+	var set PolicySet
+	for i, cp := range c.Policies {
+		name := "policies[" + strconv.Itoa(i) + "]"
+		if cp.Type.Dialect() != DialectHuawei {
+			return fail("%s: policy type %q is not a Huawei Cloud policy type (identity, scp or resource)", name, cp.Type)
+		}
+		p, err := ParseHuaweiPolicy(cp.Document, cp.Type, WithName(name))
+		if err != nil {
+			return fail("%s: %v", name, err)
+		}
+		target := cp.AttachedTo
+		if target == "" && cp.Type == HuaweiResourcePolicy {
+			target = cp.Resource
+		}
+		if err := set.Add(p, target); err != nil {
+			return fail("%s: %v", name, err)
+		}
+	}
+	rq := c.Request
+	if rq.API != nil {
+		op, err := HuaweiOperationForRequest(rq.API.Method, rq.API.Path)
+		if err != nil {
+			return fail("api: %v", err)
+		}
+		if !strings.EqualFold(op.Action, rq.Action) {
+			return fail("api %s %s is authorized by %s, not %s", rq.API.Method, rq.API.Path, op.Action, rq.Action)
+		}
+	}
+	units := rq.units()
+	reqs := make([]Request, len(units))
+	for i, u := range units {
+		reqs[i] = Request{Principal: rq.Principal, Action: rq.Action, Resource: u, Context: rq.Context, Org: rq.Org}
+	}
+	d, _ := set.EvaluateAll(reqs...)
+	if d.Err != nil {
+		res.Problems = append(res.Problems, d.Err.Error())
+	}
+	res.Decision = d.Effect
+	res.Assumptions = d.Assumptions
+	res.Missing = append(res.Missing, dedupeMissing(d.Missing)...)
+	for _, x := range d.Denied {
+		res.Denied = append(res.Denied, CaseDenied{Action: x.Action, Resource: x.Resource, Policy: x.Policy, Statement: x.Statement})
+	}
+	if d.Effect != c.Expect {
+		res.Problems = append(res.Problems, fmt.Sprintf("decision %s, want %s", d.Effect, c.Expect))
+	}
+	if !sameMissing(dedupeMissing(d.Missing), dedupeMissing(c.Missing)) {
+		res.Problems = append(res.Problems, fmt.Sprintf("missing %s, want %s", formatMissing(d.Missing), formatMissing(c.Missing)))
+	}
+	res.Pass = len(res.Problems) == 0
+	return res
+}
+
+// dedupeMissing drops repeated pairs (Huawei cases compare missing as a set).
+func dedupeMissing(ms []Missing) []Missing {
+	out := make([]Missing, 0, len(ms))
+	seen := map[string]bool{}
+	for _, m := range ms {
+		k := strings.ToLower(m.Action) + "\x00" + m.Resource + "\x00" + string(m.Where)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func caseFacts(m map[string]any) Facts {

@@ -33,6 +33,9 @@ const (
 	opDateGreaterThanEquals
 	opBool
 	opIPAddress
+	opStringContains  // substring test (Huawei StringLike)
+	opStringStartWith // prefix test (Huawei StringStartWith)
+	opStringEndWith   // suffix test (Huawei StringEndWith)
 )
 
 type valueType uint8
@@ -76,7 +79,7 @@ func (t valueType) expected() string {
 }
 
 // setQuantifier is how a multi-valued request key is compared; RAM has only
-// setNone.
+// setNone, Huawei Cloud all three.
 type setQuantifier uint8
 
 const (
@@ -91,7 +94,8 @@ type condition struct {
 	name     string // operator as written, e.g. "NotIpAddress"
 	op       condOp
 	negate   bool // "Not" form: satisfied when no value matches (NOR)
-	ifExists bool // satisfied when the key is absent
+	ifExists bool // satisfied when the key is absent (or has only empty values)
+	never    bool // never satisfied: an unknown operator, or one of the wrong type for its key
 	set      setQuantifier
 	key      string
 
@@ -154,8 +158,11 @@ func compileCondition(op condOp, negate bool, key string, values []string) (cond
 // fails a positive operator and satisfies a negated one (see the package
 // documentation, # Assumptions).
 func (c *condition) eval(ctx Context) (ok, absent bool) {
+	if c.never {
+		return false, false
+	}
 	vals := ctx.lookup(c.key)
-	if len(vals) == 0 {
+	if len(vals) == 0 || c.ifExists && allEmpty(vals) {
 		switch {
 		case c.ifExists:
 			return true, true
@@ -191,6 +198,15 @@ func (c *condition) eval(ctx Context) (ok, absent bool) {
 	}
 }
 
+func allEmpty(vals []string) bool {
+	for _, v := range vals {
+		if v != "" {
+			return false
+		}
+	}
+	return true
+}
+
 // matchOne reports whether the request value v matches any policy value
 // under the base operator. A value that does not parse as the operator's
 // type matches nothing.
@@ -211,6 +227,24 @@ func (c *condition) matchOne(v string) bool {
 	case opStringLike:
 		for i := range c.globs {
 			if c.globs[i].match(v) {
+				return true
+			}
+		}
+	case opStringContains:
+		for _, s := range c.strs {
+			if strings.Contains(v, s) {
+				return true
+			}
+		}
+	case opStringStartWith:
+		for _, s := range c.strs {
+			if strings.HasPrefix(v, s) {
+				return true
+			}
+		}
+	case opStringEndWith:
+		for _, s := range c.strs {
+			if strings.HasSuffix(v, s) {
 				return true
 			}
 		}

@@ -15,7 +15,9 @@ var (
 	ErrTooLarge = errors.New("localauthz: policy document too large")
 	// ErrUnsupported reports an element or operator that exists in other
 	// policy languages (NotResource, ...IfExists, ForAnyValue:, Null) but
-	// that Alibaba Cloud RAM and KMS do not accept.
+	// that Alibaba Cloud RAM and KMS do not accept, or an element the
+	// Huawei Cloud kind does not have (NotPrincipal, NotResource in an SCP,
+	// NotAction in a 1.1 policy).
 	ErrUnsupported = errors.New("localauthz: unsupported policy element")
 	// ErrInvalidPolicy reports any other violation of the policy grammar.
 	ErrInvalidPolicy = errors.New("localauthz: invalid policy")

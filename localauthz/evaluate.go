@@ -41,11 +41,21 @@ const (
 	// WhereControlPolicy: a resource directory control policy (reported by
 	// KMS only; see [FromAccessDenied]).
 	WhereControlPolicy Where = "control-policy"
+	// WhereIdentity: a Huawei Cloud identity policy of the caller.
+	WhereIdentity Where = "identity"
+	// WhereSCP: a Huawei Cloud Organizations service control policy on the
+	// caller's path (SCPs grant nothing; they bound what identity policies
+	// can grant).
+	WhereSCP Where = "scp"
+	// WhereResource: the Huawei Cloud resource policy of the key
+	// (cross-account access).
+	WhereResource Where = "resource"
 )
 
 // Values returns every Where.
 func (Where) Values() []Where {
-	return []Where{WhereRAM, WhereKey, WhereRAMOrKey, WhereSecret, WhereRAMOrSecret, WhereControlPolicy}
+	return []Where{WhereRAM, WhereKey, WhereRAMOrKey, WhereSecret, WhereRAMOrSecret, WhereControlPolicy,
+		WhereIdentity, WhereSCP, WhereResource}
 }
 
 // Missing is one (action, resource) pair that must be granted, and where.
@@ -185,36 +195,49 @@ const ContextKeyEndpoint = "localauthz:endpoint"
 // Request is one (principal, action, resource) authorization unit.
 type Request struct {
 	// Principal is the caller: acs:ram::<uid>:user/<name>, :role/<name>,
-	// :root, or acs:sts::<uid>:assumed-role/<role>/<session>.
+	// :root, or acs:sts::<uid>:assumed-role/<role>/<session>; for Huawei
+	// Cloud iam::<account-id>:user:<name>,
+	// sts::<account-id>:assumed-agency:<agency>/<session> or
+	// sts::<account-id>:external-user:<idp>/<session>.
 	Principal string
-	// Action is a KMS action such as kms:Decrypt.
+	// Action is a KMS action such as kms:Decrypt (Huawei Cloud:
+	// kms:cmk:decryptData).
 	Action string
-	// Resource is the ARN of the key, alias, secret or container, or "*"
-	// for operations without a resource.
+	// Resource is the ARN (URN) of the key, alias, secret or container, or
+	// "*" for operations without a resource.
 	Resource string
 	// Context carries the request's condition keys; nil means none.
 	Context Context
 	// InKMSInstance reports that Resource is a key or secret in a KMS
-	// instance; key and secret policies are consulted only then.
+	// instance; key and secret policies are consulted only then (Alibaba
+	// Cloud only).
 	InKMSInstance bool
+	// Org places the caller's account in a Huawei Cloud organization, for
+	// service control policies; nil means unknown (see [Org]).
+	Org *Org
 }
 
 // PolicySet holds the policies an evaluation considers: RAM identity
 // policies (attached to a principal, or to whichever principal is
-// evaluated), and key and secret policies by resource ARN.
+// evaluated), and key and secret policies by resource ARN; or, in the
+// Huawei Cloud dialect, identity policies, SCPs by attachment and KMS
+// resource policies by key URN. All policies of a set share one dialect.
 //
 // The zero value is an empty set ready to use. A PolicySet must not be
 // modified while it is being evaluated; evaluation itself is safe for
 // concurrent use.
 type PolicySet struct {
+	dialect   Dialect // of the first policy added; "" while empty
 	identity  []attachment
 	resources map[string][]attachment
+	scps      []attachment // Huawei service control policies
 	n         int
 }
 
 type attachment struct {
 	policy *Policy
-	to     principal // holder of a RAM policy; kind pkNone: any caller
+	to     principal // holder of a RAM (identity) policy; kind pkNone: any caller
+	target string    // an SCP's attachment: "root", "ou:<id>", "account:<id>" or "" (the caller's account)
 	refs   []StatementRef
 }
 
@@ -223,9 +246,20 @@ type attachment struct {
 // evaluated (a flat list for one principal); an assumed-role session holds
 // its role's policies. For a key or secret policy, target is the ARN of the
 // key or secret the policy belongs to.
+//
+// Huawei Cloud: for an identity policy target is informational ("",
+// "user:alice", "group:devs") unless it is a user or agency URN
+// (iam::<account-id>:user:<name>, iam::<account-id>:agency:<name>), which
+// restricts the policy to that identity (an agency's sessions); for an SCP
+// it is "root", "ou:<id>", "account:<id>", or "" for the caller's account;
+// for a resource policy the key URN. A policy of the other dialect than
+// the set's is an error.
 func (s *PolicySet) Add(p *Policy, target string) error {
 	if p == nil {
 		return errors.New("localauthz: nil policy")
+	}
+	if d := p.kind.Dialect(); s.dialect != "" && d != s.dialect {
+		return errors.New("localauthz: a " + string(d) + " policy cannot join a set of " + string(s.dialect) + " policies")
 	}
 	a := attachment{policy: p}
 	switch p.kind {
@@ -236,6 +270,10 @@ func (s *PolicySet) Add(p *Policy, target string) error {
 				return errors.New("localauthz: a RAM policy attaches to a user or role ARN (acs:ram::<uid>:user/<name> or :role/<name>), not " + strconv.Quote(target))
 			}
 			a.to = pr
+		}
+	case HuaweiIdentityPolicy, HuaweiSCP, HuaweiResourcePolicy:
+		if err := a.huaweiTarget(target); err != nil {
+			return err
 		}
 	default:
 		r, ok := parseARN(target)
@@ -252,12 +290,17 @@ func (s *PolicySet) Add(p *Policy, target string) error {
 		name = string(p.kind) + "[" + strconv.Itoa(s.n) + "]"
 	}
 	s.n++
+	s.dialect = p.kind.Dialect()
 	a.refs = make([]StatementRef, len(p.doc.statements))
 	for i, st := range p.doc.statements {
 		a.refs[i] = StatementRef{Policy: name, Kind: p.kind, Statement: i, Sid: st.sid}
 	}
-	if p.kind == RAMPolicy {
+	switch p.kind {
+	case RAMPolicy, HuaweiIdentityPolicy:
 		s.identity = append(s.identity, a)
+		return nil
+	case HuaweiSCP:
+		s.scps = append(s.scps, a)
 		return nil
 	}
 	if s.resources == nil {
@@ -266,6 +309,10 @@ func (s *PolicySet) Add(p *Policy, target string) error {
 	s.resources[target] = append(s.resources[target], a)
 	return nil
 }
+
+// Dialect returns the dialect of the policies in the set, or "" when it is
+// empty.
+func (s *PolicySet) Dialect() Dialect { return s.dialect }
 
 // holds reports whether the RAM policy holder a covers the caller p: the
 // user itself, or the role of a role or session.
@@ -284,9 +331,17 @@ func (a *attachment) holds(p *principal) bool {
 // within their scope.
 //
 // Evaluate does not allocate when the result is Allow.
+//
+// A set of Huawei Cloud policies (or an empty set asked about a Huawei
+// principal) is evaluated with Huawei's rules instead; see
+// [PolicySet.Evaluate] in the package documentation (# Huawei Cloud).
 func (s *PolicySet) Evaluate(r Request) Decision {
 	var d Decision
-	s.evaluate(&r, &d)
+	if s.dialect == DialectHuawei || s.dialect == "" && looksHuaweiPrincipal(r.Principal) {
+		s.evaluateHuawei(&r, &d)
+	} else {
+		s.evaluate(&r, &d)
+	}
 	return d
 }
 
@@ -320,6 +375,7 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 
 	var tr matchTrace
 	var ramAllow, ramDeny, resAllow, resDeny *StatementRef
+	act := reqAction{name: r.Action}
 	root := p.kind == pkRoot
 	if !root { // RAM policies cannot be attached to the account root
 		for i := range s.identity {
@@ -327,7 +383,7 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 			if !a.holds(&p) {
 				continue
 			}
-			al, de := evalStatements(a.policy.stmts, r.Action, r.Resource, &p, r.Context, &tr)
+			al, de := evalStatements(a.policy.stmts, act, r.Resource, &p, r.Context, &tr)
 			if de >= 0 {
 				ramDeny = &a.refs[de]
 				break
@@ -362,7 +418,7 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 			} else {
 				for i := range atts {
 					a := &atts[i]
-					al, de := evalStatements(a.policy.stmts, r.Action, r.Resource, &p, r.Context, &tr)
+					al, de := evalStatements(a.policy.stmts, act, r.Resource, &p, r.Context, &tr)
 					if de >= 0 {
 						resDeny = &a.refs[de]
 						break

@@ -327,8 +327,8 @@ func TestEvaluateConcurrent(t *testing.T) {
 
 func TestEnumsAndAssumptions(t *testing.T) {
 	assert.Len(t, localauthz.Effect("").Values(), 3)
-	assert.Len(t, localauthz.PolicyKind("").Values(), 3)
-	assert.Len(t, localauthz.Where("").Values(), 6)
+	assert.Len(t, localauthz.PolicyKind("").Values(), 6)
+	assert.Len(t, localauthz.Where("").Values(), 9)
 	all := localauthz.Assumption(0).Values()
 	var set localauthz.Assumption
 	for _, a := range all {

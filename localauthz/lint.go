@@ -98,7 +98,17 @@ func HasErrors(fs []Finding) bool {
 }
 
 // Lint reports risky, ineffective or suspicious parts of a parsed policy.
+//
+// Huawei Cloud policies get the Huawei checks: unknown operators (such as
+// the AWS spelling NumericLessThan) and operators of the wrong type for
+// their key, which never match; StringLike (a substring test) where
+// StringMatch was meant; kms:* on *; unknown actions and actions covered
+// through a legacy alias; resources that cannot fit the actions; the SCP
+// grammar; ForAllValues and negated Deny conditions on absent keys.
 func Lint(p *Policy) []Finding {
+	if p.Dialect() == DialectHuawei {
+		return lintHuawei(p)
+	}
 	l := linter{p: p}
 	l.run()
 	return l.out

@@ -85,7 +85,7 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"principal session", localauthz.KeyPolicy, stmt(`{"Effect":"Allow","Principal":{"RAM":["acs:sts::1:assumed-role/r/s"]},"Action":"kms:Decrypt","Resource":"*"}`), "Statement[0].Principal.RAM[0]", localauthz.ErrInvalidPolicy, "role/<name>"},
 		{"not principal", localauthz.KeyPolicy, stmt(`{` + keyStmt + `,"NotPrincipal":{"RAM":["acs:ram::1:*"]}}`), "Statement[0].NotPrincipal", localauthz.ErrUnsupported, "NotPrincipal"},
 		{"deep nesting", localauthz.RAMPolicy, strings.Repeat("[", 100) + strings.Repeat("]", 100), strings.Repeat("[0]", 32), localauthz.ErrInvalidPolicy, "nesting"},
-		{"unknown kind", localauthz.PolicyKind("scp"), stmt(`{` + allow + `}`), "", localauthz.ErrInvalidPolicy, "kind"},
+		{"unknown kind", localauthz.PolicyKind("bogus"), stmt(`{` + allow + `}`), "", localauthz.ErrInvalidPolicy, "kind"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

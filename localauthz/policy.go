@@ -18,10 +18,21 @@ const (
 	KeyPolicy PolicyKind = "key"
 	// SecretPolicy is a KMS secret policy.
 	SecretPolicy PolicyKind = "secret"
+
+	// HuaweiIdentityPolicy is a Huawei Cloud IAM identity policy (Version
+	// "5.0") or legacy fine-grained policy (Version "1.1") of the caller.
+	HuaweiIdentityPolicy PolicyKind = "identity"
+	// HuaweiSCP is a Huawei Cloud Organizations service control policy.
+	HuaweiSCP PolicyKind = "scp"
+	// HuaweiResourcePolicy is a Huawei Cloud resource policy attached to a
+	// KMS key.
+	HuaweiResourcePolicy PolicyKind = "resource"
 )
 
-// Values returns every PolicyKind.
-func (PolicyKind) Values() []PolicyKind { return []PolicyKind{RAMPolicy, KeyPolicy, SecretPolicy} }
+// Values returns every PolicyKind, Alibaba Cloud's then Huawei Cloud's.
+func (PolicyKind) Values() []PolicyKind {
+	return []PolicyKind{RAMPolicy, KeyPolicy, SecretPolicy, HuaweiIdentityPolicy, HuaweiSCP, HuaweiResourcePolicy}
+}
 
 func (k PolicyKind) valid() bool { return k == RAMPolicy || k == KeyPolicy || k == SecretPolicy }
 
@@ -74,6 +85,12 @@ func (p *Policy) Name() string { return p.name }
 // Kind returns the kind the policy was parsed as.
 func (p *Policy) Kind() PolicyKind { return p.kind }
 
+// Dialect returns the dialect of the policy's kind.
+func (p *Policy) Dialect() Dialect { return p.kind.Dialect() }
+
+// Version returns the policy's Version element ("1"; Huawei "5.0" or "1.1").
+func (p *Policy) Version() string { return p.doc.version }
+
 // policyDoc is the policy as written, normalised (strings or arrays become
 // arrays), kept for marshalling and linting.
 type policyDoc struct {
@@ -82,14 +99,17 @@ type policyDoc struct {
 }
 
 type stmtDoc struct {
-	path       string // "Statement[i]", or "Statement" for a single object
-	sid        string
-	hasSid     bool
-	effect     string
-	notAction  bool
-	actions    []string
-	resources  []string
-	principals []string
+	path        string // "Statement[i]", or "Statement" for a single object
+	sid         string
+	hasSid      bool
+	effect      string
+	notAction   bool
+	actions     []string
+	hasResource bool // Resource or NotResource written (Huawei may omit it: "*")
+	notResource bool
+	resources   []string
+	principals  []string
+	principalOf string // the Principal member: "RAM" (Alibaba) or "IAM" (Huawei)
 	// whether Action/Resource were written as arrays (for finding paths)
 	actionsArray, resourcesArray bool
 	conds                        []condDoc
@@ -108,6 +128,13 @@ func (s *stmtDoc) actionElem() string {
 	return "Action"
 }
 
+func (s *stmtDoc) resourceElem() string {
+	if s.notResource {
+		return "NotResource"
+	}
+	return "Resource"
+}
+
 // ParsePolicy parses, validates and compiles a policy document of the given
 // kind. Errors are *[PolicyError] values naming the offending element by
 // JSON path; ParsePolicy never panics.
@@ -116,9 +143,15 @@ func (s *stmtDoc) actionElem() string {
 // or an array; per statement Sid, Effect, Action or NotAction, Resource,
 // Principal (key and secret policies only, {"RAM": [...]}) and Condition.
 // Element and operator names are case-sensitive.
+//
+// The Huawei Cloud kinds ([HuaweiIdentityPolicy], [HuaweiSCP],
+// [HuaweiResourcePolicy]) are parsed by [ParseHuaweiPolicy].
 func ParsePolicy(doc []byte, kind PolicyKind, opts ...ParseOption) (*Policy, error) {
+	if kind.Dialect() == DialectHuawei {
+		return ParseHuaweiPolicy(doc, kind, opts...)
+	}
 	if !kind.valid() {
-		return nil, &PolicyError{Offset: -1, Problem: "unknown policy kind " + strconv.Quote(string(kind)), Expected: "ram, key or secret", kind: ErrInvalidPolicy}
+		return nil, &PolicyError{Offset: -1, Problem: "unknown policy kind " + strconv.Quote(string(kind)), Expected: "ram, key, secret, identity, scp or resource", kind: ErrInvalidPolicy}
 	}
 	cfg := parseConfig{}
 	switch kind {
@@ -305,6 +338,7 @@ func (d *decoder) statement(path string, v jvalue) (stmtDoc, error) {
 				}
 			}
 			s.resources, s.resourcesArray, seenResource = list, m.val.kind == jArray, true
+			s.hasResource = true
 		case "Principal":
 			if d.kind == RAMPolicy {
 				return s, d.ef.invalid(p, m.keyOff, "Principal is not allowed in a RAM identity policy", "no Principal (the policy applies to the identity it is attached to)")
@@ -313,7 +347,7 @@ func (d *decoder) statement(path string, v jvalue) (stmtDoc, error) {
 			if err != nil {
 				return s, err
 			}
-			s.principals, seenPrincipal = list, true
+			s.principals, s.principalOf, seenPrincipal = list, "RAM", true
 		case "Condition":
 			conds, err := d.condition(p, m.val)
 			if err != nil {
@@ -682,12 +716,16 @@ func writeStatement(b *bytes.Buffer, s *stmtDoc) {
 	b.WriteString(`,"` + s.actionElem() + `":`)
 	writeJSONStrings(b, s.actions)
 	if s.principals != nil {
-		b.WriteString(`,"Principal":{"RAM":`)
+		b.WriteString(`,"Principal":{`)
+		writeJSONString(b, s.principalOf)
+		b.WriteByte(':')
 		writeJSONStrings(b, s.principals)
 		b.WriteByte('}')
 	}
-	b.WriteString(`,"Resource":`)
-	writeJSONStrings(b, s.resources)
+	if s.hasResource {
+		b.WriteString(`,"` + s.resourceElem() + `":`)
+		writeJSONStrings(b, s.resources)
+	}
 	if len(s.conds) > 0 {
 		b.WriteString(`,"Condition":{`)
 		for i, c := range s.conds {

@@ -140,7 +140,9 @@ func contains(list []string, s string) bool {
 type Grant struct {
 	// Where is WhereRAM (a RAM policy document to attach to the caller),
 	// WhereKey or WhereSecret (one statement to add to the key or secret
-	// policy of Resource).
+	// policy of Resource); for Huawei Cloud WhereIdentity (a 5.0 identity
+	// policy), WhereSCP (an SCP Allow statement) or WhereResource (a
+	// statement for the key's resource policy).
 	Where    Where           `json:"where"`
 	Resource string          `json:"resource,omitempty"`
 	Policy   json.RawMessage `json:"policy"`
@@ -157,7 +159,7 @@ func (r Report) Grants() []Grant { return SuggestGrants(r.Principal, r.Decision.
 // granted in RAM. Pairs no policy can grant (another account's alias) get
 // no suggestion.
 func SuggestGrants(principal string, missing []Missing) []Grant {
-	var ram []Missing
+	var ram, identity, scp []Missing
 	var resOrder []string
 	byRes := map[string][]string{}
 	resWhere := map[string]Where{}
@@ -165,8 +167,16 @@ func SuggestGrants(principal string, missing []Missing) []Grant {
 		switch m.Where {
 		case WhereRAM, WhereRAMOrKey, WhereRAMOrSecret:
 			ram = append(ram, m)
-		case WhereKey, WhereSecret:
-			if r, ok := parseARN(m.Resource); !ok || (r.kmsType() != kmsKey && r.kmsType() != kmsSecret) {
+		case WhereIdentity:
+			identity = append(identity, m)
+		case WhereSCP:
+			scp = append(scp, m)
+		case WhereKey, WhereSecret, WhereResource:
+			if m.Where == WhereResource {
+				if u, ok := parseURN(m.Resource); !ok || u.typ != HuaweiResourceKeyID {
+					continue // only keys carry a resource policy
+				}
+			} else if r, ok := parseARN(m.Resource); !ok || (r.kmsType() != kmsKey && r.kmsType() != kmsSecret) {
 				continue // aliases and containers cannot carry a policy; nothing to suggest
 			}
 			if _, ok := byRes[m.Resource]; !ok {
@@ -180,13 +190,38 @@ func SuggestGrants(principal string, missing []Missing) []Grant {
 	}
 	var out []Grant
 	if len(ram) > 0 {
-		out = append(out, Grant{Where: WhereRAM, Policy: ramPolicyFor(ram)})
+		out = append(out, Grant{Where: WhereRAM, Policy: policyFor("1", ram)})
+	}
+	if len(identity) > 0 {
+		out = append(out, Grant{Where: WhereIdentity, Policy: policyFor("5.0", identity)})
+	}
+	if len(scp) > 0 {
+		var actions []string
+		for _, m := range scp {
+			if !contains(actions, m.Action) {
+				actions = append(actions, m.Action)
+			}
+		}
+		var b bytes.Buffer
+		b.WriteString(`{"Effect":"Allow","Action":`)
+		writeJSONStrings(&b, actions)
+		b.WriteString(`,"Resource":["*"]}`)
+		out = append(out, Grant{Where: WhereSCP, Policy: b.Bytes()})
 	}
 	pARN := PolicyHolder(principal)
 	for _, res := range resOrder {
 		var b bytes.Buffer
-		b.WriteString(`{"Effect":"Allow","Principal":{"RAM":`)
-		writeJSONStrings(&b, []string{pARN})
+		if resWhere[res] == WhereResource {
+			acct := ""
+			if p, ok := parseHuaweiRequestPrincipal(principal); ok {
+				acct = p.account
+			}
+			b.WriteString(`{"Effect":"Allow","Principal":{"IAM":`)
+			writeJSONStrings(&b, []string{acct})
+		} else {
+			b.WriteString(`{"Effect":"Allow","Principal":{"RAM":`)
+			writeJSONStrings(&b, []string{pARN})
+		}
 		b.WriteString(`},"Action":`)
 		writeJSONStrings(&b, byRes[res])
 		b.WriteString(`,"Resource":["*"]}`)
@@ -199,15 +234,18 @@ func SuggestGrants(principal string, missing []Missing) []Grant {
 // for principal: the role of an assumed-role session, else the principal
 // itself.
 func PolicyHolder(principal string) string {
+	if p, ok := parseHuaweiRequestPrincipal(principal); ok && p.kind == pkSession {
+		return "iam::" + p.account + ":agency:" + p.name
+	}
 	if p, ok := parseRequestPrincipal(principal); ok && p.kind == pkSession {
 		return "acs:ram::" + p.account + ":role/" + strings.ToLower(p.name)
 	}
 	return principal
 }
 
-// ramPolicyFor builds {"Version":"1","Statement":[...]} granting exactly the
-// pairs: actions with the same resource set share a statement.
-func ramPolicyFor(pairs []Missing) json.RawMessage {
+// policyFor builds {"Version":version,"Statement":[...]} granting exactly
+// the pairs: actions with the same resource set share a statement.
+func policyFor(version string, pairs []Missing) json.RawMessage {
 	var actions []string
 	resOf := map[string][]string{}
 	for _, m := range pairs {
@@ -235,7 +273,7 @@ func ramPolicyFor(pairs []Missing) json.RawMessage {
 		}
 	}
 	var b bytes.Buffer
-	b.WriteString(`{"Version":"1","Statement":[`)
+	b.WriteString(`{"Version":"` + version + `","Statement":[`)
 	for i, s := range stmts {
 		if i > 0 {
 			b.WriteByte(',')
@@ -270,9 +308,14 @@ func (r Report) Text() string {
 	}
 	writeDecisionDetails(&b, "  ", r.Decision)
 	for _, g := range r.Grants() {
-		if g.Where == WhereRAM {
+		switch g.Where {
+		case WhereRAM:
 			b.WriteString("  grant in a RAM policy of " + PolicyHolder(r.Principal) + ":\n    " + string(g.Policy) + "\n")
-		} else {
+		case WhereIdentity:
+			b.WriteString("  grant in an identity policy of " + PolicyHolder(r.Principal) + ":\n    " + string(g.Policy) + "\n")
+		case WhereSCP:
+			b.WriteString("  allow in an SCP at every level of the caller's organization path that lacks it:\n    " + string(g.Policy) + "\n")
+		default:
 			b.WriteString("  add to the " + string(g.Where) + " policy of " + g.Resource + ":\n    " + string(g.Policy) + "\n")
 		}
 	}
@@ -379,4 +422,17 @@ func principalFromDetail(d AccessDeniedDetail) string {
 		return "acs:ram::" + uid + ":root"
 	}
 	return "acs:ram::" + uid + ":" + strings.ToLower(d.AuthPrincipalType) + "/" + name
+}
+
+// EvaluateAll decides several authorization units that must all be
+// allowed (for example the key and the alias URN of a Huawei
+// kms:alias:create), and aggregates them like [PolicySet.Check]:
+// ExplicitDeny if any unit is denied, else ImplicitDeny if any is missing,
+// else Allow.
+func (s *PolicySet) EvaluateAll(reqs ...Request) (Decision, []Check) {
+	checks := make([]Check, len(reqs))
+	for i, r := range reqs {
+		checks[i] = Check{Requirement: Requirement{Action: r.Action, Resource: r.Resource}, Decision: s.Evaluate(r)}
+	}
+	return aggregate(checks), checks
 }

@@ -2,16 +2,18 @@ package localauthz
 
 import "strings"
 
-// principalKind classifies a RAM identity.
+// principalKind classifies a RAM (or Huawei Cloud IAM) identity. Huawei
+// users are pkUser, agencies pkRole and their sessions pkSession.
 type principalKind uint8
 
 const (
-	pkNone    principalKind = iota
-	pkAccount               // acs:ram::<uid>:*  (policy only: every identity of the account)
-	pkRoot                  // acs:ram::<uid>:root
-	pkUser                  // acs:ram::<uid>:user/<name>
-	pkRole                  // acs:ram::<uid>:role/<name>
-	pkSession               // acs:sts::<uid>:assumed-role/<role>/<session> (request only)
+	pkNone     principalKind = iota
+	pkAccount                // acs:ram::<uid>:*  (policy only: every identity of the account)
+	pkRoot                   // acs:ram::<uid>:root
+	pkUser                   // acs:ram::<uid>:user/<name>
+	pkRole                   // acs:ram::<uid>:role/<name>
+	pkSession                // acs:sts::<uid>:assumed-role/<role>/<session> (request only); Huawei: an agency session
+	pkExternal               // Huawei: sts::<account>:external-user:<idp>/<session> (request only)
 )
 
 // principal is a parsed identity ARN. Its strings point into the ARN, so

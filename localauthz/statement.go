@@ -1,20 +1,43 @@
 package localauthz
 
+import "strings"
+
 // This file is the dialect-independent core of the evaluator: a compiled
 // statement and how it matches a request. Dialect parsers (RAM in
-// policy.go) produce compiledStatement values; nothing here knows about
-// JSON element names.
+// policy.go, Huawei Cloud in huawei_policy.go) produce compiledStatement
+// values; nothing here knows about JSON element names.
 
 // compiledStatement is one statement, compiled: action patterns are
 // lowercased, resource patterns split by wildcard kind, condition values
 // parsed.
 type compiledStatement struct {
-	deny       bool
-	notAction  bool
-	actions    []glob      // ASCII case-insensitive
-	resources  []glob      // case-sensitive; nil means "the resource the policy is attached to"
-	principals []principal // nil for identity policies (the policy's holder is the principal)
-	conds      []condition // ANDed
+	deny        bool
+	notAction   bool
+	notResource bool        // NotResource: matches resources no pattern matches
+	actionMode  actionMode  // how legacy action aliases take part in matching
+	strictStar  bool        // the request resource "*" is matched only by the pattern "*"
+	actions     []glob      // ASCII case-insensitive
+	resources   []glob      // case-sensitive; nil means "the resource the policy is attached to"
+	resourceSvc []string    // per resource: lower-case literal service matched case-insensitively (resources[i] is then the rest); nil if none
+	principals  []principal // nil for identity policies (the policy's holder is the principal)
+	conds       []condition // ANDed
+}
+
+// actionMode says how a statement's action patterns meet the legacy
+// aliases of the requested action (Huawei Cloud; RAM has none).
+type actionMode uint8
+
+const (
+	actPlain      actionMode = iota // the pattern must match the action (RAM)
+	actWithAlias                    // ... the action or any of its aliases (Huawei 5.0)
+	actLegacyOnly                   // ... any alias, or the action itself if it has none (Huawei 1.1)
+)
+
+// reqAction is a requested action with its legacy aliases, looked up once
+// per evaluation.
+type reqAction struct {
+	name    string
+	aliases []string
 }
 
 // maxTracedKeys bounds how many absent condition keys one evaluation
@@ -28,6 +51,7 @@ type matchTrace struct {
 	failed        [maxTracedKeys]*condition // present but not satisfied
 	nFailed       int
 	negatedAbsent bool // a negated condition held only because its key was absent
+	forAllAbsent  bool // a ForAllValues condition held only because its key was absent
 }
 
 func (t *matchTrace) addMissing(key string) {
@@ -42,25 +66,71 @@ func (t *matchTrace) addMissing(key string) {
 	}
 }
 
+// matchesAction reports whether the statement's Action (NotAction) covers
+// action, looking up its aliases when the statement's dialect has them.
 func (s *compiledStatement) matchesAction(action string) bool {
-	for i := range s.actions {
-		if s.actions[i].match(action) {
-			return !s.notAction
+	a := reqAction{name: action}
+	if s.actionMode != actPlain {
+		a.aliases = huaweiAliasesOf(action)
+	}
+	return s.matchesReqAction(a)
+}
+
+func (s *compiledStatement) matchesReqAction(a reqAction) bool {
+	hit := false
+	switch {
+	case s.actionMode == actPlain,
+		s.actionMode == actLegacyOnly && len(a.aliases) == 0:
+		hit = s.anyActionPattern(a.name)
+	case s.actionMode == actWithAlias:
+		hit = s.anyActionPattern(a.name)
+		for i := 0; !hit && i < len(a.aliases); i++ {
+			hit = s.anyActionPattern(a.aliases[i])
+		}
+	default: // legacy: through the aliases only
+		for i := 0; !hit && i < len(a.aliases); i++ {
+			hit = s.anyActionPattern(a.aliases[i])
 		}
 	}
-	return s.notAction
+	return hit != s.notAction
+}
+
+func (s *compiledStatement) anyActionPattern(name string) bool {
+	for i := range s.actions {
+		if s.actions[i].match(name) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *compiledStatement) matchesResource(resource string) bool {
 	if s.resources == nil {
 		return true
 	}
+	hit := false
 	for i := range s.resources {
-		if s.resources[i].match(resource) {
-			return true
+		if s.resourcePatternMatches(i, resource) {
+			hit = true
+			break
 		}
 	}
-	return false
+	return hit != s.notResource
+}
+
+// resourcePatternMatches matches one resource pattern: "*" in a
+// strict-star statement is matched only by "*", and a pattern with a
+// case-insensitive service segment compares that segment folded.
+func (s *compiledStatement) resourcePatternMatches(i int, resource string) bool {
+	g := &s.resources[i]
+	if s.strictStar && resource == "*" {
+		return g.kind == globAny
+	}
+	if s.resourceSvc != nil && s.resourceSvc[i] != "" {
+		j := strings.IndexByte(resource, ':')
+		return j >= 0 && equalLower(s.resourceSvc[i], resource[:j]) && g.match(resource[j+1:])
+	}
+	return g.match(resource)
 }
 
 func (s *compiledStatement) matchesPrincipal(p *principal) bool {
@@ -88,39 +158,50 @@ func (t *matchTrace) addFailed(c *condition) {
 }
 
 // conditionsHold evaluates the ANDed conditions; absent keys that made a
-// condition fail are recorded in tr.
+// condition fail are recorded in tr, and so are absent keys that made one
+// hold (a negated operator, or a vacuous ForAllValues).
 func (s *compiledStatement) conditionsHold(ctx Context, tr *matchTrace) bool {
-	negAbsent := false
+	negAbsent, allAbsent := false, false
 	for i := range s.conds {
-		ok, absent := s.conds[i].eval(ctx)
+		c := &s.conds[i]
+		ok, absent := c.eval(ctx)
 		if !ok {
 			if absent {
-				tr.addMissing(s.conds[i].key)
+				tr.addMissing(c.key)
 			} else {
-				tr.addFailed(&s.conds[i])
+				tr.addFailed(c)
 			}
 			return false
 		}
 		if absent {
-			negAbsent = true
+			switch {
+			case c.ifExists: // documented behaviour, not an assumption
+			case c.set == setForAllValues:
+				allAbsent = true
+			default:
+				negAbsent = true
+			}
 		}
 	}
 	if negAbsent {
 		tr.negatedAbsent = true
+	}
+	if allAbsent {
+		tr.forAllAbsent = true
 	}
 	return true
 }
 
 // evalStatements returns the index of the first statement that denies the
 // request and of the first that allows it, or -1.
-func evalStatements(stmts []compiledStatement, action, resource string, p *principal, ctx Context, tr *matchTrace) (allow, deny int) {
+func evalStatements(stmts []compiledStatement, action reqAction, resource string, p *principal, ctx Context, tr *matchTrace) (allow, deny int) {
 	allow, deny = -1, -1
 	for i := range stmts {
 		s := &stmts[i]
 		if !s.deny && allow >= 0 {
 			continue // one Allow is enough; keep looking for a Deny
 		}
-		if !s.matchesAction(action) || !s.matchesResource(resource) || !s.matchesPrincipal(p) {
+		if !s.matchesReqAction(action) || !s.matchesResource(resource) || !s.matchesPrincipal(p) {
 			continue
 		}
 		if !s.conditionsHold(ctx, tr) {
