@@ -1,21 +1,38 @@
 // Command kmsenv is the command-line companion of the kmsenvelope SDK.
 //
-// Today it has one command group, policy, built on package localauthz:
+// Today it has one command group, policy, built on package localauthz. It
+// speaks two dialects: Alibaba Cloud (RAM identity policies, KMS key and
+// secret policies) and Huawei Cloud (IAM identity policies 5.0 and 1.1,
+// Organizations SCPs, KMS resource policies):
 //
-//	kmsenv policy test [--json] FILE|DIR...
-//	kmsenv policy lint [--json] [--kind auto|ram|key|secret] FILE...
+//	kmsenv policy test [--json] [--dialect auto|alibaba|huawei] FILE|DIR...
+//	kmsenv policy lint [--json] [--dialect auto|alibaba|huawei] \
+//	    [--kind auto|ram|key|secret|identity|scp|resource] FILE...
 //	kmsenv policy explain --policy FILE... [--key-policy KEY_ARN=FILE]... \
 //	    --principal ARN (--action ACTION | --operation API [--fact K=V]...) \
 //	    --resource ARN [--context KEY=VALUE]... [--in-instance] [--json]
+//	kmsenv policy explain [--dialect huawei] --policy FILE... [--scp [TARGET=]FILE]... \
+//	    [--resource-policy KEY_URN=FILE]... --principal URN \
+//	    (--action ACTION --resource URN... | --api "METHOD PATH" [--resource URN... | \
+//	     --region R --account ID [--key-id K] [--alias A] [--keystore-id S]]) \
+//	    [--org-path root,ou:<id>,account:<id>] [--management-account] \
+//	    [--context KEY=VALUE]... [--json]
 //	kmsenv policy check --manifest FILE [--policy FILE]... \
 //	    [--key-policy KEY_ARN=FILE]... [--secret-policy SECRET_ARN=FILE]... [--json]
 //
-// Flags may come before or after file arguments.
+// Flags may come before or after file arguments. The dialect defaults to
+// auto: Huawei Cloud for Version "5.0" or "1.1" policies, Huawei-style
+// actions (kms:cmk:decryptData), Huawei principals (iam::..., sts::...),
+// case policies of type identity, scp or resource, and for explain any
+// --scp or --resource-policy; Alibaba Cloud otherwise.
 //
 // # policy test
 //
 // Runs conformance cases (the schema of authz-cases/README.md: policies,
-// request, expect, missing). A directory stands for the *.json files in it.
+// request, expect, missing; for Huawei Cloud the variant of
+// authz-cases/huawei-notes.md). A directory stands for the *.json files in
+// it. Each case runs in its detected dialect unless --dialect names one; a
+// case whose policies belong to the other dialect fails.
 // With --json it prints one object per case and line,
 //
 //	{"name":…,"decision":"Allow|ImplicitDeny|ExplicitDeny","missing":[{"action","resource","where"}],"denied":[{"action","resource","policy","statement"}],"pass":true|false}
@@ -27,9 +44,11 @@
 // # policy lint
 //
 // Prints findings as "FILE: severity code path: message" (see
-// localauthz.Lint for the codes). The kind defaults to auto: a key policy
-// when any statement has a Principal, else a RAM policy. Exit status 1 when
-// any finding is an error.
+// localauthz.Lint for the codes). The kind defaults to auto: the dialect
+// is detected per file (or set with --dialect), then a key (Huawei:
+// resource) policy when any statement has a Principal, else a RAM (Huawei:
+// identity) policy; an SCP must be named with --kind scp. Exit status 1
+// when any finding is an error.
 //
 // # policy explain
 //
@@ -38,6 +57,16 @@
 // condition keys and the assumptions made. With --operation the API is
 // expanded into every (action, resource) pair it needs. Exit status 0 when
 // allowed, 1 when denied.
+//
+// For Huawei Cloud, --policy files are identity policies, --scp attaches an
+// SCP at root, ou:<id> or account:<id> (default: the caller's account) and
+// --resource-policy a resource policy to a key. --org-path places the
+// caller's account in the organization and --management-account exempts it
+// from SCPs. Several --resource values are units that must all be allowed
+// (the key and the alias of kms:alias:create). --api "POST
+// /v1.0/<project_id>/kms/decrypt-data" derives the action from the API
+// table; the resources are then --resource, or built from --region,
+// --account and the request's --key-id, --alias or --keystore-id.
 //
 // # policy check
 //

@@ -31,10 +31,10 @@ type command struct {
 // (encrypt, decrypt, ...) are added here.
 var commands = map[string]command{
 	"policy": {
-		summary: "test, lint, explain and preflight-check RAM and KMS policies",
+		summary: "test, lint, explain and preflight-check RAM and KMS policies (Alibaba Cloud) and IAM, SCP and KMS policies (Huawei Cloud)",
 		sub: map[string]command{
-			"test":    {summary: "run policy conformance cases: policy test [--json] FILE|DIR...", run: policyTest},
-			"lint":    {summary: "report risky or ineffective policy parts: policy lint [--json] [--kind K] FILE...", run: policyLint},
+			"test":    {summary: "run policy conformance cases: policy test [--json] [--dialect D] FILE|DIR...", run: policyTest},
+			"lint":    {summary: "report risky or ineffective policy parts: policy lint [--json] [--dialect D] [--kind K] FILE...", run: policyLint},
 			"explain": {summary: "decide one request and show the deciding statement: policy explain --policy FILE... --principal ARN --action A --resource ARN", run: policyExplain},
 			"check":   {summary: "preflight an application manifest: policy check --manifest FILE --policy FILE...", run: policyCheck},
 		},

@@ -116,7 +116,7 @@ func TestPolicyLint(t *testing.T) {
 	assert.Equal(t, "error", f.Severity)
 	assert.Equal(t, "testdata/cases/basic.json", f.File)
 
-	code, _, _ = runCmd("policy", "lint", "--kind", "scp", "testdata/app-ram.json")
+	code, _, _ = runCmd("policy", "lint", "--kind", "bogus", "testdata/app-ram.json")
 	assert.Equal(t, 2, code)
 	code, out, _ = runCmd("policy", "lint", "--kind", "key", "testdata/app-ram.json")
 	assert.Equal(t, 1, code)

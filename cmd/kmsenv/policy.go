@@ -28,14 +28,19 @@ func newFlagSet(name string, stderr io.Writer, synopsis string) *flag.FlagSet {
 // policyTest runs conformance cases: one result per case, then
 // "N passed, N failed". Exit 0 only when every case passes.
 func policyTest(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("policy test", stderr, "policy test [--json] FILE|DIR...")
+	fs := newFlagSet("policy test", stderr, "policy test [--json] [--dialect auto|alibaba|huawei] FILE|DIR...")
 	asJSON := fs.Bool("json", false, "print one JSON object per case")
+	dialectFlag := fs.String("dialect", "auto", "policy dialect of the cases: alibaba, huawei, or auto (detected per case)")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage
 	}
 	if len(files) == 0 {
 		fs.Usage()
+		return exitUsage
+	}
+	dialect, ok := dialectOption(*dialectFlag, stderr)
+	if !ok {
 		return exitUsage
 	}
 	files, err = expandDirs(files)
@@ -58,7 +63,11 @@ func policyTest(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		for _, c := range cases {
-			res := c.Run()
+			d := dialect
+			if d == "" {
+				d = c.Dialect()
+			}
+			res := c.RunDialect(d)
 			if res.Pass {
 				passed++
 			} else {
@@ -117,9 +126,10 @@ func expandDirs(paths []string) ([]string, error) {
 
 // policyLint prints findings; exit 1 when any is an error.
 func policyLint(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("policy lint", stderr, "policy lint [--json] [--kind auto|ram|key|secret] FILE...")
+	fs := newFlagSet("policy lint", stderr, "policy lint [--json] [--dialect auto|alibaba|huawei] [--kind auto|ram|key|secret|identity|scp|resource] FILE...")
 	asJSON := fs.Bool("json", false, "print one JSON object per finding")
-	kindFlag := fs.String("kind", "auto", "policy kind: ram, key, secret, or auto (key when a statement has a Principal)")
+	kindFlag := fs.String("kind", "auto", "policy kind: ram, key, secret (Alibaba Cloud), identity, scp, resource (Huawei Cloud), or auto (a key or resource policy when a statement has a Principal, else a RAM or identity policy)")
+	dialectFlag := fs.String("dialect", "auto", "policy dialect: alibaba, huawei, or auto (Huawei for Version \"5.0\"/\"1.1\" or actions like kms:cmk:decryptData)")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage
@@ -129,7 +139,15 @@ func policyLint(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if *kindFlag != "auto" && !validKind(*kindFlag) {
-		fmt.Fprintf(stderr, "kmsenv: --kind %q: expected auto, ram, key or secret\n", *kindFlag)
+		fmt.Fprintf(stderr, "kmsenv: --kind %q: expected auto, ram, key, secret, identity, scp or resource\n", *kindFlag)
+		return exitUsage
+	}
+	dialect, ok := dialectOption(*dialectFlag, stderr)
+	if !ok {
+		return exitUsage
+	}
+	if k := localauthz.PolicyKind(*kindFlag); *kindFlag != "auto" && dialect != "" && k.Dialect() != dialect {
+		fmt.Fprintf(stderr, "kmsenv: --kind %s belongs to the %s dialect, not %s\n", k, k.Dialect(), dialect)
 		return exitUsage
 	}
 	errorsFound, broken := false, false
@@ -142,7 +160,7 @@ func policyLint(args []string, stdout, stderr io.Writer) int {
 		}
 		kind := localauthz.PolicyKind(*kindFlag)
 		if *kindFlag == "auto" {
-			kind = detectKind(data)
+			kind = detectKind(data, dialect)
 		}
 		findings := localauthz.LintDocument(data, kind)
 		if localauthz.HasErrors(findings) {
@@ -172,6 +190,18 @@ func policyLint(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// dialectOption parses a --dialect value; "" means auto.
+func dialectOption(v string, stderr io.Writer) (localauthz.Dialect, bool) {
+	if v == "" || v == "auto" {
+		return "", true
+	}
+	d, ok := localauthz.ParseDialect(v)
+	if !ok {
+		fmt.Fprintf(stderr, "kmsenv: --dialect %q: expected auto, alibaba or huawei\n", v)
+	}
+	return d, ok
+}
+
 func validKind(k string) bool {
 	for _, v := range localauthz.PolicyKind("").Values() {
 		if string(v) == k {
@@ -181,13 +211,20 @@ func validKind(k string) bool {
 	return false
 }
 
-// detectKind guesses the kind of a document: a key policy when a statement
-// names a Principal, else a RAM policy.
-func detectKind(doc []byte) localauthz.PolicyKind {
-	var probe struct {
-		Statement json.RawMessage
+// detectKind guesses the kind of a document (see localauthz.DetectPolicy);
+// a dialect forced by --dialect keeps only the Principal test.
+func detectKind(doc []byte, dialect localauthz.Dialect) localauthz.PolicyKind {
+	d, kind := localauthz.DetectPolicy(doc)
+	if dialect == "" || dialect == d {
+		return kind
 	}
-	if json.Unmarshal(doc, &probe) == nil && bytes.Contains(probe.Statement, []byte(`"Principal"`)) {
+	resource := kind == localauthz.KeyPolicy || kind == localauthz.HuaweiResourcePolicy
+	switch {
+	case dialect == localauthz.DialectHuawei && resource:
+		return localauthz.HuaweiResourcePolicy
+	case dialect == localauthz.DialectHuawei:
+		return localauthz.HuaweiIdentityPolicy
+	case resource:
 		return localauthz.KeyPolicy
 	}
 	return localauthz.RAMPolicy
@@ -196,16 +233,41 @@ func detectKind(doc []byte) localauthz.PolicyKind {
 // policySources are the policy flags shared by explain and check.
 type policySources struct {
 	ram, key, secret multiFlag
+	scp, resource    multiFlag // Huawei Cloud
 }
 
 func (ps *policySources) register(fs *flag.FlagSet) {
-	fs.Var(&ps.ram, "policy", "RAM identity `FILE` of the principal (repeatable)")
+	fs.Var(&ps.ram, "policy", "RAM (Huawei: identity) policy `FILE` of the principal (repeatable)")
 	fs.Var(&ps.key, "key-policy", "key policy as `KEY_ARN=FILE` (repeatable)")
 	fs.Var(&ps.secret, "secret-policy", "secret policy as `SECRET_ARN=FILE` (repeatable)")
 }
 
+func (ps *policySources) registerHuawei(fs *flag.FlagSet) {
+	fs.Var(&ps.scp, "scp", "Huawei SCP as `[TARGET=]FILE`, TARGET root, ou:<id> or account:<id> (default: the caller's account; repeatable)")
+	fs.Var(&ps.resource, "resource-policy", "Huawei KMS resource policy as `KEY_URN=FILE` (repeatable)")
+}
+
+// dialect detects the dialect of the sources: Huawei when SCPs or
+// resource policies are given, the principal is a Huawei URN, or the
+// first identity policy is written in Huawei's language.
+func (ps *policySources) dialect(principal string) localauthz.Dialect {
+	if len(ps.scp) > 0 || len(ps.resource) > 0 || strings.HasPrefix(principal, "iam::") || strings.HasPrefix(principal, "sts::") {
+		return localauthz.DialectHuawei
+	}
+	if len(ps.key) > 0 || len(ps.secret) > 0 || strings.HasPrefix(principal, "acs:") {
+		return localauthz.DialectAlibaba
+	}
+	for _, f := range ps.ram {
+		if data, err := os.ReadFile(f); err == nil {
+			d, _ := localauthz.DetectPolicy(data)
+			return d
+		}
+	}
+	return localauthz.DialectAlibaba
+}
+
 // load parses every policy into a set; policies are named by file.
-func (ps *policySources) load(set *localauthz.PolicySet, byName map[string]*localauthz.Policy) error {
+func (ps *policySources) load(set *localauthz.PolicySet, byName map[string]*localauthz.Policy, dialect localauthz.Dialect) error {
 	add := func(file, target string, kind localauthz.PolicyKind) error {
 		data, err := os.ReadFile(file)
 		if err != nil {
@@ -222,19 +284,38 @@ func (ps *policySources) load(set *localauthz.PolicySet, byName map[string]*loca
 		byName[name] = p
 		return set.Add(p, target)
 	}
+	identity := localauthz.RAMPolicy
+	if dialect == localauthz.DialectHuawei {
+		identity = localauthz.HuaweiIdentityPolicy
+		if len(ps.key) > 0 || len(ps.secret) > 0 {
+			return fmt.Errorf("--key-policy and --secret-policy are Alibaba Cloud policies; use --resource-policy for Huawei Cloud")
+		}
+	} else if len(ps.scp) > 0 || len(ps.resource) > 0 {
+		return fmt.Errorf("--scp and --resource-policy are Huawei Cloud policies")
+	}
 	for _, f := range ps.ram {
-		if err := add(f, "", localauthz.RAMPolicy); err != nil {
+		if err := add(f, "", identity); err != nil {
+			return err
+		}
+	}
+	for _, spec := range ps.scp {
+		target, file := "", spec
+		if t, f, ok := strings.Cut(spec, "="); ok && (t == "root" || strings.HasPrefix(t, "ou:") || strings.HasPrefix(t, "account:")) {
+			target, file = t, f
+		}
+		if err := add(file, target, localauthz.HuaweiSCP); err != nil {
 			return err
 		}
 	}
 	for _, group := range []struct {
+		flag  string
 		specs multiFlag
 		kind  localauthz.PolicyKind
-	}{{ps.key, localauthz.KeyPolicy}, {ps.secret, localauthz.SecretPolicy}} {
+	}{{"key-policy", ps.key, localauthz.KeyPolicy}, {"secret-policy", ps.secret, localauthz.SecretPolicy}, {"resource-policy", ps.resource, localauthz.HuaweiResourcePolicy}} {
 		for _, spec := range group.specs {
 			arn, file, ok := strings.Cut(spec, "=")
 			if !ok || arn == "" || file == "" {
-				return fmt.Errorf("--%s-policy %q: expected ARN=FILE", group.kind, spec)
+				return fmt.Errorf("--%s %q: expected ARN=FILE", group.flag, spec)
 			}
 			if err := add(file, arn, group.kind); err != nil {
 				return err
@@ -247,14 +328,28 @@ func (ps *policySources) load(set *localauthz.PolicySet, byName map[string]*loca
 // policyExplain decides one request (or one operation) and shows the
 // deciding statement. Exit 0 when allowed, 1 when denied.
 func policyExplain(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("policy explain", stderr, "policy explain --policy FILE... --principal ARN --action ACTION --resource ARN [--context KEY=VALUE]... [--operation API --fact KEY=VALUE...] [--json]")
+	fs := newFlagSet("policy explain", stderr, "policy explain --policy FILE... --principal ARN --action ACTION --resource ARN [--context KEY=VALUE]... [--operation API --fact KEY=VALUE...] [--json]\n"+
+		"       kmsenv policy explain --dialect huawei --policy FILE... [--scp [TARGET=]FILE]... [--resource-policy URN=FILE]... --principal URN\n"+
+		"           (--action ACTION --resource URN... | --api \"METHOD PATH\" [--resource URN... | --region R --account ID [--key-id K] [--alias A] [--keystore-id S]])\n"+
+		"           [--org-path root,ou:<id>,account:<id>] [--management-account] [--context KEY=VALUE]... [--json]")
 	var ps policySources
 	ps.register(fs)
-	principal := fs.String("principal", "", "caller `ARN` (acs:ram::<uid>:user/<name>, :role/<name>, :root, acs:sts::<uid>:assumed-role/<role>/<session>)")
-	action := fs.String("action", "", "KMS `ACTION`, e.g. kms:Decrypt")
-	resource := fs.String("resource", "", "resource `ARN`")
-	operation := fs.String("operation", "", "KMS `API` to expand into every action it needs (instead of --action)")
-	inInstance := fs.Bool("in-instance", false, "the key or secret is in a KMS instance (key and secret policies apply)")
+	ps.registerHuawei(fs)
+	dialectFlag := fs.String("dialect", "auto", "policy dialect: alibaba, huawei, or auto (from the principal and the policies)")
+	principal := fs.String("principal", "", "caller `ARN` (acs:ram::<uid>:user/<name>, :role/<name>, :root, acs:sts::<uid>:assumed-role/<role>/<session>; Huawei iam::<account-id>:user:<name>, sts::<account-id>:assumed-agency:<agency>/<session>)")
+	action := fs.String("action", "", "KMS `ACTION`, e.g. kms:Decrypt (Huawei kms:cmk:decryptData)")
+	var resources multiFlag
+	fs.Var(&resources, "resource", "resource `ARN` (Huawei: URN; repeat for units that must all be allowed, such as the key and alias of kms:alias:create)")
+	operation := fs.String("operation", "", "KMS `API` to expand into every action it needs (instead of --action; Alibaba Cloud)")
+	inInstance := fs.Bool("in-instance", false, "the key or secret is in a KMS instance (key and secret policies apply; Alibaba Cloud)")
+	api := fs.String("api", "", "Huawei KMS HTTP request `\"METHOD PATH\"`, e.g. \"POST /v1.0/<project_id>/kms/decrypt-data\" (derives the action from Table 2)")
+	region := fs.String("region", "", "Huawei `REGION` of the resources built for --api")
+	account := fs.String("account", "", "Huawei `ACCOUNT_ID` owning the resources built for --api")
+	keyID := fs.String("key-id", "", "Huawei key `ID` of the --api request body")
+	alias := fs.String("alias", "", "Huawei key `ALIAS` of the --api request body")
+	keystoreID := fs.String("keystore-id", "", "Huawei keystore `ID` of the --api request body")
+	orgPath := fs.String("org-path", "", "Huawei organization `PATH` of the caller's account, e.g. root,ou:ou-1,account:<id> (SCPs)")
+	mgmt := fs.Bool("management-account", false, "the caller's account is the organization's management account (SCPs do not apply)")
 	var ctxFlags, factFlags multiFlag
 	fs.Var(&ctxFlags, "context", "condition key `KEY=VALUE` of the request (repeatable; repeat a key for several values)")
 	fs.Var(&factFlags, "fact", "fact `KEY=VALUE` for --operation: encryptionKey, encryptionKeyType, aliasTargetKey, destinationKey, keyInKmsInstance")
@@ -264,13 +359,24 @@ func policyExplain(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	ps.ram = append(ps.ram, extra...) // "--policy a.json b.json"
-	if *principal == "" || *resource == "" || (*action == "" && *operation == "") {
+	dialect, ok := dialectOption(*dialectFlag, stderr)
+	if !ok {
+		return exitUsage
+	}
+	if dialect == "" {
+		dialect = ps.dialect(*principal)
+	}
+	huawei := dialect == localauthz.DialectHuawei
+	switch {
+	case *principal == "",
+		!huawei && (len(resources) != 1 || *action == "" && *operation == ""),
+		huawei && *api == "" && (*action == "" || len(resources) == 0):
 		fs.Usage()
 		return exitUsage
 	}
 	var set localauthz.PolicySet
 	byName := map[string]*localauthz.Policy{}
-	if err := ps.load(&set, byName); err != nil {
+	if err := ps.load(&set, byName, dialect); err != nil {
 		fmt.Fprintf(stderr, "kmsenv: %v\n", err)
 		return exitUsage
 	}
@@ -279,6 +385,55 @@ func policyExplain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kmsenv: %v\n", err)
 		return exitUsage
 	}
+	if huawei {
+		var org *localauthz.Org
+		if *orgPath != "" || *mgmt {
+			org = &localauthz.Org{IsManagementAccount: *mgmt}
+			for _, l := range strings.Split(*orgPath, ",") {
+				if l = strings.TrimSpace(l); l != "" {
+					org.Path = append(org.Path, l)
+				}
+			}
+		}
+		var rep localauthz.Report
+		if *api != "" {
+			method, path, ok := strings.Cut(strings.TrimSpace(*api), " ")
+			if !ok {
+				fmt.Fprintf(stderr, "kmsenv: --api %q: expected \"METHOD PATH\"\n", *api)
+				return exitUsage
+			}
+			rep = set.CheckHuawei(*principal, localauthz.HuaweiCall{Method: method, Path: strings.TrimSpace(path), Region: *region, Account: *account,
+				KeyID: *keyID, Alias: *alias, KeystoreID: *keystoreID, Resources: resources, Context: ctx, Org: org})
+			if rep.Err != nil {
+				fmt.Fprintf(stderr, "kmsenv: %v\n", rep.Err)
+				return exitUsage
+			}
+			if *action != "" && len(rep.Checks) > 0 && !strings.EqualFold(rep.Checks[0].Action, *action) {
+				fmt.Fprintf(stderr, "kmsenv: --api %s is authorized by %s, not %s\n", *api, rep.Checks[0].Action, *action)
+				return exitUsage
+			}
+		} else {
+			reqs := make([]localauthz.Request, len(resources))
+			for i, r := range resources {
+				reqs[i] = localauthz.Request{Principal: *principal, Action: *action, Resource: r, Context: ctx, Org: org}
+			}
+			d, checks := set.EvaluateAll(reqs...)
+			if d.Err != nil {
+				fmt.Fprintf(stderr, "kmsenv: %v\n", d.Err)
+				return exitUsage
+			}
+			rep = localauthz.Report{Principal: *principal, Call: localauthz.Call{Operation: *action, Resource: strings.Join(resources, " "), Context: ctx}, Decision: d, Checks: checks}
+		}
+		if *asJSON {
+			out, _ := json.Marshal(rep)
+			fmt.Fprintf(stdout, "%s\n", out)
+		} else {
+			fmt.Fprint(stdout, rep.Text())
+			writeDecider(stdout, rep.Decision.Decider, byName)
+		}
+		return exitCode(rep.Decision.Effect)
+	}
+	resource := &resources[0]
 	if *operation != "" {
 		facts, err := parseFacts(factFlags)
 		if err != nil {
@@ -460,7 +615,7 @@ func policyCheck(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	var set localauthz.PolicySet
-	if err := ps.load(&set, map[string]*localauthz.Policy{}); err != nil {
+	if err := ps.load(&set, map[string]*localauthz.Policy{}, localauthz.DialectAlibaba); err != nil {
 		fmt.Fprintf(stderr, "kmsenv: %v\n", err)
 		return exitUsage
 	}
