@@ -82,6 +82,12 @@ func run(ctx context.Context, out io.Writer) error {
 	fmt.Fprintf(out, "record: decrypted, identical: %t\n", bytes.Equal(back, record))
 	_, err = client.Decrypt(ctx, msg, envelope.RequireContext(map[string]string{"tenant": "globex"}))
 	fmt.Fprintf(out, "record: decrypting as tenant globex refused: %t\n", errors.Is(err, envelope.ErrContextMismatch))
+	for i := range 99 { // more records for the same tenant reuse the cached data key
+		if _, err := client.Encrypt(ctx, []byte(fmt.Sprint(`{"order":`, 1043+i, `}`)), tenant); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(out, "record: 99 more records encrypted for tenant acme")
 
 	// 3. A stream, in one frame of memory.
 	file := bytes.Repeat([]byte("a line of a large report\n"), 40000) // ~1 MiB
@@ -115,6 +121,9 @@ func run(ctx context.Context, out io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(out, "secret %s: version %s, %v\n", name, v.VersionID(), v)
+		if _, err := client.Secret(ctx, name); err != nil { // served from the cache
+			return err
+		}
 	}
 
 	// 5. What it cost.
