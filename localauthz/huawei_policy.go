@@ -113,38 +113,19 @@ func ParseHuaweiPolicy(doc []byte, kind PolicyKind, opts ...ParseOption) (*Polic
 	if kind.Dialect() != DialectHuawei {
 		return nil, dialectError(kind, DialectHuawei)
 	}
-	cfg := parseConfig{}
+	maxSize := DefaultMaxHuaweiResourcePolicySize
 	switch kind {
 	case HuaweiIdentityPolicy:
-		cfg.maxSize = DefaultMaxHuaweiIdentityPolicySize
+		maxSize = DefaultMaxHuaweiIdentityPolicySize
 	case HuaweiSCP:
-		cfg.maxSize = DefaultMaxHuaweiSCPSize
-	default:
-		cfg.maxSize = DefaultMaxHuaweiResourcePolicySize
+		maxSize = DefaultMaxHuaweiSCPSize
 	}
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
-	}
-	ef := errorf{doc: doc}
-	if cfg.maxSize > 0 && len(doc) > cfg.maxSize {
-		return nil, ef.at(ErrTooLarge, "", -1, "document is "+strconv.Itoa(len(doc))+" bytes", "at most "+strconv.Itoa(cfg.maxSize)+" bytes for a "+string(kind)+" policy")
-	}
-	root, err := parseJSON(doc)
-	if err != nil {
-		return nil, err
-	}
-	d := huaweiDecoder{ef: ef, kind: kind}
-	pd, err := d.policy(root)
-	if err != nil {
-		return nil, err
-	}
-	p := &Policy{name: cfg.name, kind: kind, doc: pd, stmts: make([]compiledStatement, len(pd.statements))}
-	for i := range pd.statements {
-		p.stmts[i] = compileHuaweiStatement(&pd.statements[i], kind, pd.version)
-	}
-	return p, nil
+	return parseWith(doc, kind, maxSize, opts,
+		func(ef errorf, root jvalue) (policyDoc, error) {
+			d := huaweiDecoder{ef: ef, kind: kind}
+			return d.policy(root)
+		},
+		func(pd *policyDoc, s *stmtDoc) compiledStatement { return compileHuaweiStatement(s, kind, pd.version) })
 }
 
 type huaweiDecoder struct {
@@ -218,28 +199,9 @@ func (d *huaweiDecoder) policy(root jvalue) (policyDoc, error) {
 	if stmts == nil {
 		return pd, d.ef.invalid("Statement", root.off, "missing required element", "an array of statements")
 	}
-	switch stmts.kind {
-	case jObject:
-		s, err := d.statement("Statement", *stmts)
-		if err != nil {
-			return pd, err
-		}
-		pd.statements = []stmtDoc{s}
-	case jArray:
-		if len(stmts.arr) == 0 {
-			return pd, d.ef.invalid("Statement", stmts.off, "empty statement list", "at least one statement")
-		}
-		for i, v := range stmts.arr {
-			s, err := d.statement(joinIndex("Statement", i), v)
-			if err != nil {
-				return pd, err
-			}
-			pd.statements = append(pd.statements, s)
-		}
-	default:
-		return pd, d.ef.invalid("Statement", stmts.off, "statement is a JSON "+stmts.kind.String(), "an array of statements")
-	}
-	return pd, nil
+	var err error
+	pd.statements, err = statementList(d.ef, *stmts, "an array of statements", d.statement)
+	return pd, err
 }
 
 func (d *huaweiDecoder) statement(path string, v jvalue) (stmtDoc, error) {

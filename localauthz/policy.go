@@ -153,15 +153,27 @@ func ParsePolicy(doc []byte, kind PolicyKind, opts ...ParseOption) (*Policy, err
 	if !kind.valid() {
 		return nil, &PolicyError{Offset: -1, Problem: "unknown policy kind " + strconv.Quote(string(kind)), Expected: "ram, key, secret, identity, scp or resource", kind: ErrInvalidPolicy}
 	}
-	cfg := parseConfig{}
+	maxSize := DefaultMaxSecretPolicySize
 	switch kind {
 	case RAMPolicy:
-		cfg.maxSize = DefaultMaxRAMPolicySize
+		maxSize = DefaultMaxRAMPolicySize
 	case KeyPolicy:
-		cfg.maxSize = DefaultMaxKeyPolicySize
-	default:
-		cfg.maxSize = DefaultMaxSecretPolicySize
+		maxSize = DefaultMaxKeyPolicySize
 	}
+	return parseWith(doc, kind, maxSize, opts,
+		func(ef errorf, root jvalue) (policyDoc, error) {
+			d := decoder{ef: ef, kind: kind}
+			return d.policy(root)
+		},
+		func(_ *policyDoc, s *stmtDoc) compiledStatement { return compileStatement(s, kind) })
+}
+
+// parseWith is what every dialect's parser shares: options, the size
+// limit, the JSON tree, then the dialect's decoder and statement compiler.
+func parseWith(doc []byte, kind PolicyKind, maxSize int, opts []ParseOption,
+	decode func(ef errorf, root jvalue) (policyDoc, error),
+	compile func(pd *policyDoc, s *stmtDoc) compiledStatement) (*Policy, error) {
+	cfg := parseConfig{maxSize: maxSize}
 	for _, o := range opts {
 		if o != nil {
 			o(&cfg)
@@ -175,14 +187,13 @@ func ParsePolicy(doc []byte, kind PolicyKind, opts ...ParseOption) (*Policy, err
 	if err != nil {
 		return nil, err
 	}
-	d := decoder{ef: ef, kind: kind}
-	pd, err := d.policy(root)
+	pd, err := decode(ef, root)
 	if err != nil {
 		return nil, err
 	}
 	p := &Policy{name: cfg.name, kind: kind, doc: pd, stmts: make([]compiledStatement, len(pd.statements))}
 	for i := range pd.statements {
-		p.stmts[i] = compileStatement(&pd.statements[i], kind)
+		p.stmts[i] = compile(&p.doc, &p.doc.statements[i])
 	}
 	return p, nil
 }
@@ -264,28 +275,37 @@ func (d *decoder) policy(root jvalue) (policyDoc, error) {
 	if stmts == nil {
 		return pd, d.ef.invalid("Statement", root.off, "missing required element", "a statement object or an array of them")
 	}
+	var err error
+	pd.statements, err = statementList(d.ef, *stmts, "a statement object or an array of them", d.statement)
+	return pd, err
+}
+
+// statementList parses the Statement element, an object or a non-empty
+// array, with each dialect's statement parser. expected describes the
+// accepted form for errors.
+func statementList(ef errorf, stmts jvalue, expected string, parse func(path string, v jvalue) (stmtDoc, error)) ([]stmtDoc, error) {
 	switch stmts.kind {
 	case jObject:
-		s, err := d.statement("Statement", *stmts)
+		s, err := parse("Statement", stmts)
 		if err != nil {
-			return pd, err
+			return nil, err
 		}
-		pd.statements = []stmtDoc{s}
+		return []stmtDoc{s}, nil
 	case jArray:
 		if len(stmts.arr) == 0 {
-			return pd, d.ef.invalid("Statement", stmts.off, "empty statement list", "at least one statement")
+			return nil, ef.invalid("Statement", stmts.off, "empty statement list", "at least one statement")
 		}
+		out := make([]stmtDoc, 0, len(stmts.arr))
 		for i, v := range stmts.arr {
-			s, err := d.statement(joinIndex("Statement", i), v)
+			s, err := parse(joinIndex("Statement", i), v)
 			if err != nil {
-				return pd, err
+				return nil, err
 			}
-			pd.statements = append(pd.statements, s)
+			out = append(out, s)
 		}
-	default:
-		return pd, d.ef.invalid("Statement", stmts.off, "statement is a JSON "+stmts.kind.String(), "a statement object or an array of them")
+		return out, nil
 	}
-	return pd, nil
+	return nil, ef.invalid("Statement", stmts.off, "statement is a JSON "+stmts.kind.String(), expected)
 }
 
 func (d *decoder) statement(path string, v jvalue) (stmtDoc, error) {
