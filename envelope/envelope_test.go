@@ -493,3 +493,17 @@ func TestMalformedInputNeverPanics(t *testing.T) {
 	_, err = f.env.Decrypt(ctx, []byte("KMEV\x02"+strings.Repeat("\x00", 100)))
 	assert.ErrorIs(t, err, envelope.ErrUnsupported)
 }
+
+func TestHeaderPrintsNoBlob(t *testing.T) {
+	f := newFixture(t)
+	msg, err := f.env.Encrypt(context.Background(), []byte("x"), map[string]string{"a": "b"})
+	require.NoError(t, err)
+	h, err := envelope.ParseHeader(msg)
+	require.NoError(t, err)
+	blob := h.WrappedKeys[0].Blob
+	for _, text := range []string{fmt.Sprintf("%v", h), fmt.Sprintf("%+v", h), fmt.Sprintf("%#v", h), fmt.Sprintf("%x", h.WrappedKeys)} {
+		assert.NotContains(t, text, fmt.Sprintf("%x", blob[:16]))
+		assert.NotContains(t, text, fmt.Sprint(blob[:8]))
+		assert.Contains(t, text, "bytes")
+	}
+}

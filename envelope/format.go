@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io"
 	"slices"
 	"strconv"
@@ -62,6 +63,12 @@ type WrappedKey struct {
 	Provider string // ProviderAliyunKMS
 	KeyARN   string // the KMS key that wrapped it
 	Blob     []byte // the KMS CiphertextBlob
+}
+
+// Format prints the provider and key ARN but only the length of the blob,
+// for every verb: the wrapped data key has no business in logs.
+func (k WrappedKey) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "{%s %s blob:%d bytes}", k.Provider, k.KeyARN, len(k.Blob))
 }
 
 // Header is the parsed header of a message. It can be inspected without
