@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"strings"
+	"sync/atomic"
 
 	"github.com/kmsenvelope/kmsenvelope/envelope"
 	"github.com/kmsenvelope/kmsenvelope/internal/guard"
@@ -103,13 +104,14 @@ type Config struct {
 // data-key cache, secrets, and local policy checks in front of every KMS
 // call. It is safe for concurrent use. Close it when done.
 type Client struct {
-	cfg     Config
-	kms     *kmsclient.Client
-	guard   *guard.Guard
-	env     *envelope.Client
-	secrets *secrets.Client
-	cache   *keycache.Cache
-	state   *policyState
+	kmsStats *kmsCounters
+	cfg      Config
+	kms      *kmsclient.Client
+	guard    *guard.Guard
+	env      *envelope.Client
+	secrets  *secrets.Client
+	cache    *keycache.Cache
+	state    *policyState
 }
 
 // New builds a Client. It talks to KMS (and STS/RAM) only when it must:
@@ -121,11 +123,17 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.KMS != nil {
 		cfg.KMS(&kcfg)
 	}
+	counters := &kmsCounters{}
+	if user := kcfg.Observer; user != nil {
+		kcfg.Observer = func(info kmsclient.CallInfo) { counters.observe(info); user(info) }
+	} else {
+		kcfg.Observer = counters.observe
+	}
 	kc, err := kmsclient.New(kcfg)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, kms: kc}
+	c := &Client{cfg: cfg, kms: kc, kmsStats: counters}
 	if c.state, err = c.loadPolicies(ctx); err != nil {
 		return nil, err
 	}
@@ -243,22 +251,52 @@ func (c *Client) Principal() string { return c.state.principal }
 type Stats struct {
 	DataKeys keycache.Stats
 	Secrets  secrets.Stats
-	// Calls are the KMS operations made (or refused locally), by resource.
+	KMS      KMSStats
+	// Calls are the KMS operations made through the policy check (or
+	// refused by it), by resource, most frequent first.
 	Calls []CallCount
+}
+
+// KMSStats counts the requests kmsclient made (STS and RAM included).
+type KMSStats struct {
+	Calls     uint64 // completed client calls
+	Attempts  uint64 // HTTP attempts, retries included
+	Errors    uint64 // calls that ended in an error
+	Throttled uint64 // calls whose last answer was throttling
 }
 
 // CallCount is how often one operation was called on one resource.
 type CallCount struct {
 	Operation, Resource string
+	Count               int
 }
 
 // Stats returns the current counters.
 func (c *Client) Stats() Stats {
-	st := Stats{DataKeys: c.cache.Stats(), Secrets: c.secrets.Stats()}
+	st := Stats{DataKeys: c.cache.Stats(), Secrets: c.secrets.Stats(), KMS: KMSStats{
+		Calls: c.kmsStats.calls.Load(), Attempts: c.kmsStats.attempts.Load(),
+		Errors: c.kmsStats.errors.Load(), Throttled: c.kmsStats.throttled.Load(),
+	}}
 	for _, call := range c.guard.Calls() {
-		st.Calls = append(st.Calls, CallCount{Operation: call.Operation, Resource: call.Resource})
+		st.Calls = append(st.Calls, CallCount{Operation: call.Operation, Resource: call.Resource, Count: call.Count})
 	}
 	return st
+}
+
+// kmsCounters are fed by kmsclient's observer.
+type kmsCounters struct {
+	calls, attempts, errors, throttled atomic.Uint64
+}
+
+func (k *kmsCounters) observe(info kmsclient.CallInfo) {
+	k.calls.Add(1)
+	k.attempts.Add(uint64(info.Attempts))
+	if info.Err != nil {
+		k.errors.Add(1)
+		if errors.Is(info.Err, kmsclient.ErrThrottled) {
+			k.throttled.Add(1)
+		}
+	}
 }
 
 // explain turns a secret fetch error into preflight words: which action on

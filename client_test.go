@@ -228,6 +228,9 @@ func TestConfiguredPoliciesAndRoundTrips(t *testing.T) {
 	// data key; each unwrapped once for decryption, then cached.
 	assert.EqualValues(t, 4, st.DataKeys.Fetches)
 	assert.NotEmpty(t, st.Calls)
+	assert.Positive(t, st.Calls[0].Count)
+	assert.Positive(t, st.KMS.Calls)
+	assert.GreaterOrEqual(t, st.KMS.Attempts, st.KMS.Calls)
 
 	bad := cfg
 	bad.Policies = []kmsenvelope.Policy{{Kind: localauthz.RAMPolicy, Document: []byte(`{"Version":"1","Statement":[{"Effect":"Allow"}]}`)}}

@@ -64,7 +64,7 @@ func run(ctx context.Context, out io.Writer) error {
 
 	fmt.Fprintln(out, "KMS calls made by the workload:")
 	for _, c := range client.Stats().Calls {
-		fmt.Fprintf(out, "  %s on %s\n", c.Operation, c.Resource)
+		fmt.Fprintf(out, "  %dx %s on %s\n", c.Count, c.Operation, c.Resource)
 	}
 	policy, err := client.LeastPrivilegePolicy()
 	if err != nil {

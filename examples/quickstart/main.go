@@ -130,6 +130,7 @@ func run(ctx context.Context, out io.Writer) error {
 	st := client.Stats()
 	fmt.Fprintf(out, "data keys: %d KMS fetches, %d cache hits, %d misses\n", st.DataKeys.Fetches, st.DataKeys.Hits, st.DataKeys.Misses)
 	fmt.Fprintf(out, "secrets: %d KMS fetches, %d cache hits\n", st.Secrets.Fetches, st.Secrets.Hits)
+	fmt.Fprintf(out, "KMS: %d calls (%d HTTP attempts, %d errors)\n", st.KMS.Calls, st.KMS.Attempts, st.KMS.Errors)
 	fmt.Fprintln(out, "done")
 	return nil
 }

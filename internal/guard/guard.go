@@ -157,17 +157,24 @@ func (e *DeniedError) Unwrap() error { return kmsclient.ErrAccessDenied }
 // Region returns the wrapped client's region.
 func (g *Guard) Region() string { return g.next.Region() }
 
-// Calls returns the calls seen so far, most frequent first.
-func (g *Guard) Calls() []Call {
+// CallStat is a Call and how often it was made.
+type CallStat struct {
+	Call
+	Count int
+}
+
+// Calls returns the calls seen so far with their counts, most frequent
+// first.
+func (g *Guard) Calls() []CallStat {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	out := make([]Call, 0, len(g.calls))
-	for c := range g.calls {
-		out = append(out, c)
+	out := make([]CallStat, 0, len(g.calls))
+	for c, n := range g.calls {
+		out = append(out, CallStat{Call: c, Count: n})
 	}
+	g.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool {
-		if g.calls[out[i]] != g.calls[out[j]] {
-			return g.calls[out[i]] > g.calls[out[j]]
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
 		}
 		return out[i].Operation+out[i].Resource < out[j].Operation+out[j].Resource
 	})

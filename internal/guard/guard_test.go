@@ -65,7 +65,7 @@ func TestGuardModes(t *testing.T) {
 			}
 			calls := g.Calls()
 			assert.NotEmpty(t, calls)
-			assert.Contains(t, calls, guard.Call{Operation: "GenerateDataKey", Resource: "acs:kms:" + srv.Region() + ":" + srv.DefaultAccount() + ":alias/app"})
+			assert.Contains(t, calls, guard.CallStat{Call: guard.Call{Operation: "GenerateDataKey", Resource: "acs:kms:" + srv.Region() + ":" + srv.DefaultAccount() + ":alias/app"}, Count: 1})
 			_ = keyID
 		})
 	}
