@@ -20,7 +20,6 @@ type policyState struct {
 	source    string                // where set came from
 	facts     guard.Facts
 	context   localauthz.Context
-	keyARN    string
 	notes     []string // what could not be learned, and why
 	liveErr   error    // reading live policies failed
 }
@@ -43,7 +42,7 @@ func (c *Client) loadPolicies(ctx context.Context) (*policyState, error) {
 		st.principal, st.account = id.ARN, id.AccountID
 	}
 	if st.account == "" {
-		st.account = accountOf(st.principal)
+		st.account = guard.AccountOf(st.principal)
 	}
 	if strings.HasPrefix(strings.ToLower(c.kms.Endpoint()), "127.") || strings.HasPrefix(c.kms.Endpoint(), "localhost") {
 		st.context.Set("acs:SecureTransport", "false")
@@ -96,7 +95,6 @@ func (c *Client) loadPolicies(ctx context.Context) (*policyState, error) {
 func (c *Client) resolveFacts(ctx context.Context, st *policyState) {
 	if k := c.cfg.KeyID; k != "" {
 		if md, err := c.kms.DescribeKey(ctx, k); err == nil {
-			st.keyARN = md.ARN
 			if strings.HasPrefix(k, "alias/") || strings.Contains(k, ":alias/") {
 				st.facts.Aliases[aliasName(k)] = md.ARN
 			}
@@ -251,26 +249,20 @@ func (c *Client) Preflight(ctx context.Context) (*PreflightReport, error) {
 	st := c.state
 	rep := &PreflightReport{Principal: st.principal, Source: st.source, DryRun: map[string]string{}, Notes: append([]string(nil), st.notes...)}
 	type op struct {
-		name, resource string
-		facts          localauthz.Facts
-		probe          func() error
+		call  localauthz.Call
+		probe func() error // a KMS DryRun of the call, if the API has one
 	}
 	var ops []op
 	if c.cfg.KeyID != "" {
-		res, facts := c.keyFacts()
 		ops = append(ops,
-			op{"GenerateDataKey", res, facts, func() error {
+			op{c.guard.KeyCall("GenerateDataKey", c.cfg.KeyID), func() error {
 				_, err := c.kms.GenerateDataKey(ctx, &kmsclient.GenerateDataKeyInput{KeyID: c.cfg.KeyID, DryRun: true})
 				return err
 			}},
-			op{"Decrypt", res, facts, nil})
+			op{c.guard.KeyCall("Decrypt", c.cfg.KeyID), nil})
 	}
 	for _, name := range c.cfg.SecretNames {
-		facts := localauthz.Facts{EncryptionKeyType: localauthz.KeyTypeServiceManaged}
-		if key := st.facts.SecretKeys[name]; key != "" {
-			facts = localauthz.Facts{EncryptionKey: key, EncryptionKeyType: localauthz.KeyTypeSelfManaged, InKMSInstance: st.facts.InstanceKeys[key]}
-		}
-		ops = append(ops, op{"GetSecretValue", "acs:kms:" + c.cfg.Region + ":" + st.account + ":secret/" + name, facts, func() error {
+		ops = append(ops, op{c.guard.SecretCall(name), func() error {
 			_, err := c.kms.GetSecretValue(ctx, &kmsclient.GetSecretValueInput{SecretName: name, DryRun: true})
 			return err
 		}})
@@ -279,34 +271,33 @@ func (c *Client) Preflight(ctx context.Context) (*PreflightReport, error) {
 		rep.Source = "dry run"
 	}
 	for _, o := range ops {
+		name, resource := o.call.Operation, o.call.Resource
 		var probeErr error
 		probed := o.probe != nil
 		if probed {
 			probeErr = o.probe()
 			if probeErr == nil {
-				rep.DryRun[o.name+" "+o.resource] = "allowed"
+				rep.DryRun[name+" "+resource] = "allowed"
 			} else {
-				rep.DryRun[o.name+" "+o.resource] = probeErr.Error()
+				rep.DryRun[name+" "+resource] = probeErr.Error()
 			}
 		}
 		if st.set != nil {
-			r := st.set.Check(st.principal, localauthz.Call{Operation: o.name, Resource: o.resource, Facts: o.facts, Context: st.context})
-			rep.Operations = append(rep.Operations, r)
+			rep.Operations = append(rep.Operations, c.guard.Check(o.call))
 			continue
 		}
 		// No policies: decide from the probe.
 		var ae *kmsclient.APIError
 		switch {
 		case !probed:
-			rep.Notes = append(rep.Notes, o.name+" on "+o.resource+" cannot be probed (no DryRun without a ciphertext); not checked")
+			rep.Notes = append(rep.Notes, name+" on "+resource+" cannot be probed (no DryRun without a ciphertext); not checked")
 		case probeErr == nil:
 			rep.Operations = append(rep.Operations, localauthz.Report{Principal: st.principal,
-				Call: localauthz.Call{Operation: o.name, Resource: o.resource}, Decision: localauthz.Decision{Effect: localauthz.Allow}})
+				Call: o.call, Decision: localauthz.Decision{Effect: localauthz.Allow}})
 		case errors.As(probeErr, &ae) && ae.AccessDenied != nil:
 			d := ae.AccessDenied
-			resource := o.resource
-			if strings.EqualFold(d.Action, "kms:Decrypt") && o.facts.EncryptionKey != "" {
-				resource = o.facts.EncryptionKey
+			if strings.EqualFold(d.Action, "kms:Decrypt") && o.call.Facts.EncryptionKey != "" {
+				resource = o.call.Facts.EncryptionKey
 			}
 			r := localauthz.FromAccessDenied(localauthz.AccessDeniedDetail{
 				AuthAction: d.Action, AuthPrincipalType: d.PrincipalType, AuthPrincipalOwnerId: d.PrincipalOwnerID,
@@ -318,29 +309,10 @@ func (c *Client) Preflight(ctx context.Context) (*PreflightReport, error) {
 			rep.Operations = append(rep.Operations, r)
 		default:
 			rep.Operations = append(rep.Operations, localauthz.Report{Principal: st.principal,
-				Call: localauthz.Call{Operation: o.name, Resource: o.resource}, Err: probeErr,
-				Decision: localauthz.Decision{Effect: localauthz.ImplicitDeny, Err: probeErr}})
+				Call: o.call, Err: probeErr, Decision: localauthz.Decision{Effect: localauthz.ImplicitDeny, Err: probeErr}})
 		}
 	}
 	return rep, nil
-}
-
-func (c *Client) keyFacts() (string, localauthz.Facts) {
-	st := c.state
-	k := c.cfg.KeyID
-	facts := localauthz.Facts{}
-	switch {
-	case strings.HasPrefix(k, "alias/") || strings.Contains(k, ":alias/"):
-		facts.AliasTargetKey = st.keyARN
-		facts.InKMSInstance = st.facts.InstanceKeys[st.keyARN]
-		return "acs:kms:" + c.cfg.Region + ":" + st.account + ":" + aliasName(k), facts
-	case st.keyARN != "":
-		facts.InKMSInstance = st.facts.InstanceKeys[st.keyARN]
-		return st.keyARN, facts
-	case strings.HasPrefix(k, "acs:"):
-		return k, facts
-	}
-	return "acs:kms:" + c.cfg.Region + ":" + st.account + ":key/" + k, facts
 }
 
 // LeastPrivilegePolicy returns the minimal RAM policy that allows exactly
@@ -350,20 +322,7 @@ func (c *Client) LeastPrivilegePolicy() (string, error) {
 	var missing []localauthz.Missing
 	seen := map[[2]string]bool{}
 	for _, call := range c.guard.Calls() {
-		facts := localauthz.Facts{}
-		switch call.Operation {
-		case "GetSecretValue":
-			name := call.Resource[strings.LastIndex(call.Resource, "/")+1:]
-			facts.EncryptionKeyType = localauthz.KeyTypeServiceManaged
-			if key := st.facts.SecretKeys[name]; key != "" {
-				facts.EncryptionKey, facts.EncryptionKeyType = key, localauthz.KeyTypeSelfManaged
-			}
-		default:
-			if strings.Contains(call.Resource, ":alias/") {
-				facts.AliasTargetKey = st.keyARN
-			}
-		}
-		reqs, err := localauthz.Expand(call.Operation, call.Resource, facts)
+		reqs, err := localauthz.Expand(call.Operation, call.Resource, call.Facts)
 		if err != nil {
 			return "", err
 		}
@@ -412,12 +371,4 @@ func principalKind(p string) (kind, name string) {
 		return "role", strings.TrimPrefix(rest, "role/")
 	}
 	return "", ""
-}
-
-func accountOf(principal string) string {
-	parts := strings.SplitN(principal, ":", 5)
-	if len(parts) < 5 || parts[0] != "acs" {
-		return ""
-	}
-	return parts[3]
 }

@@ -96,7 +96,7 @@ type Guard struct {
 	cfg  Config
 
 	mu    sync.Mutex // guards calls
-	calls map[Call]int
+	calls map[Call]*CallStat
 }
 
 // Call is one (operation, resource) a Guard saw, for least-privilege reports.
@@ -114,12 +114,12 @@ func New(next KMS, cfg Config) (*Guard, error) {
 		return nil, errors.New("guard: policies are required in " + cfg.Mode.String() + " mode")
 	}
 	if cfg.Account == "" {
-		cfg.Account = accountOf(cfg.Principal)
+		cfg.Account = AccountOf(cfg.Principal)
 	}
 	if cfg.Mode != Off && cfg.Account == "" {
 		return nil, fmt.Errorf("guard: cannot tell the account from principal %q; set Account", cfg.Principal)
 	}
-	return &Guard{next: next, cfg: cfg, calls: map[Call]int{}}, nil
+	return &Guard{next: next, cfg: cfg, calls: map[Call]*CallStat{}}, nil
 }
 
 // DeniedError reports a call refused locally, before any request was sent.
@@ -157,10 +157,12 @@ func (e *DeniedError) Unwrap() error { return kmsclient.ErrAccessDenied }
 // Region returns the wrapped client's region.
 func (g *Guard) Region() string { return g.next.Region() }
 
-// CallStat is a Call and how often it was made.
+// CallStat is a Call, how often it was made, and the facts it was
+// authorized with (enough to expand it into its requirements again).
 type CallStat struct {
 	Call
 	Count int
+	Facts localauthz.Facts
 }
 
 // Calls returns the calls seen so far with their counts, most frequent
@@ -168,8 +170,8 @@ type CallStat struct {
 func (g *Guard) Calls() []CallStat {
 	g.mu.Lock()
 	out := make([]CallStat, 0, len(g.calls))
-	for c, n := range g.calls {
-		out = append(out, CallStat{Call: c, Count: n})
+	for _, st := range g.calls {
+		out = append(out, *st)
 	}
 	g.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool {
@@ -181,23 +183,49 @@ func (g *Guard) Calls() []CallStat {
 	return out
 }
 
-// Check returns the preflight report for one call without making it.
-func (g *Guard) Check(op, resource string, facts localauthz.Facts) localauthz.Report {
-	if g.cfg.Policies == nil {
-		return localauthz.Report{Principal: g.cfg.Principal, Call: localauthz.Call{Operation: op, Resource: resource}, Decision: localauthz.Decision{Effect: localauthz.Allow}}
+// KeyCall is the localauthz call for op on a key named by id, ARN or
+// alias, with the facts the Guard knows (alias target, KMS instance).
+func (g *Guard) KeyCall(op, keyID string) localauthz.Call {
+	res, facts := g.keyResource(keyID)
+	return localauthz.Call{Operation: op, Resource: res, Facts: facts, Context: g.cfg.Context}
+}
+
+// SecretCall is the localauthz call for reading a secret, with the key that
+// encrypts it when that key is self-managed.
+func (g *Guard) SecretCall(name string) localauthz.Call {
+	facts := g.baseFacts()
+	if key := g.cfg.Facts.SecretKeys[name]; key != "" {
+		facts.EncryptionKey = g.keyARN(key)
+		facts.EncryptionKeyType = localauthz.KeyTypeSelfManaged
+		facts.InKMSInstance = g.cfg.Facts.InstanceKeys[facts.EncryptionKey]
+	} else {
+		facts.EncryptionKeyType = localauthz.KeyTypeServiceManaged
 	}
-	return g.cfg.Policies.Check(g.cfg.Principal, localauthz.Call{Operation: op, Resource: resource, Facts: facts, Context: g.cfg.Context})
+	return localauthz.Call{Operation: "GetSecretValue", Resource: g.secretARN(name), Facts: facts, Context: g.cfg.Context}
+}
+
+// Check returns the preflight report for one call without making it.
+func (g *Guard) Check(call localauthz.Call) localauthz.Report {
+	if g.cfg.Policies == nil {
+		return localauthz.Report{Principal: g.cfg.Principal, Call: call, Decision: localauthz.Decision{Effect: localauthz.Allow}}
+	}
+	return g.cfg.Policies.Check(g.cfg.Principal, call)
 }
 
 // authorize records the call and applies the mode.
-func (g *Guard) authorize(ctx context.Context, op, resource string, facts localauthz.Facts) error {
+func (g *Guard) authorize(ctx context.Context, call localauthz.Call) error {
+	k := Call{Operation: call.Operation, Resource: call.Resource}
 	g.mu.Lock()
-	g.calls[Call{Operation: op, Resource: resource}]++
+	if st := g.calls[k]; st != nil {
+		st.Count++
+	} else {
+		g.calls[k] = &CallStat{Call: k, Count: 1, Facts: call.Facts}
+	}
 	g.mu.Unlock()
 	if g.cfg.Mode == Off {
 		return nil
 	}
-	rep := g.Check(op, resource, facts)
+	rep := g.Check(call)
 	if rep.Decision.Effect == localauthz.Allow && rep.Err == nil {
 		return nil
 	}
@@ -205,14 +233,14 @@ func (g *Guard) authorize(ctx context.Context, op, resource string, facts locala
 	if g.cfg.Mode == Warn {
 		if g.cfg.Logger != nil {
 			g.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "kms call not allowed by local policy; sending anyway (warn mode)",
-				slog.String("operation", op), slog.String("resource", resource), slog.String("report", err.Error()))
+				slog.String("operation", call.Operation), slog.String("resource", call.Resource), slog.String("report", err.Error()))
 		}
 		return nil
 	}
 	return err
 }
 
-// keyARN turns a key id, key ARN or alias into (resource, facts).
+// keyResource turns a key id, key ARN or alias into (resource, facts).
 func (g *Guard) keyResource(keyID string) (string, localauthz.Facts) {
 	facts := g.baseFacts()
 	if strings.HasPrefix(keyID, "acs:") {
@@ -247,8 +275,7 @@ func (g *Guard) baseFacts() localauthz.Facts {
 
 // GenerateDataKey checks kms:GenerateDataKey, then calls KMS.
 func (g *Guard) GenerateDataKey(ctx context.Context, in *kmsclient.GenerateDataKeyInput) (*kmsclient.GenerateDataKeyOutput, error) {
-	res, facts := g.keyResource(in.KeyID)
-	if err := g.authorize(ctx, "GenerateDataKey", res, facts); err != nil {
+	if err := g.authorize(ctx, g.KeyCall("GenerateDataKey", in.KeyID)); err != nil {
 		return nil, err
 	}
 	return g.next.GenerateDataKey(ctx, in)
@@ -256,8 +283,7 @@ func (g *Guard) GenerateDataKey(ctx context.Context, in *kmsclient.GenerateDataK
 
 // Encrypt checks kms:Encrypt, then calls KMS.
 func (g *Guard) Encrypt(ctx context.Context, in *kmsclient.EncryptInput) (*kmsclient.EncryptOutput, error) {
-	res, facts := g.keyResource(in.KeyID)
-	if err := g.authorize(ctx, "Encrypt", res, facts); err != nil {
+	if err := g.authorize(ctx, g.KeyCall("Encrypt", in.KeyID)); err != nil {
 		return nil, err
 	}
 	return g.next.Encrypt(ctx, in)
@@ -267,11 +293,11 @@ func (g *Guard) Encrypt(ctx context.Context, in *kmsclient.EncryptInput) (*kmscl
 // calls KMS. A blob without a KeyARN cannot be checked locally: in Enforce
 // mode it is refused.
 func (g *Guard) Decrypt(ctx context.Context, in *kmsclient.DecryptInput) (*kmsclient.DecryptOutput, error) {
-	res, facts := g.keyResource(in.KeyARN)
+	call := g.KeyCall("Decrypt", in.KeyARN)
 	if in.KeyARN == "" {
-		res = "*"
+		call.Resource = "*"
 	}
-	if err := g.authorize(ctx, "Decrypt", res, facts); err != nil {
+	if err := g.authorize(ctx, call); err != nil {
 		return nil, err
 	}
 	return g.next.Decrypt(ctx, in)
@@ -280,13 +306,13 @@ func (g *Guard) Decrypt(ctx context.Context, in *kmsclient.DecryptInput) (*kmscl
 // ReEncrypt checks kms:ReEncryptFrom on the source key (KeyARN of the
 // input) and kms:ReEncryptTo on the destination.
 func (g *Guard) ReEncrypt(ctx context.Context, in *kmsclient.ReEncryptInput) (*kmsclient.EncryptOutput, error) {
-	res, facts := g.keyResource(in.SourceKeyARN)
+	call := g.KeyCall("ReEncrypt", in.SourceKeyARN)
 	dst, dfacts := g.keyResource(in.DestinationKeyID)
-	facts.DestinationKey = dst
+	call.Facts.DestinationKey = dst
 	if dfacts.AliasTargetKey != "" {
-		facts.DestinationKey = dfacts.AliasTargetKey
+		call.Facts.DestinationKey = dfacts.AliasTargetKey
 	}
-	if err := g.authorize(ctx, "ReEncrypt", res, facts); err != nil {
+	if err := g.authorize(ctx, call); err != nil {
 		return nil, err
 	}
 	return g.next.ReEncrypt(ctx, in)
@@ -294,8 +320,7 @@ func (g *Guard) ReEncrypt(ctx context.Context, in *kmsclient.ReEncryptInput) (*k
 
 // DescribeKey checks kms:DescribeKey.
 func (g *Guard) DescribeKey(ctx context.Context, keyID string) (*kmsclient.KeyMetadata, error) {
-	res, facts := g.keyResource(keyID)
-	if err := g.authorize(ctx, "DescribeKey", res, facts); err != nil {
+	if err := g.authorize(ctx, g.KeyCall("DescribeKey", keyID)); err != nil {
 		return nil, err
 	}
 	return g.next.DescribeKey(ctx, keyID)
@@ -304,16 +329,7 @@ func (g *Guard) DescribeKey(ctx context.Context, keyID string) (*kmsclient.KeyMe
 // GetSecretValue checks kms:GetSecretValue on the secret and, for a secret
 // under a self-managed key, kms:Decrypt on that key.
 func (g *Guard) GetSecretValue(ctx context.Context, in *kmsclient.GetSecretValueInput) (*kmsclient.SecretValue, error) {
-	res := g.secretARN(in.SecretName)
-	facts := g.baseFacts()
-	if key := g.cfg.Facts.SecretKeys[in.SecretName]; key != "" {
-		facts.EncryptionKey = g.keyARN(key)
-		facts.EncryptionKeyType = localauthz.KeyTypeSelfManaged
-		facts.InKMSInstance = g.cfg.Facts.InstanceKeys[facts.EncryptionKey]
-	} else {
-		facts.EncryptionKeyType = localauthz.KeyTypeServiceManaged
-	}
-	if err := g.authorize(ctx, "GetSecretValue", res, facts); err != nil {
+	if err := g.authorize(ctx, g.SecretCall(in.SecretName)); err != nil {
 		return nil, err
 	}
 	return g.next.GetSecretValue(ctx, in)
@@ -326,9 +342,9 @@ func (g *Guard) secretARN(name string) string {
 	return "acs:kms:" + g.next.Region() + ":" + g.cfg.Account + ":secret/" + name
 }
 
-// accountOf returns the account id of a principal ARN (acs:ram::<uid>:...
-// or acs:sts::<uid>:...).
-func accountOf(principal string) string {
+// AccountOf returns the account id of a principal ARN (acs:ram::<uid>:...
+// or acs:sts::<uid>:...), or "".
+func AccountOf(principal string) string {
 	parts := strings.SplitN(principal, ":", 5)
 	if len(parts) < 5 || parts[0] != "acs" {
 		return ""

@@ -65,7 +65,10 @@ func TestGuardModes(t *testing.T) {
 			}
 			calls := g.Calls()
 			assert.NotEmpty(t, calls)
-			assert.Contains(t, calls, guard.CallStat{Call: guard.Call{Operation: "GenerateDataKey", Resource: "acs:kms:" + srv.Region() + ":" + srv.DefaultAccount() + ":alias/app"}, Count: 1})
+			assert.Contains(t, calls, guard.CallStat{
+				Call:  guard.Call{Operation: "GenerateDataKey", Resource: "acs:kms:" + srv.Region() + ":" + srv.DefaultAccount() + ":alias/app"},
+				Count: 1, Facts: localauthz.Facts{AliasTargetKey: keyARN},
+			}, "the recorded call keeps the facts it was authorized with")
 			_ = keyID
 		})
 	}
