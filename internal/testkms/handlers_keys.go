@@ -342,23 +342,33 @@ func (c *call) ownKey(ref *keyRef) *apiError {
 	return nil
 }
 
-// handleCreateAlias: checks kms:CreateAlias on the alias and on the key.
-func handleCreateAlias(c *call) (any, *apiError) {
+// aliasAndKey reads AliasName and KeyId (a key of the caller's account)
+// and checks action on the alias and on the key.
+func (c *call) aliasAndKey(action string) (string, *keyRef, *apiError) {
 	name, err := c.aliasParam()
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	ref, err := c.lookupKey("KeyId", false)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if err := c.ownKey(ref); err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	if err := c.authorize("kms:CreateAlias", authzTarget{arn: aliasARN(c.region, c.id.cred.AccountID, name)}); err != nil {
-		return nil, err
+	if err := c.authorize(action, authzTarget{arn: aliasARN(c.region, c.id.cred.AccountID, name)}); err != nil {
+		return "", nil, err
 	}
-	if err := c.authorize("kms:CreateAlias", ref.target()); err != nil {
+	if err := c.authorize(action, ref.target()); err != nil {
+		return "", nil, err
+	}
+	return name, ref, nil
+}
+
+// handleCreateAlias: checks kms:CreateAlias on the alias and on the key.
+func handleCreateAlias(c *call) (any, *apiError) {
+	name, ref, err := c.aliasAndKey("kms:CreateAlias")
+	if err != nil {
 		return nil, err
 	}
 	c.s.mu.Lock()
@@ -371,21 +381,8 @@ func handleCreateAlias(c *call) (any, *apiError) {
 
 // handleUpdateAlias: checks kms:UpdateAlias on the alias and on the new key.
 func handleUpdateAlias(c *call) (any, *apiError) {
-	name, err := c.aliasParam()
+	name, ref, err := c.aliasAndKey("kms:UpdateAlias")
 	if err != nil {
-		return nil, err
-	}
-	ref, err := c.lookupKey("KeyId", false)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.ownKey(ref); err != nil {
-		return nil, err
-	}
-	if err := c.authorize("kms:UpdateAlias", authzTarget{arn: aliasARN(c.region, c.id.cred.AccountID, name)}); err != nil {
-		return nil, err
-	}
-	if err := c.authorize("kms:UpdateAlias", ref.target()); err != nil {
 		return nil, err
 	}
 	c.s.mu.Lock()

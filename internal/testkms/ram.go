@@ -243,22 +243,18 @@ func (r *ramPolicies) policiesLocked(target string) policyList {
 // handleListPoliciesForUser: checks ram:ListPoliciesForUser on the user.
 // Lists the user's own policies, not its groups'.
 func handleListPoliciesForUser(c *call) (any, *apiError) {
-	name, arn, err := c.ramEntity("UserName", "user", "ram:ListPoliciesForUser")
-	if err != nil {
-		return nil, err
-	}
-	r := &c.s.ram
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.existsLocked(arn) {
-		return nil, errEntityNotExist(codeNoSuchUser, "user", name)
-	}
-	return policyListResponse{RequestID: c.requestID, Policies: r.policiesLocked(arn)}, nil
+	return c.listEntityPolicies("UserName", "user", "ram:ListPoliciesForUser", codeNoSuchUser)
 }
 
 // handleListPoliciesForRole: checks ram:ListPoliciesForRole on the role.
 func handleListPoliciesForRole(c *call) (any, *apiError) {
-	name, arn, err := c.ramEntity("RoleName", "role", "ram:ListPoliciesForRole")
+	return c.listEntityPolicies("RoleName", "role", "ram:ListPoliciesForRole", codeNoSuchRole)
+}
+
+// listEntityPolicies checks action on the user or role named by param and
+// lists the policies attached to it.
+func (c *call) listEntityPolicies(param, kind, action, notFound string) (any, *apiError) {
+	name, arn, err := c.ramEntity(param, kind, action)
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +262,7 @@ func handleListPoliciesForRole(c *call) (any, *apiError) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.existsLocked(arn) {
-		return nil, errEntityNotExist(codeNoSuchRole, "role", name)
+		return nil, errEntityNotExist(notFound, kind, name)
 	}
 	return policyListResponse{RequestID: c.requestID, Policies: r.policiesLocked(arn)}, nil
 }
