@@ -1,7 +1,8 @@
 package localauthz
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -65,12 +66,7 @@ var huaweiOperators = map[string]huaweiOperator{
 // dialect; each also exists with the IfExists suffix and the ForAnyValue:
 // and ForAllValues: prefixes.
 func HuaweiOperators() []string {
-	names := make([]string, 0, len(huaweiOperators))
-	for n := range huaweiOperators {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(huaweiOperators))
 }
 
 // huaweiOpSpec is an operator name taken apart.

@@ -3,7 +3,8 @@ package localauthz
 import (
 	"bytes"
 	"encoding/json"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -553,12 +554,7 @@ var ramOperators = map[string]ramOperator{
 
 // RAMOperators returns the names of the condition operators RAM supports.
 func RAMOperators() []string {
-	names := make([]string, 0, len(ramOperators))
-	for n := range ramOperators {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(ramOperators))
 }
 
 func (d *decoder) operator(path string, m jmember) (ramOperator, error) {
