@@ -3,10 +3,11 @@ package envelope
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/binary"
 	"errors"
+	"hash"
 	"io"
 
 	"golang.org/x/crypto/hkdf"
@@ -17,25 +18,89 @@ const DataKeySize = 32
 
 // Key schedule (see the package documentation):
 //
-//	PRK = HKDF-Extract(SHA-256, salt = "kmsenvelope v1 data key", IKM = data key)
-//	OKM = HKDF-Expand(PRK, info = "kmsenvelope v1 message keys" ‖ message id, 64)
-//	payload key = OKM[0:32], commitment = OKM[32:64]
+//	PRK         = HKDF-Extract(SHA-256, salt = "kmsenvelope v1 data key", IKM = data key)
+//	commitment  = HKDF-Expand(PRK, info = "kmsenvelope v1 commitment", 32)
+//	payload key = HKDF-Expand(PRK, info = "kmsenvelope v1 payload" ‖ message id, 32)
 //
-// The PRK depends only on the data key, so it is computed once per data key
-// and cached in its place; each message then costs one HKDF-Expand and one
-// AES key schedule. The header tag is AES-GCM under the payload key with a
-// nonce no frame can have (see headerNonce).
+// The PRK and the commitment depend only on the data key, so they are
+// computed once per data key (the "schedule", PRK ‖ commitment, is what the
+// cache holds and wipes in place of the data key). Each message then costs
+// one HKDF-Expand of one block and one AES key schedule. The header tag is
+// AES-GCM under the payload key with a nonce no frame can have (see
+// headerNonce).
 const (
-	prkSalt   = "kmsenvelope v1 data key"
-	infoLabel = "kmsenvelope v1 message keys"
+	prkSalt         = "kmsenvelope v1 data key"
+	commitmentLabel = "kmsenvelope v1 commitment"
+	// payloadLabel is 22 bytes so that label ‖ message id ‖ 0x01 is 55
+	// bytes and, after HMAC's key block, fits one SHA-256 block.
+	payloadLabel = "kmsenvelope v1 payload"
+
+	// scheduleSize is the length of a data key's cached schedule.
+	scheduleSize = 32 + commitmentSize
 )
 
-// prkFromDataKey computes the cached per-data-key secret.
-func prkFromDataKey(dataKey []byte) ([]byte, error) {
+// scheduleFromDataKey computes the cached per-data-key secrets: PRK ‖
+// commitment, with x/crypto/hkdf. The caller wipes the result.
+func scheduleFromDataKey(dataKey []byte) ([]byte, error) {
 	if len(dataKey) != DataKeySize {
 		return nil, errors.New("envelope: data key must be 32 bytes")
 	}
-	return hkdf.Extract(sha256.New, dataKey, []byte(prkSalt)), nil
+	prk := hkdf.Extract(sha256.New, dataKey, []byte(prkSalt))
+	defer clear(prk)
+	schedule := make([]byte, scheduleSize)
+	copy(schedule, prk)
+	if _, err := io.ReadFull(hkdf.Expand(sha256.New, prk, []byte(commitmentLabel)), schedule[32:]); err != nil {
+		clear(schedule)
+		return nil, err
+	}
+	return schedule, nil
+}
+
+// keyState is what the cache keeps for a data key besides its schedule
+// bytes: the PRK's keyed HMAC and, for encryption, the wrapped keys.
+type keyState struct {
+	// prf is crypto/hmac HMAC-SHA256 keyed with the PRK, its pads already
+	// absorbed: the precomputation FIPS 198-1 §6 describes, which
+	// crypto/hmac itself does on Reset. It is never written after
+	// newKeyState, only cloned (hash.Cloner), so messages share it safely
+	// and each skips HMAC's two key-block compressions and its allocations.
+	// nil when the hash cannot be cloned (GOFIPS140=v1.0.0): then each
+	// message runs x/crypto/hkdf.Expand on the PRK bytes instead.
+	//
+	// Like an AES key schedule inside a cipher.AEAD, this state is derived
+	// key material that Go gives no way to wipe; it is dropped with the
+	// cache entry. The schedule bytes it came from are wiped.
+	prf     hash.Hash
+	wrapped []byte // encryption: the encoded wrapped-key section
+}
+
+// newKeyState prepares the keyed HMAC of a schedule's PRK.
+func newKeyState(schedule, wrapped []byte) *keyState {
+	st := &keyState{wrapped: wrapped}
+	mac := hmac.New(sha256.New, schedule[:32])
+	mac.Reset() // absorbs both pads and stores the states (crypto/hmac)
+	if c, ok := mac.(hash.Cloner); ok {
+		if _, err := c.Clone(); err == nil {
+			st.prf = mac
+		}
+	}
+	return st
+}
+
+// expandBlock is HKDF-Expand (RFC 5869 §2.3) for an output of one hash
+// length: OKM = T(1) = HMAC-Hash(PRK, info ‖ 0x01), here with the keyed HMAC
+// prf of the PRK, which it clones and never writes. info must end with the
+// 0x01 counter byte. TestExpandBlock checks it against x/crypto/hkdf and the
+// RFC 5869 vectors; it is the composition HKDF defines over crypto/hmac, not
+// a new primitive.
+func expandBlock(out *[32]byte, prf hash.Hash, infoAndCounter []byte) error {
+	c, err := prf.(hash.Cloner).Clone()
+	if err != nil {
+		return err
+	}
+	c.Write(infoAndCounter)
+	c.Sum(out[:0])
+	return nil
 }
 
 // messageKeys are the per-message values derived from a data key. One
@@ -45,35 +110,39 @@ type messageKeys struct {
 	commitment [commitmentSize]byte
 	nonce      [12]byte // scratch, so frames do not allocate one each
 	// derivation scratch, kept here so it does not escape to the heap on
-	// its own; okm is wiped after use
-	info [len(infoLabel) + messageIDSize]byte
-	okm  [64]byte
+	// its own; key is wiped after use
+	info [len(payloadLabel) + messageIDSize + 1]byte
+	key  [32]byte
 }
 
-// deriveKeys derives a message's keys from the PRK of its data key and its
-// message id, into mk. The key bytes are wiped before it returns.
-func deriveKeys(mk *messageKeys, prk []byte, msgID *[messageIDSize]byte) error {
-	info, okm := mk.info[:], mk.okm[:]
-	copy(info, infoLabel)
-	copy(info[len(infoLabel):], msgID[:])
-	defer clear(okm)
-	if _, err := io.ReadFull(hkdf.Expand(sha256.New, prk, info), okm); err != nil {
+// deriveKeys derives a message's keys from the schedule and state of its
+// data key and its message id, into mk. The payload key bytes are wiped
+// before it returns (the AES key schedule inside mk.aead cannot be).
+func deriveKeys(mk *messageKeys, schedule []byte, st *keyState, msgID *[messageIDSize]byte) error {
+	if len(schedule) != scheduleSize {
+		return errors.New("envelope: bad key schedule length")
+	}
+	info := mk.info[:]
+	copy(info, payloadLabel)
+	copy(info[len(payloadLabel):], msgID[:])
+	info[len(info)-1] = 0x01
+	defer clear(mk.key[:])
+	if st != nil && st.prf != nil {
+		if err := expandBlock(&mk.key, st.prf, info); err != nil {
+			return err
+		}
+	} else if _, err := io.ReadFull(hkdf.Expand(sha256.New, schedule[:32], info[:len(info)-1]), mk.key[:]); err != nil {
 		return err
 	}
-	block, err := aes.NewCipher(okm[:32])
+	block, err := aes.NewCipher(mk.key[:])
 	if err != nil {
 		return err
 	}
 	if mk.aead, err = cipher.NewGCM(block); err != nil {
 		return err
 	}
-	copy(mk.commitment[:], okm[32:])
+	copy(mk.commitment[:], schedule[32:])
 	return nil
-}
-
-// checkCommitment compares in constant time.
-func (mk *messageKeys) checkCommitment(c []byte) bool {
-	return subtle.ConstantTimeCompare(mk.commitment[:], c) == 1
 }
 
 // headerNonce is the header tag's nonce: all ones. Frame nonces have zero

@@ -20,13 +20,14 @@
 //
 // # Security
 //
-//   - Each message gets its own AES-256-GCM key and a 256-bit key
-//     commitment, derived with HKDF-SHA256 from the data key and a random
-//     256-bit message id (see the format below).
+//   - Each message gets its own AES-256-GCM key, derived with HKDF-SHA256
+//     from the data key and a random 256-bit message id, and carries a
+//     256-bit key commitment derived with HKDF-SHA256 from the data key
+//     under a separate label (see the format below).
 //   - The header (version, suite, message id, frame size, encryption
 //     context, commitment) is authenticated before any plaintext is
-//     released, and the commitment is compared in constant time before the
-//     header tag is even checked. A data key that does not reproduce the
+//     released, and the commitment is compared in constant time before any
+//     message key is even derived. A data key that does not reproduce the
 //     commitment is rejected ([ErrCommitmentMismatch]), so no wrapped key can
 //     make a message decrypt to a different plaintext.
 //   - Frames are AES-256-GCM with the frame number and a final-frame flag in
@@ -70,18 +71,23 @@
 //	                2      key ARN length a, 1 ≤ a ≤ 2048; key ARN
 //	                2      blob length b, 1 ≤ b ≤ 4096; KMS CiphertextBlob (raw bytes)
 //
-// Keys:
+// Keys (labels are ASCII, without a terminator):
 //
-//	PRK  = HKDF-Extract(SHA-256, salt = "kmsenvelope v1 data key", IKM = data key)
-//	OKM  = HKDF-Expand(PRK, info = "kmsenvelope v1 message keys" ‖ message id, 64)
-//	payload key = OKM[0:32]     commitment = OKM[32:64]
+//	PRK         = HKDF-Extract(SHA-256, salt = "kmsenvelope v1 data key", IKM = data key)
+//	commitment  = HKDF-Expand(PRK, info = "kmsenvelope v1 commitment", 32)
+//	payload key = HKDF-Expand(PRK, info = "kmsenvelope v1 payload" ‖ message id, 32)
 //
-// The PRK depends only on the data key, so the cache holds the PRK instead of
-// the data key (which is wiped as soon as the PRK is computed) and each
-// message costs one HKDF-Expand. The payload key and the commitment are
-// distinct HKDF output blocks. The header tag uses the payload key with the
-// all-ones nonce, which no frame nonce can equal (frame nonces have zero
-// bytes 8 to 10), so one AES key schedule serves the whole message.
+// The PRK and the commitment depend only on the data key, so they are
+// computed once per data key, and the cache holds them instead of the data
+// key (which is wiped as soon as they are computed). Each message costs one
+// single-block HKDF-Expand and one AES key schedule. The commitment binds
+// the data key; the message id, context and everything else in the header
+// are bound by the header tag under the payload key, which depends on both
+// the data key and the message id. (A commitment per data key rather than
+// per message reveals that two messages share a data key, which their
+// identical wrapped keys already show.) The header tag uses the payload key
+// with the all-ones nonce, which no frame nonce can equal (frame nonces have
+// zero bytes 8 to 10), so one AES key schedule serves the whole message.
 //
 // The body is a sequence of frames i = 0, 1, 2, …, at most 2³²:
 //
@@ -94,6 +100,22 @@
 // shorter than a full frame (empty when the plaintext length is a multiple
 // of F), so a reader knows a frame is final from its length alone: a body
 // that ends after a full frame is truncated.
+//
+// # Key material in memory
+//
+// Key bytes this package owns are wiped when done with: the data key as soon
+// as its PRK and commitment are computed, each payload key as soon as its
+// AES key schedule exists, and the cached PRK and commitment when the cache
+// retires the entry ([keycache]). Two kinds of derived state live inside
+// the standard library and cannot be wiped from Go: the AES round keys of a
+// message's cipher.AEAD (garbage once the message is done) and, per cached
+// data key, crypto/hmac's HMAC-SHA256 keyed with the PRK, with its pads
+// already absorbed (the precomputation FIPS 198-1 §6 allows; each message
+// clones it instead of re-keying HMAC). The keyed HMAC is used only while
+// its cache entry is live and is dropped with it. Payload keys are HKDF
+// output computed from that cloned HMAC; tests pin the result to
+// x/crypto/hkdf and RFC 5869. Under GOFIPS140=v1.0.0, where hashes cannot be
+// cloned, each message runs x/crypto/hkdf instead, with the same output.
 //
 // # Compatibility
 //

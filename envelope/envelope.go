@@ -3,6 +3,7 @@ package envelope
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"path"
@@ -78,7 +79,7 @@ type Config struct {
 type Client struct {
 	cfg      Config
 	cache    *keycache.Cache
-	keysID   string   // identifies Keys in cache ids
+	encID    string   // prefix of encryption cache ids: partition and Keys
 	clients  []KMS    // Keys' clients then Decrypters, for region lookup
 	arnCache sync.Map // region + "\x00" + key id -> ARN
 }
@@ -115,7 +116,7 @@ func New(cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("envelope: Config.AllowedKeys: bad pattern %q", p)
 		}
 	}
-	c := &Client{cfg: cfg, keysID: strings.Join(ids, "\x00")}
+	c := &Client{cfg: cfg, encID: "e\x00" + cfg.Partition + "\x00" + strings.Join(ids, "\x00") + "\x00"}
 	c.cfg.Keys = append([]WrappingKey(nil), cfg.Keys...)
 	if !cfg.DisableCache {
 		c.cache = cfg.Cache
@@ -160,7 +161,7 @@ func (c *Client) AppendEncrypt(ctx context.Context, dst, plaintext []byte, ec ma
 	}
 	dst = grow(dst, m.headerLen()+len(plaintext)+int(frames)*tagSize)
 	dst = m.appendHeader(dst)
-	return sealBody(dst, &m.keys, fs, plaintext), nil
+	return sealBody(dst, m.keys, fs, plaintext), nil
 }
 
 // sealBody appends the frames of plaintext.
@@ -185,11 +186,18 @@ func grow(dst []byte, n int) []byte {
 
 // message is the state of one message being written.
 type message struct {
-	scratch  [64]byte // holds a small encoded context
-	keys     messageKeys
+	// id is the message's cache id, Client.encID ‖ encoded context. It is
+	// built in buf, so a one-shot message on the stack allocates nothing for
+	// it, or in big when it does not fit. (A slice into buf is never stored
+	// in the message itself: that would move every message to the heap.)
+	buf      [256]byte
+	big      []byte
+	idLen    int
+	ctxStart int          // the encoded context is id[ctxStart:]
+	keys     *messageKeys // on the heap of its own: the AEAD's interface calls leak it
 	msgID    [messageIDSize]byte
-	ctxBytes []byte
-	wrapped  []byte // encoded wrapped-key section
+	state    *keyState // the data key's, while deriving
+	wrapped  []byte    // encoded wrapped-key section
 	fs       int
 	handle   keycache.Handle // the cache entry, to charge late-known bytes
 	cached   bool
@@ -203,39 +211,50 @@ func (m *message) charge(n uint64) {
 	}
 }
 
+// cacheID is the message's cache id.
+func (m *message) cacheID() []byte {
+	if m.big != nil {
+		return m.big
+	}
+	return m.buf[:m.idLen]
+}
+
+// ctxBytes is the message's encoded context.
+func (m *message) ctxBytes() []byte { return m.cacheID()[m.ctxStart:] }
+
 func (m *message) headerLen() int {
-	return fixedHeaderSize + len(m.ctxBytes) + commitmentSize + tagSize + len(m.wrapped)
+	return fixedHeaderSize + len(m.ctxBytes()) + commitmentSize + tagSize + len(m.wrapped)
 }
 
 func (m *message) appendHeader(dst []byte) []byte {
 	start := len(dst)
-	dst = appendHeaderPrefix(dst, &m.msgID, m.fs, m.ctxBytes)
+	dst = appendHeaderPrefix(dst, &m.msgID, m.fs, m.ctxBytes())
 	dst = append(dst, m.keys.commitment[:]...)
 	dst = m.keys.headerTag(dst, dst[start:])
 	return append(dst, m.wrapped...)
 }
 
 // derive is the cache callback that derives the message keys.
-func (m *message) derive(prk []byte) { m.err = deriveKeys(&m.keys, prk, &m.msgID) }
+func (m *message) derive(schedule []byte) { m.err = deriveKeys(m.keys, schedule, m.state, &m.msgID) }
 
 // maxRetiredRetries bounds how often a message retries a cache entry that
 // was retired under it; each retry fetches or finds a fresh entry.
 const maxRetiredRetries = 3
 
-// encMaterials is what the cache holds for encryption besides the key.
-type encMaterials struct {
-	wrapped []byte // encoded wrapped-key section
-}
-
 // startMessage obtains encryption materials for a message bound to ec and
 // derives the message keys into m.
 func (c *Client) startMessage(ctx context.Context, m *message, ec map[string]string, n uint64) error {
-	// A small context is encoded into m's own scratch space: no allocation.
-	ctxBytes, err := appendContext(m.scratch[:0], ec)
+	// The cache id, with the encoded context at its end, goes into m's own
+	// buffer when it fits: no allocation.
+	id, err := appendContext(append(m.buf[:0], c.encID...), ec)
 	if err != nil {
 		return err
 	}
-	m.fs, m.ctxBytes = c.cfg.FrameSize, ctxBytes
+	if len(id) > len(m.buf) {
+		m.big = append([]byte(nil), id...)
+	}
+	m.idLen, m.ctxStart, m.fs = len(id), len(c.encID), c.cfg.FrameSize
+	m.keys = new(messageKeys)
 	if _, err := rand.Read(m.msgID[:]); err != nil {
 		return err
 	}
@@ -244,31 +263,36 @@ func (c *Client) startMessage(ctx context.Context, m *message, ec map[string]str
 		if err != nil {
 			return err
 		}
+		m.state = mat.Aux.(*keyState)
 		m.derive(mat.Key.Bytes())
 		mat.Key.Wipe()
-		m.wrapped = mat.Aux.(*encMaterials).wrapped
+		m.wrapped, m.state = m.state.wrapped, nil
 		return m.err
 	}
-	id := "e\x00" + c.cfg.Partition + "\x00" + c.keysID + "\x00" + string(m.ctxBytes)
 	for attempt := 0; ; attempt++ {
-		h, ok := c.cache.LookupEncryption(id, n)
+		h, ok := c.cache.LookupEncryption(m.cacheID(), n)
 		if !ok {
 			// Only a miss builds the fetch closure (it escapes into the
-			// cache's shared fetch), so a hit allocates nothing here.
+			// cache's shared fetch) and the id string, so a hit allocates
+			// nothing here.
 			fetch := func(fctx context.Context) (*keycache.Materials, error) { return c.generate(fctx, ec) }
-			if h, err = c.cache.GetEncryption(ctx, id, n, fetch); err != nil {
+			if h, err = c.cache.GetEncryption(ctx, string(m.cacheID()), n, fetch); err != nil {
 				return err
 			}
 		}
 		// The entry may be retired (and its key wiped) between Get and use
-		// by another message crossing a limit; then get a fresh one.
-		if werr := h.WithKey(m.derive); werr != nil {
+		// by another message crossing a limit; then get a fresh one. Its
+		// keyed HMAC is used only inside WithKey, so a retired entry serves
+		// no further message.
+		m.state = h.Aux().(*keyState)
+		werr := h.WithKey(m.derive)
+		m.wrapped, m.state = m.state.wrapped, nil
+		if werr != nil {
 			if errors.Is(werr, keycache.ErrRetired) && attempt < maxRetiredRetries {
 				continue
 			}
 			return werr
 		}
-		m.wrapped = h.Aux().(*encMaterials).wrapped
 		m.handle, m.cached = h, true
 		return m.err
 	}
@@ -306,18 +330,20 @@ func (c *Client) generate(ctx context.Context, ec map[string]string) (*keycache.
 	if err != nil {
 		return nil, err
 	}
-	return materials(out.Plaintext, &encMaterials{wrapped: section})
+	return materials(out.Plaintext, section)
 }
 
-// materials caches the PRK of a data key in its place: messages need only
-// the PRK, so the data key itself is wiped at once.
-func materials(dataKey []byte, aux any) (*keycache.Materials, error) {
-	prk, err := prkFromDataKey(dataKey)
+// materials caches the schedule of a data key (PRK ‖ commitment) in its
+// place, with its keyState: messages need only those, so the data key
+// itself is wiped at once. wrapped is the encoded wrapped-key section for
+// encryption materials, nil for decryption.
+func materials(dataKey, wrapped []byte) (*keycache.Materials, error) {
+	schedule, err := scheduleFromDataKey(dataKey)
 	if err != nil {
 		return nil, err
 	}
-	defer clear(prk)
-	return &keycache.Materials{Key: keycache.NewKey(prk), Aux: aux}, nil
+	defer clear(schedule)
+	return &keycache.Materials{Key: keycache.NewKey(schedule), Aux: newKeyState(schedule, wrapped)}, nil
 }
 
 // keyARN returns the ARN of the key KMS reported (keyID as KMS returned it),
@@ -495,16 +521,24 @@ func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey) (*message
 	}
 	mk := &messageKeys{}
 	var derr error
-	derive := func(prk []byte) { derr = deriveKeys(mk, prk, &h.MessageID) }
+	var st *keyState
+	derive := func(schedule []byte) { derr = keysForHeader(mk, h, schedule, st) }
 	if c.cache == nil {
 		mat, err := c.unwrapWithKMS(ctx, k, h, wk, keyID)
 		if err != nil {
 			return nil, err
 		}
+		st = mat.Aux.(*keyState)
 		derive(mat.Key.Bytes())
 		mat.Key.Wipe()
 	} else {
-		id := "d\x00" + c.cfg.Partition + "\x00" + wk.KeyARN + "\x00" + string(wk.Blob) + "\x00" + string(h.ctxBytes)
+		// Built on the stack when it fits; a string only on a miss.
+		var buf [512]byte
+		id := append(buf[:0], "d\x00"...)
+		id = append(append(id, c.cfg.Partition...), 0)
+		id = append(append(id, wk.KeyARN...), 0)
+		id = append(append(id, wk.Blob...), 0)
+		id = append(id, h.ctxBytes...)
 		for attempt := 0; ; attempt++ {
 			hd, ok := c.cache.LookupDecryption(id)
 			if !ok {
@@ -513,10 +547,11 @@ func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey) (*message
 					return c.unwrapWithKMS(fctx, k, h, wk, keyID)
 				}
 				var err error
-				if hd, err = c.cache.GetDecryption(ctx, id, fetch); err != nil {
+				if hd, err = c.cache.GetDecryption(ctx, string(id), fetch); err != nil {
 					return nil, err
 				}
 			}
+			st = hd.Aux().(*keyState)
 			if werr := hd.WithKey(derive); werr != nil {
 				if errors.Is(werr, keycache.ErrRetired) && attempt < maxRetiredRetries {
 					continue
@@ -528,9 +563,6 @@ func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey) (*message
 	}
 	if derr != nil {
 		return nil, derr
-	}
-	if !mk.checkCommitment(h.commitment) {
-		return nil, ErrCommitmentMismatch
 	}
 	return mk, nil
 }
@@ -579,17 +611,14 @@ func (c *Client) checkUnwrappingKey(ctx context.Context, k KMS, named, namedID, 
 	return fmt.Errorf("the message names key %s but KMS used %s", named, actual)
 }
 
-// keysForHeader derives the message keys of h from the PRK of a data key
-// and checks the key commitment (in constant time).
-func keysForHeader(h *Header, prk []byte) (*messageKeys, error) {
-	mk := &messageKeys{}
-	if err := deriveKeys(mk, prk, &h.MessageID); err != nil {
-		return nil, err
+// keysForHeader checks the key commitment of h against the schedule of a
+// data key (in constant time) and only then derives the message keys into
+// mk.
+func keysForHeader(mk *messageKeys, h *Header, schedule []byte, st *keyState) error {
+	if len(schedule) != scheduleSize || subtle.ConstantTimeCompare(schedule[32:], h.commitment) != 1 {
+		return ErrCommitmentMismatch
 	}
-	if !mk.checkCommitment(h.commitment) {
-		return nil, ErrCommitmentMismatch
-	}
-	return mk, nil
+	return deriveKeys(mk, schedule, st, &h.MessageID)
 }
 
 func (c *Client) allowed(arn string) bool {

@@ -88,8 +88,9 @@ func FuzzDecrypt(f *testing.F) {
 			}
 			return
 		}
-		prk, _ := prkFromDataKey(dk)
-		mk, err := keysForHeader(h, prk)
+		schedule, _ := scheduleFromDataKey(dk)
+		mk := &messageKeys{}
+		err = keysForHeader(mk, h, schedule, nil)
 		if err != nil || !mk.verifyHeader(h.authed, h.tag) {
 			if err1 == nil {
 				t.Fatal("one-shot decrypted a header the stream path rejects")

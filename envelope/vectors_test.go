@@ -46,12 +46,12 @@ func seq(n int, start byte) []byte {
 func buildVector(dk, msgID []byte, fs int, ec map[string]string, pt []byte) []byte {
 	var id [messageIDSize]byte
 	copy(id[:], msgID)
-	prk, err := prkFromDataKey(dk)
+	schedule, err := scheduleFromDataKey(dk)
 	if err != nil {
 		panic(err)
 	}
 	var mk messageKeys
-	if err := deriveKeys(&mk, prk, &id); err != nil {
+	if err := deriveKeys(&mk, schedule, nil, &id); err != nil {
 		panic(err)
 	}
 	ctxBytes, err := encodeContext(ec)
@@ -66,8 +66,8 @@ func buildVector(dk, msgID []byte, fs int, ec map[string]string, pt []byte) []by
 	if err != nil {
 		panic(err)
 	}
-	m := &message{keys: mk, msgID: id, fs: fs, wrapped: wrapped, ctxBytes: ctxBytes}
-	return sealBody(m.appendHeader(nil), &m.keys, fs, pt)
+	m := &message{keys: &mk, msgID: id, fs: fs, wrapped: wrapped, big: ctxBytes}
+	return sealBody(m.appendHeader(nil), m.keys, fs, pt)
 }
 
 func generateVectors() []vector {
@@ -100,7 +100,9 @@ func generateVectors() []vector {
 	bad("header tag flipped", "ErrAuthentication", flip(len(h.authed)+3))
 	bad("context byte changed", "ErrAuthentication", flip(len(h.authed)-commitmentSize-1))
 	bad("commitment changed", "ErrCommitmentMismatch", flip(len(h.authed)-5))
-	bad("message id changed", "ErrCommitmentMismatch", flip(10))
+	// The commitment binds the data key; the message id is bound by the
+	// header tag (and the payload key derived from it).
+	bad("message id changed", "ErrAuthentication", flip(10))
 	bad("final frame missing", "ErrTruncated", three[:h.length+3*80])
 	bad("frames 0 and 1 swapped", "ErrAuthentication", concatBytes(three[:h.length], three[h.length+80:h.length+160], three[h.length:h.length+80], three[h.length+160:]))
 	bad("trailing byte", "ErrAuthentication", append(bytes.Clone(three), 0))
@@ -121,12 +123,12 @@ func decryptVector(msg, dk []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	prk, err := prkFromDataKey(dk)
+	schedule, err := scheduleFromDataKey(dk)
 	if err != nil {
 		return nil, err
 	}
-	mk, err := keysForHeader(h, prk)
-	if err != nil {
+	mk := &messageKeys{}
+	if err := keysForHeader(mk, h, schedule, nil); err != nil {
 		return nil, err
 	}
 	if !mk.verifyHeader(h.authed, h.tag) {

@@ -115,18 +115,18 @@ func BenchmarkGetEncryptionHitParallel(b *testing.B) {
 func TestLookup(t *testing.T) {
 	c := newCache(t, keycache.Config{MaxMessages: 2})
 	ctx := context.Background()
-	_, ok := c.LookupEncryption("enc", 1)
+	_, ok := c.LookupEncryption([]byte("enc"), 1)
 	assert.False(t, ok, "nothing cached yet")
 	assert.Zero(t, c.Stats().Misses, "a failed lookup is not a miss: the Get that follows counts it")
 
 	_, err := c.GetEncryption(ctx, "enc", 1, staticFetch) // message 1
 	require.NoError(t, err)
-	h, ok := c.LookupEncryption("enc", 1) // message 2
+	h, ok := c.LookupEncryption([]byte("enc"), 1) // message 2
 	require.True(t, ok)
 	assert.Equal(t, "aux", h.Aux())
-	_, ok = c.LookupEncryption("enc", 1)
+	_, ok = c.LookupEncryption([]byte("enc"), 1)
 	assert.False(t, ok, "the entry is used up: only Get retires and replaces it")
-	_, ok = c.LookupDecryption("enc")
+	_, ok = c.LookupDecryption([]byte("enc"))
 	assert.False(t, ok, "namespaces are separate")
 
 	st := c.Stats()
@@ -134,7 +134,7 @@ func TestLookup(t *testing.T) {
 	assert.EqualValues(t, 1, st.Misses)
 
 	allocs := testing.AllocsPerRun(100, func() {
-		if h, ok := c.LookupDecryption("dec"); ok {
+		if h, ok := c.LookupDecryption([]byte("dec")); ok {
 			_ = h.WithKey(useKey)
 		}
 	})
@@ -142,7 +142,7 @@ func TestLookup(t *testing.T) {
 	_, err = c.GetDecryption(ctx, "dec", staticFetch)
 	require.NoError(t, err)
 	allocs = testing.AllocsPerRun(100, func() {
-		h, ok := c.LookupDecryption("dec")
+		h, ok := c.LookupDecryption([]byte("dec"))
 		if !ok {
 			panic("miss")
 		}

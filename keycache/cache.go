@@ -215,38 +215,40 @@ func (c *Cache) GetDecryption(ctx context.Context, id string, fetch func(context
 // LookupEncryption is the hit path of [Cache.GetEncryption] without a
 // fetch: if an entry for id can serve one more message of n bytes, it is
 // charged and returned. Otherwise nothing changes and ok is false; call
-// GetEncryption then. Hot paths try it first and build their fetch function
-// only on a miss, which keeps a hit allocation-free.
-func (c *Cache) LookupEncryption(id string, n uint64) (h Handle, ok bool) {
+// GetEncryption then (with string(id)). Hot paths try it first and build
+// their fetch function only on a miss, which keeps a hit allocation-free;
+// the id is taken as bytes so that callers can assemble it in a reused or
+// stack buffer without allocating a string per message.
+func (c *Cache) LookupEncryption(id []byte, n uint64) (h Handle, ok bool) {
 	if n > c.cfg.MaxBytes {
 		return Handle{}, false
 	}
-	return c.lookup(entryKey{id: id, enc: true}, n)
+	return c.lookup(id, true, n)
 }
 
 // LookupDecryption is [Cache.LookupEncryption] for decryption materials.
-func (c *Cache) LookupDecryption(id string) (h Handle, ok bool) {
-	return c.lookup(entryKey{id: id}, 0)
+func (c *Cache) LookupDecryption(id []byte) (h Handle, ok bool) {
+	return c.lookup(id, false, 0)
 }
 
-// lookup returns a usable entry for k, charging it, or false. An exhausted
-// entry is left for get to retire with its reason.
-func (c *Cache) lookup(k entryKey, n uint64) (Handle, bool) {
+// lookup returns a usable entry for (id, enc), charging it, or false. An
+// exhausted entry is left for get to retire with its reason.
+func (c *Cache) lookup(id []byte, enc bool, n uint64) (Handle, bool) {
 	now := c.now()
 	c.mu.Lock()
-	e := c.entries[k]
+	e := c.entries[entryKey{id: string(id), enc: enc}] // no allocation: the compiler converts in place
 	if e == nil || c.exhausted(e, n, now) != 0 {
 		c.mu.Unlock()
 		return Handle{}, false
 	}
-	if k.enc {
+	if enc {
 		e.messages++
 		e.bytes += n
 	}
 	c.lru.moveToFront(e)
 	c.mu.Unlock()
 	c.hits.Add(1)
-	c.emit(Event{Kind: EventHit, Encryption: k.enc})
+	c.emit(Event{Kind: EventHit, Encryption: enc})
 	return Handle{e}, true
 }
 
