@@ -106,11 +106,12 @@ func ReadHeader(r io.Reader) (*Header, error) {
 
 // field names a header field for errors. It is built lazily (String runs
 // only when an error is reported) so parsing a valid header allocates no
-// names: "wrapped key 2 blob length" is field{"wrapped key", 2, "blob length"}.
+// names: "wrapped key 2 blob length" is field{"wrapped key", 2, "blob",
+// "length"}.
 type field struct {
-	name string
-	idx  int // -1: no index
-	part string
+	name      string
+	idx       int // -1: no index
+	part, sub string
 }
 
 func fieldName(name string) field { return field{name: name, idx: -1} }
@@ -120,17 +121,26 @@ func (f field) String() string {
 	if f.idx >= 0 {
 		s += " " + itoa(f.idx)
 	}
-	if f.part != "" {
-		s += " " + f.part
+	for _, p := range [...]string{f.part, f.sub} {
+		if p != "" {
+			s += " " + p
+		}
 	}
 	return s
 }
 
+// with names a part of f; a part of a part goes in sub, and deeper parts
+// (none today) are joined there.
 func (f field) with(part string) field {
-	if f.part != "" {
-		part = f.part + " " + part
+	switch {
+	case f.part == "":
+		f.part = part
+	case f.sub == "":
+		f.sub = part
+	default:
+		f.sub += " " + part
 	}
-	return field{name: f.name, idx: f.idx, part: part}
+	return f
 }
 
 // source yields the next n bytes of a header.
