@@ -422,7 +422,8 @@ func (c *Client) Decrypt(ctx context.Context, msg []byte, opts ...DecryptOption)
 // written to dst's spare capacity is zeroed: nothing unauthenticated is
 // released.
 func (c *Client) AppendDecrypt(ctx context.Context, dst, msg []byte, opts ...DecryptOption) ([]byte, error) {
-	h, err := ParseHeader(msg)
+	// The context map is built only if KMS must be called (a cache miss).
+	h, err := parseHeader(sliceSource(msg), false)
 	if err != nil {
 		return nil, err
 	}
@@ -472,11 +473,11 @@ func (c *Client) openHeader(ctx context.Context, h *Header, opts []DecryptOption
 		opt(&o)
 	}
 	for k, want := range o.required {
-		got, ok := h.Context[k]
+		got, ok := contextValue(h.ctxBytes, k)
 		if !ok {
 			return nil, &ContextError{Key: safeKey(k), Reason: "required but absent from the message", kind: ErrContextMismatch}
 		}
-		if got != want {
+		if string(got) != want {
 			return nil, &ContextError{Key: safeKey(k), Reason: "has a different value than required", kind: ErrContextMismatch}
 		}
 	}
@@ -524,6 +525,7 @@ func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey) (*message
 	var st *keyState
 	derive := func(schedule []byte) { derr = keysForHeader(mk, h, schedule, st) }
 	if c.cache == nil {
+		h.ensureContext()
 		mat, err := c.unwrapWithKMS(ctx, k, h, wk, keyID)
 		if err != nil {
 			return nil, err
@@ -542,7 +544,9 @@ func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey) (*message
 		for attempt := 0; ; attempt++ {
 			hd, ok := c.cache.LookupDecryption(id)
 			if !ok {
-				// Only a miss builds the fetch closure.
+				// Only a miss builds the fetch closure and the context
+				// map KMS needs (here, before the fetch may run detached).
+				h.ensureContext()
 				fetch := func(fctx context.Context) (*keycache.Materials, error) {
 					return c.unwrapWithKMS(fctx, k, h, wk, keyID)
 				}

@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -96,12 +97,12 @@ func (h *Header) Len() int { return h.length }
 // anything or checking its authenticity (that needs the data key). It
 // reports structural problems as a *FormatError.
 func ParseHeader(msg []byte) (*Header, error) {
-	return parseHeader(sliceSource(msg))
+	return parseHeader(sliceSource(msg), true)
 }
 
 // ReadHeader reads and parses a header from r, consuming exactly the header.
 func ReadHeader(r io.Reader) (*Header, error) {
-	return parseHeader(&readerSource{r: r})
+	return parseHeader(&readerSource{r: r}, true)
 }
 
 // field names a header field for errors. It is built lazily (String runs
@@ -186,7 +187,18 @@ func (s *readerSource) next(n int, f field) ([]byte, error) {
 }
 func (s *readerSource) offset() int { return s.off }
 
-func parseHeader(src source) (*Header, error) {
+// ensureContext decodes h.Context if parseHeader left it out. The section
+// was validated then, so decoding cannot fail.
+func (h *Header) ensureContext() {
+	if h.Context == nil && len(h.ctxBytes) > 2 {
+		h.Context, _ = decodeContext(h.ctxBytes, 0, true)
+	}
+}
+
+// parseHeader parses and validates a header. With decodeCtx false the
+// context is validated but Context is left nil (see Header.ensureContext),
+// which saves its allocations when decryption never needs the map.
+func parseHeader(src source, decodeCtx bool) (*Header, error) {
 	h := &Header{}
 	b, err := src.next(4, fieldName("magic"))
 	if err != nil {
@@ -232,7 +244,7 @@ func parseHeader(src source) (*Header, error) {
 	if h.ctxBytes, err = src.next(clen, fieldName("encryption context")); err != nil {
 		return nil, err
 	}
-	if h.Context, err = decodeContext(h.ctxBytes, ctxStart); err != nil {
+	if h.Context, err = decodeContext(h.ctxBytes, ctxStart, decodeCtx); err != nil {
 		return nil, err
 	}
 	if h.commitment, err = src.next(commitmentSize, fieldName("commitment")); err != nil {
@@ -318,7 +330,7 @@ func readLenPrefixed(src source, width, max int, f field) ([]byte, error) {
 // decodeContext parses the context section, enforcing the canonical form
 // (ascending unique keys, valid UTF-8) so that every context has exactly one
 // encoding.
-func decodeContext(b []byte, base int) (map[string]string, error) {
+func decodeContext(b []byte, base int, build bool) (map[string]string, error) {
 	if len(b) == 0 {
 		return nil, formatErr(base, "encryption context", ErrMalformed, "empty context section (want at least the pair count)")
 	}
@@ -333,27 +345,32 @@ func decodeContext(b []byte, base int) (map[string]string, error) {
 		}
 		return nil, nil
 	}
-	m := make(map[string]string, n)
-	prev := ""
+	var m map[string]string
+	if build {
+		m = make(map[string]string, n)
+	}
+	var prev []byte
 	for i := 0; i < n; i++ {
 		f := field{name: "encryption context pair", idx: i}
-		k, next, err := lenString(b, off, base, f.with("key"))
+		k, next, err := lenBytes(b, off, base, f.with("key"))
 		if err != nil {
 			return nil, err
 		}
-		v, next2, err := lenString(b, next, base, f.with("value"))
+		v, next2, err := lenBytes(b, next, base, f.with("value"))
 		if err != nil {
 			return nil, err
 		}
 		switch {
-		case k == "":
+		case len(k) == 0:
 			return nil, formatErr(base+off, f.String(), ErrMalformed, "empty key")
-		case i > 0 && k <= prev:
+		case i > 0 && bytes.Compare(k, prev) <= 0:
 			return nil, formatErr(base+off, f.String(), ErrMalformed, "keys not in strictly ascending order")
-		case !utf8.ValidString(k) || !utf8.ValidString(v):
+		case !utf8.Valid(k) || !utf8.Valid(v):
 			return nil, formatErr(base+off, f.String(), ErrMalformed, "not valid UTF-8")
 		}
-		m[k] = v
+		if build {
+			m[string(k)] = string(v)
+		}
 		prev = k
 		off = next2
 	}
@@ -363,16 +380,40 @@ func decodeContext(b []byte, base int) (map[string]string, error) {
 	return m, nil
 }
 
-func lenString(b []byte, off, base int, f field) (string, int, error) {
+// contextValue looks key up in a context section decodeContext accepted,
+// without decoding it.
+func contextValue(b []byte, key string) (value []byte, ok bool) {
+	if len(b) < 2 {
+		return nil, false
+	}
+	n, off := int(binary.BigEndian.Uint16(b)), 2
+	for range n {
+		k, next, err := lenBytes(b, off, 0, field{})
+		if err != nil {
+			return nil, false
+		}
+		v, next2, err := lenBytes(b, next, 0, field{})
+		if err != nil {
+			return nil, false
+		}
+		if string(k) == key {
+			return v, true
+		}
+		off = next2
+	}
+	return nil, false
+}
+
+func lenBytes(b []byte, off, base int, f field) ([]byte, int, error) {
 	if len(b)-off < 2 {
-		return "", 0, formatErr(base+off, f.String(), ErrMalformed, "truncated length")
+		return nil, 0, formatErr(base+off, f.String(), ErrMalformed, "truncated length")
 	}
 	n := int(binary.BigEndian.Uint16(b[off:]))
 	off += 2
 	if len(b)-off < n {
-		return "", 0, formatErr(base+off, f.String(), ErrMalformed, "length runs past the context section")
+		return nil, 0, formatErr(base+off, f.String(), ErrMalformed, "length runs past the context section")
 	}
-	return string(b[off : off+n]), off + n, nil
+	return b[off : off+n], off + n, nil
 }
 
 // encodeContext validates ec and returns its canonical encoding.

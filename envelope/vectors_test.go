@@ -9,6 +9,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -168,5 +169,29 @@ func TestVectors(t *testing.T) {
 			require.True(t, errors.Is(err, want), "want %s, got %v", v.Expect, err)
 			require.Nil(t, got)
 		})
+	}
+}
+
+// TestContextValue: the decrypt path checks RequireContext against the
+// encoded section, without building the map; it must agree with the map.
+func TestContextValue(t *testing.T) {
+	for _, ec := range []map[string]string{
+		nil,
+		{"tenant": "acme"},
+		{"a": "", "b": "2", "tenant": "acme", "zz": "last"},
+		{"日本": "語", "tenant ": "padded key"},
+	} {
+		b, err := encodeContext(ec)
+		require.NoError(t, err)
+		m, err := decodeContext(b, 0, true)
+		require.NoError(t, err)
+		_, err = decodeContext(b, 0, false)
+		require.NoError(t, err)
+		for _, k := range []string{"a", "b", "tenant", "tenant ", "zz", "日本", "missing", ""} {
+			want, wantOK := m[k]
+			got, ok := contextValue(b, k)
+			assert.Equal(t, wantOK, ok, "key %q in %v", k, ec)
+			assert.Equal(t, want, string(got), "key %q in %v", k, ec)
+		}
 	}
 }
