@@ -423,7 +423,7 @@ func (c *Client) Decrypt(ctx context.Context, msg []byte, opts ...DecryptOption)
 // released.
 func (c *Client) AppendDecrypt(ctx context.Context, dst, msg []byte, opts ...DecryptOption) ([]byte, error) {
 	// The context map is built only if KMS must be called (a cache miss).
-	h, err := parseHeader(sliceSource(msg), false)
+	h, err := parseHeader(&source{b: msg}, false)
 	if err != nil {
 		return nil, err
 	}
@@ -465,14 +465,22 @@ func openBody(dst, body []byte, mk *messageKeys, fs int, off int64) ([]byte, err
 	return out, nil
 }
 
+func applyDecryptOptions(opts []DecryptOption) *decryptOptions {
+	o := new(decryptOptions)
+	for _, opt := range opts {
+		opt(o)
+	}
+	return o
+}
+
 // openHeader checks the message's policy constraints, unwraps its data key,
 // verifies the commitment and header tag, and returns the message keys.
 func (c *Client) openHeader(ctx context.Context, h *Header, opts []DecryptOption) (*messageKeys, error) {
-	var o decryptOptions
-	for _, opt := range opts {
-		opt(&o)
+	var required map[string]string
+	if len(opts) > 0 { // (o escapes into the option funcs: allocate it only when there are some)
+		required = applyDecryptOptions(opts).required
 	}
-	for k, want := range o.required {
+	for k, want := range required {
 		got, ok := contextValue(h.ctxBytes, k)
 		if !ok {
 			return nil, &ContextError{Key: safeKey(k), Reason: "required but absent from the message", kind: ErrContextMismatch}

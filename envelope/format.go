@@ -97,12 +97,12 @@ func (h *Header) Len() int { return h.length }
 // anything or checking its authenticity (that needs the data key). It
 // reports structural problems as a *FormatError.
 func ParseHeader(msg []byte) (*Header, error) {
-	return parseHeader(sliceSource(msg), true)
+	return parseHeader(&source{b: msg}, true)
 }
 
 // ReadHeader reads and parses a header from r, consuming exactly the header.
 func ReadHeader(r io.Reader) (*Header, error) {
-	return parseHeader(&readerSource{r: r}, true)
+	return parseHeader(&source{r: r}, true)
 }
 
 // field names a header field for errors. It is built lazily (String runs
@@ -144,48 +144,41 @@ func (f field) with(part string) field {
 	return f
 }
 
-// source yields the next n bytes of a header.
-type source interface {
-	next(n int, f field) ([]byte, error)
-	offset() int
-}
-
-type sliceSourceT struct {
+// source yields the next n bytes of a header, from a message in memory (r
+// nil: b is the message) or from a reader (b is everything read so far, so
+// the header can reference it). It is a concrete type, not an interface, so
+// a source on the caller's stack stays there.
+type source struct {
 	b   []byte
 	off int
-}
-
-func sliceSource(b []byte) *sliceSourceT { return &sliceSourceT{b: b} }
-
-func (s *sliceSourceT) next(n int, f field) ([]byte, error) {
-	if len(s.b)-s.off < n {
-		return nil, formatErr(s.off, f.String(), ErrTruncated, "message ends inside the header")
-	}
-	out := s.b[s.off : s.off+n]
-	s.off += n
-	return out, nil
-}
-func (s *sliceSourceT) offset() int { return s.off }
-
-type readerSource struct {
 	r   io.Reader
-	off int
-	buf []byte // everything read so far, so the header can reference it
 }
 
-func (s *readerSource) next(n int, f field) ([]byte, error) {
-	start := len(s.buf)
-	s.buf = append(s.buf, make([]byte, n)...)
-	if _, err := io.ReadFull(s.r, s.buf[start:]); err != nil {
+func (s *source) next(n int, f field) ([]byte, error) {
+	if s.r == nil {
+		if len(s.b)-s.off < n {
+			return nil, formatErr(s.off, f.String(), ErrTruncated, "message ends inside the header")
+		}
+		out := s.b[s.off : s.off+n]
+		s.off += n
+		return out, nil
+	}
+	start := len(s.b)
+	s.b = append(s.b, make([]byte, n)...)
+	if _, err := io.ReadFull(s.r, s.b[start:]); err != nil {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			return nil, formatErr(s.off, f.String(), ErrTruncated, "stream ends inside the header")
 		}
 		return nil, &FormatError{Offset: s.off, Field: f.String(), Reason: "reading the header failed", Err: err}
 	}
 	s.off += n
-	return s.buf[start:], nil
+	return s.b[start:], nil
 }
-func (s *readerSource) offset() int { return s.off }
+
+func (s *source) offset() int { return s.off }
+
+// authed returns the first n bytes the source has yielded.
+func (s *source) authed(n int) []byte { return s.b[:n] }
 
 // ensureContext decodes h.Context if parseHeader left it out. The section
 // was validated then, so decoding cannot fail.
@@ -198,7 +191,7 @@ func (h *Header) ensureContext() {
 // parseHeader parses and validates a header. With decodeCtx false the
 // context is validated but Context is left nil (see Header.ensureContext),
 // which saves its allocations when decryption never needs the map.
-func parseHeader(src source, decodeCtx bool) (*Header, error) {
+func parseHeader(src *source, decodeCtx bool) (*Header, error) {
 	h := &Header{}
 	b, err := src.next(4, fieldName("magic"))
 	if err != nil {
@@ -258,22 +251,11 @@ func parseHeader(src source, decodeCtx bool) (*Header, error) {
 		return nil, err
 	}
 	h.length = src.offset()
-	h.authed = authedBytes(src, authedLen)
+	h.authed = src.authed(authedLen)
 	return h, nil
 }
 
-// authedBytes returns the first n bytes the source has yielded.
-func authedBytes(src source, n int) []byte {
-	switch s := src.(type) {
-	case *sliceSourceT:
-		return s.b[:n]
-	case *readerSource:
-		return s.buf[:n]
-	}
-	panic("envelope: unknown header source")
-}
-
-func parseWrappedKeys(src source) ([]WrappedKey, error) {
+func parseWrappedKeys(src *source) ([]WrappedKey, error) {
 	off := src.offset()
 	b, err := src.next(1, fieldName("wrapped key count"))
 	if err != nil {
@@ -311,7 +293,7 @@ func internProvider(p []byte) string {
 	return string(p)
 }
 
-func readLenPrefixed(src source, width, max int, f field) ([]byte, error) {
+func readLenPrefixed(src *source, width, max int, f field) ([]byte, error) {
 	off := src.offset()
 	b, err := src.next(width, f.with("length"))
 	if err != nil {
