@@ -1,9 +1,11 @@
 package envelope
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"path"
@@ -116,7 +118,7 @@ func New(cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("envelope: Config.AllowedKeys: bad pattern %q", p)
 		}
 	}
-	c := &Client{cfg: cfg, encID: "e\x00" + cfg.Partition + "\x00" + strings.Join(ids, "\x00") + "\x00"}
+	c := &Client{cfg: cfg, encID: string(encIDPrefix(cfg.Partition, ids))}
 	c.cfg.Keys = append([]WrappingKey(nil), cfg.Keys...)
 	if !cfg.DisableCache {
 		c.cache = cfg.Cache
@@ -240,6 +242,38 @@ func (m *message) derive(schedule []byte) { m.err = deriveKeys(m.keys, schedule,
 // maxRetiredRetries bounds how often a message retries a cache entry that
 // was retired under it; each retry fetches or finds a fresh entry.
 const maxRetiredRetries = 3
+
+// Cache ids. Every variable field is length-prefixed (uvarint), so no two
+// different inputs share an id: a decryption id that two (blob, context)
+// pairs could share would let a message reuse a data key KMS unwrapped for
+// another context, with no KMS call to refuse it. The encoded context is
+// the last field and is self-delimiting.
+
+// appendIDField appends one length-prefixed field.
+func appendIDField(dst []byte, f string) []byte {
+	return append(binary.AppendUvarint(dst, uint64(len(f))), f...)
+}
+
+// encIDPrefix is the part of an encryption cache id fixed by the Client:
+// "e", the partition, and the wrapping keys (region/key id each); the
+// message's encoded context follows it.
+func encIDPrefix(partition string, keys []string) []byte {
+	id := appendIDField([]byte("e"), partition)
+	id = binary.AppendUvarint(id, uint64(len(keys)))
+	for _, k := range keys {
+		id = appendIDField(id, k)
+	}
+	return id
+}
+
+// decID appends the decryption cache id of one wrapped key of a message:
+// "d", the partition, the key ARN, the blob, then the encoded context.
+func decID(dst []byte, partition, keyARN string, blob, ctxBytes []byte) []byte {
+	dst = appendIDField(append(dst, 'd'), partition)
+	dst = appendIDField(dst, keyARN)
+	dst = append(binary.AppendUvarint(dst, uint64(len(blob))), blob...)
+	return append(dst, ctxBytes...)
+}
 
 // startMessage obtains encryption materials for a message bound to ec and
 // derives the message keys into m.
@@ -534,7 +568,7 @@ func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey) (*message
 	derive := func(schedule []byte) { derr = keysForHeader(mk, h, schedule, st) }
 	if c.cache == nil {
 		h.ensureContext()
-		mat, err := c.unwrapWithKMS(ctx, k, h, wk, keyID)
+		mat, err := c.unwrapWithKMS(ctx, k, h.Context, wk, keyID)
 		if err != nil {
 			return nil, err
 		}
@@ -544,19 +578,20 @@ func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey) (*message
 	} else {
 		// Built on the stack when it fits; a string only on a miss.
 		var buf [512]byte
-		id := append(buf[:0], "d\x00"...)
-		id = append(append(id, c.cfg.Partition...), 0)
-		id = append(append(id, wk.KeyARN...), 0)
-		id = append(append(id, wk.Blob...), 0)
-		id = append(id, h.ctxBytes...)
+		id := decID(buf[:0], c.cfg.Partition, wk.KeyARN, wk.Blob, h.ctxBytes)
 		for attempt := 0; ; attempt++ {
 			hd, ok := c.cache.LookupDecryption(id)
 			if !ok {
 				// Only a miss builds the fetch closure and the context
 				// map KMS needs (here, before the fetch may run detached).
+				// The fetch may outlive this call (it is shared and
+				// survives the caller's cancellation), so it must not read
+				// the caller's message: the blob is copied.
 				h.ensureContext()
+				ec, fwk := h.Context, wk
+				fwk.Blob = bytes.Clone(wk.Blob)
 				fetch := func(fctx context.Context) (*keycache.Materials, error) {
-					return c.unwrapWithKMS(fctx, k, h, wk, keyID)
+					return c.unwrapWithKMS(fctx, k, ec, fwk, keyID)
 				}
 				var err error
 				if hd, err = c.cache.GetDecryption(ctx, string(id), fetch); err != nil {
@@ -581,8 +616,8 @@ func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey) (*message
 
 // unwrapWithKMS asks KMS to decrypt a wrapped key and checks that the key
 // KMS used is the one the message names.
-func (c *Client) unwrapWithKMS(ctx context.Context, k KMS, h *Header, wk WrappedKey, keyID string) (*keycache.Materials, error) {
-	out, err := k.Decrypt(ctx, &kmsclient.DecryptInput{CiphertextBlob: wk.Blob, EncryptionContext: h.Context, KeyARN: wk.KeyARN})
+func (c *Client) unwrapWithKMS(ctx context.Context, k KMS, ec map[string]string, wk WrappedKey, keyID string) (*keycache.Materials, error) {
+	out, err := k.Decrypt(ctx, &kmsclient.DecryptInput{CiphertextBlob: wk.Blob, EncryptionContext: ec, KeyARN: wk.KeyARN})
 	if err != nil {
 		return nil, err
 	}

@@ -45,30 +45,15 @@ func seq(n int, start byte) []byte {
 
 // buildVector makes a message deterministically from fixed inputs.
 func buildVector(dk, msgID []byte, fs int, ec map[string]string, pt []byte) []byte {
-	var id [messageIDSize]byte
-	copy(id[:], msgID)
-	schedule, err := scheduleFromDataKey(dk)
-	if err != nil {
-		panic(err)
-	}
-	var mk messageKeys
-	if err := deriveKeys(&mk, schedule, nil, &id); err != nil {
-		panic(err)
-	}
-	ctxBytes, err := encodeContext(ec)
-	if err != nil {
-		panic(err)
-	}
-	wrapped, err := encodeWrappedKeys([]WrappedKey{{
+	msg, err := sealWithDataKey(dk, msgID, fs, ec, []WrappedKey{{
 		Provider: ProviderAliyunKMS,
 		KeyARN:   "acs:kms:cn-hangzhou:1234567890123456:key/key-vector0001",
 		Blob:     seq(48, 0xa0), // stands in for a KMS CiphertextBlob
-	}})
+	}}, pt)
 	if err != nil {
 		panic(err)
 	}
-	m := &message{keys: &mk, msgID: id, fs: fs, wrapped: wrapped, big: ctxBytes}
-	return sealBody(m.appendHeader(nil), m.keys, fs, pt)
+	return msg
 }
 
 func generateVectors() []vector {
