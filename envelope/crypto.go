@@ -9,6 +9,7 @@ import (
 	"errors"
 	"hash"
 	"io"
+	"sync"
 
 	"golang.org/x/crypto/hkdf"
 )
@@ -74,15 +75,24 @@ type keyState struct {
 	wrapped []byte // encryption: the encoded wrapped-key section
 }
 
+// hmacClones reports whether crypto/hmac over crypto/sha256 can be cloned
+// here (not under GOFIPS140=v1.0.0). It is probed once, with a fixed key.
+var hmacClones = sync.OnceValue(func() bool {
+	c, ok := hmac.New(sha256.New, []byte("kmsenvelope clone probe")).(hash.Cloner)
+	if !ok {
+		return false
+	}
+	_, err := c.Clone()
+	return err == nil
+})
+
 // newKeyState prepares the keyed HMAC of a schedule's PRK.
 func newKeyState(schedule, wrapped []byte) *keyState {
 	st := &keyState{wrapped: wrapped}
-	mac := hmac.New(sha256.New, schedule[:32])
-	mac.Reset() // absorbs both pads and stores the states (crypto/hmac)
-	if c, ok := mac.(hash.Cloner); ok {
-		if _, err := c.Clone(); err == nil {
-			st.prf = mac
-		}
+	if hmacClones() {
+		mac := hmac.New(sha256.New, schedule[:32])
+		mac.Reset() // absorbs both pads and keeps the two states (crypto/hmac)
+		st.prf = mac
 	}
 	return st
 }

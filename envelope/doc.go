@@ -83,11 +83,19 @@
 // single-block HKDF-Expand and one AES key schedule. The commitment binds
 // the data key; the message id, context and everything else in the header
 // are bound by the header tag under the payload key, which depends on both
-// the data key and the message id. (A commitment per data key rather than
-// per message reveals that two messages share a data key, which their
-// identical wrapped keys already show.) The header tag uses the payload key
-// with the all-ones nonce, which no frame nonce can equal (frame nonces have
-// zero bytes 8 to 10), so one AES key schedule serves the whole message.
+// the data key and the message id. A commitment per data key rather than
+// per message reveals that two messages share a data key. Their identical
+// wrapped keys show that too, but the commitment still shows it after
+// [Client.Rewrap] has given each message a new wrapped key. A data key is
+// shared only by messages with the same context and wrapping keys within
+// one cache entry's limits (5 minutes by default); where even that must not
+// be linkable, set [Config.DisableCache] (a data key per message).
+//
+// The header tag uses the payload key with the all-ones nonce, which no
+// frame nonce can equal (frame nonces have zero bytes 8 to 10), so one AES
+// key schedule serves the whole message; a separate header key would double
+// the per-message key setup for no gain in security, since the nonce spaces
+// are disjoint.
 //
 // The body is a sequence of frames i = 0, 1, 2, …, at most 2³²:
 //
@@ -103,19 +111,22 @@
 //
 // # Key material in memory
 //
-// Key bytes this package owns are wiped when done with: the data key as soon
-// as its PRK and commitment are computed, each payload key as soon as its
-// AES key schedule exists, and the cached PRK and commitment when the cache
-// retires the entry ([keycache]). Two kinds of derived state live inside
-// the standard library and cannot be wiped from Go: the AES round keys of a
-// message's cipher.AEAD (garbage once the message is done) and, per cached
-// data key, crypto/hmac's HMAC-SHA256 keyed with the PRK, with its pads
-// already absorbed (the precomputation FIPS 198-1 §6 allows; each message
-// clones it instead of re-keying HMAC). The keyed HMAC is used only while
-// its cache entry is live and is dropped with it. Payload keys are HKDF
-// output computed from that cloned HMAC; tests pin the result to
-// x/crypto/hkdf and RFC 5869. Under GOFIPS140=v1.0.0, where hashes cannot be
-// cloned, each message runs x/crypto/hkdf instead, with the same output.
+// Wiping is best effort, as it must be in Go. This package wipes the key
+// buffers it owns: the data key as soon as its PRK and commitment are
+// computed, each payload key as soon as its AES key schedule exists, and
+// the cached PRK and commitment when the cache retires the entry
+// ([keycache]). Copies inside the standard library cannot be wiped and are
+// left to the garbage collector: the hash state of HKDF-Extract over the
+// data key, the AES round keys of each message's cipher.AEAD, and the
+// HMAC-SHA256 states keyed with the PRK. Of the last, one per cached data
+// key is kept with the cache entry, its pads already absorbed (the
+// precomputation FIPS 198-1 §6 allows), and each message clones it instead
+// of re-keying HMAC, so a clone's state becomes garbage after every message
+// (as x/crypto/hkdf's own HMAC would). The keyed state is used only while
+// its cache entry is live and is dropped with it. Payload keys computed this
+// way are HKDF output; tests pin them to x/crypto/hkdf and RFC 5869. Under
+// GOFIPS140=v1.0.0, where hashes cannot be cloned, each message runs
+// x/crypto/hkdf instead, with the same output.
 //
 // # Compatibility
 //
