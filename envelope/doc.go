@@ -35,11 +35,14 @@
 //     fail ([ErrAuthentication], [ErrTruncated]).
 //   - Nonces never repeat: the payload key is unique to the message and the
 //     nonce is a frame counter.
-//   - The wrapped keys are deliberately outside the header tag, so [Client.Rewrap]
-//     can move a message to a new KMS key with KMS ReEncrypt without seeing
-//     the data key. They are bound by the commitment instead, and after KMS
-//     Decrypt the key KMS reports must be the key the message names, so
-//     [Config.AllowedKeys] cannot be bypassed by relabelling a wrapped key.
+//   - The wrapped keys are deliberately outside the header tag, so
+//     [Client.Rewrap] can move a message to a new KMS key with KMS ReEncrypt
+//     and copy the header and body unchanged. They are bound by the
+//     commitment instead, and after KMS Decrypt the key KMS reports must be
+//     the key the message names, so [Config.AllowedKeys] cannot be bypassed
+//     by relabelling a wrapped key. Rewrap runs the same checks before it
+//     re-encrypts, because ReEncrypt does not report the key it decrypted
+//     with.
 //   - Errors name what is wrong and where (offset, field, frame), never key
 //     bytes, plaintext or context values.
 //

@@ -377,7 +377,7 @@ func TestRewrap(t *testing.T) {
 
 	moved, err := f.env.Rewrap(ctx, msg, newKey)
 	require.NoError(t, err)
-	assert.Equal(t, decryptsBefore, f.srv.Calls("Decrypt"), "Rewrap never decrypts the data key")
+	assert.Equal(t, decryptsBefore+1, f.srv.Calls("Decrypt"), "Rewrap authenticates the header first: one KMS Decrypt, then cached")
 	assert.Equal(t, 1, f.srv.Calls("ReEncrypt"))
 	oh, _ := envelope.ParseHeader(msg)
 	nh, err := envelope.ParseHeader(moved)
@@ -402,6 +402,62 @@ func TestRewrap(t *testing.T) {
 	got, err = fresh.Decrypt(ctx, out.Bytes())
 	require.NoError(t, err)
 	assert.Equal(t, pt, got)
+}
+
+// TestRewrapAuthenticatesFirst: Rewrap re-encrypts only a wrapped key that
+// has passed Decrypt's checks (key identity, AllowedKeys, commitment, header
+// tag), because KMS ReEncrypt does not say which key it decrypted with.
+func TestRewrapAuthenticatesFirst(t *testing.T) {
+	ctx := context.Background()
+	t.Run("a relabelled wrapped key is not laundered past AllowedKeys", func(t *testing.T) {
+		f := newFixture(t)
+		acct := f.srv.DefaultAccount()
+		untrustedKey, untrustedARN, err := f.srv.CreateKey(acct, testkms.KeyOptions{})
+		require.NoError(t, err)
+		newKey, newARN, err := f.srv.CreateKey(acct, testkms.KeyOptions{})
+		require.NoError(t, err)
+		untrusted, err := envelope.New(envelope.Config{Keys: []envelope.WrappingKey{{KeyID: untrustedKey, KMS: f.kms}}})
+		require.NoError(t, err)
+		msg, err := untrusted.Encrypt(ctx, []byte("made with an untrusted key"), nil)
+		require.NoError(t, err)
+		relabelled := bytes.Replace(msg, []byte(untrustedARN), []byte(f.keyARN), 1)
+		strict, err := envelope.New(envelope.Config{
+			Keys:        []envelope.WrappingKey{{KeyID: f.keyID, KMS: f.kms}},
+			AllowedKeys: []string{f.keyARN, newARN},
+		})
+		require.NoError(t, err)
+		_, err = strict.Decrypt(ctx, relabelled)
+		require.ErrorIs(t, err, envelope.ErrNoUsableKey)
+		reencrypts := f.srv.Calls("ReEncrypt")
+		_, err = strict.Rewrap(ctx, relabelled, newKey)
+		require.ErrorIs(t, err, envelope.ErrNoUsableKey)
+		assert.Equal(t, reencrypts, f.srv.Calls("ReEncrypt"), "nothing was re-encrypted")
+	})
+	t.Run("a bogus wrapped key in front is skipped", func(t *testing.T) {
+		f := newFixture(t)
+		newKey, _, err := f.srv.CreateKey(f.srv.DefaultAccount(), testkms.KeyOptions{})
+		require.NoError(t, err)
+		ec := map[string]string{"t": "1"}
+		a, err := f.env.Encrypt(ctx, []byte("A"), ec)
+		require.NoError(t, err)
+		other, err := envelope.New(envelope.Config{Keys: []envelope.WrappingKey{{KeyID: f.keyID, KMS: f.kms}}, DisableCache: true})
+		require.NoError(t, err)
+		b, err := other.Encrypt(ctx, []byte("B"), ec)
+		require.NoError(t, err)
+		ha, err := envelope.ParseHeader(a)
+		require.NoError(t, err)
+		hb, err := envelope.ParseHeader(b)
+		require.NoError(t, err)
+		// B's wrapped key (same KMS key and context, another data key)
+		// first: KMS would happily re-encrypt it.
+		spliced, err := envelope.WithWrappedKeys(a, []envelope.WrappedKey{hb.WrappedKeys[0], ha.WrappedKeys[0]})
+		require.NoError(t, err)
+		moved, err := f.env.Rewrap(ctx, spliced, newKey)
+		require.NoError(t, err)
+		got, err := other.Decrypt(ctx, moved)
+		require.NoError(t, err, "the rewrapped message carries A's own data key")
+		assert.Equal(t, []byte("A"), got)
+	})
 }
 
 // TestColdCacheOneGenerateDataKey: 1,000 concurrent encrypts, one KMS call.

@@ -35,3 +35,18 @@ func SealWithDataKey(dk []byte, fs int, ec map[string]string, wrapped []WrappedK
 
 // EncodeContext is the canonical context encoding.
 var EncodeContext = encodeContext
+
+// WithWrappedKeys returns msg with its wrapped-key section replaced (the
+// section is outside the header tag, so anyone can do this).
+func WithWrappedKeys(msg []byte, keys []WrappedKey) ([]byte, error) {
+	h, err := ParseHeader(msg)
+	if err != nil {
+		return nil, err
+	}
+	section, err := encodeWrappedKeys(keys)
+	if err != nil {
+		return nil, err
+	}
+	out := append(append([]byte(nil), msg[:len(h.authed)+tagSize]...), section...)
+	return append(out, msg[h.length:]...), nil
+}

@@ -10,11 +10,24 @@ import (
 )
 
 // Rewrap moves a message to the KMS key newKeyID (id, ARN or alias in the
-// same region as one of the message's wrapped keys) with KMS ReEncrypt: the
-// data key never leaves KMS in plaintext, and the authenticated header and
-// the body are copied unchanged. The result carries one wrapped key, under
-// newKeyID. It needs kms:ReEncryptFrom on the old key and kms:ReEncryptTo on
-// the new one. Use it to retire a key or move data between accounts.
+// same region as one of the message's wrapped keys) with KMS ReEncrypt. The
+// authenticated header and the body are copied unchanged; the result carries
+// one wrapped key, under newKeyID (other wrapped keys, say in other regions,
+// are dropped: wrap again for redundancy).
+//
+// Before re-encrypting, Rewrap authenticates the header exactly as Decrypt
+// does: it unwraps a wrapped key with KMS Decrypt (through the cache),
+// checks that KMS used the key the message names and that it is allowed
+// ([Config.AllowedKeys]), checks the key commitment and the header tag, and
+// then re-encrypts that wrapped key and no other. Without this, a wrapped
+// key relabelled with an allowed ARN but made under another key would be
+// re-encrypted under newKeyID (KMS ReEncrypt does not say which key it
+// decrypted with), laundering it past AllowedKeys; and a bogus wrapped key
+// placed first would produce a message that no longer decrypts. So Rewrap
+// needs kms:Decrypt and kms:ReEncryptFrom on the old key and
+// kms:ReEncryptTo on the new one, and the data key passes through this
+// process (wiped after use) as it does for Decrypt. The body is neither
+// decrypted nor checked: a damaged body stays damaged.
 func (c *Client) Rewrap(ctx context.Context, msg []byte, newKeyID string) ([]byte, error) {
 	h, err := ParseHeader(msg)
 	if err != nil {
@@ -32,7 +45,9 @@ func (c *Client) Rewrap(ctx context.Context, msg []byte, newKeyID string) ([]byt
 }
 
 // RewrapStream is Rewrap for a message read from src and written to dst;
-// the body is copied through without being held in memory.
+// the body is copied through without being held in memory. If src or dst
+// fails midway the error is returned and dst holds a partial message that
+// will not decrypt.
 func (c *Client) RewrapStream(ctx context.Context, dst io.Writer, src io.Reader, newKeyID string) (int64, error) {
 	h, err := ReadHeader(src)
 	if err != nil {
@@ -51,8 +66,9 @@ func (c *Client) RewrapStream(ctx context.Context, dst io.Writer, src io.Reader,
 	return int64(n) + m, err
 }
 
-// rewrapSection re-encrypts the first wrapped key that can be re-encrypted
-// and returns the new wrapped-key section.
+// rewrapSection authenticates the header with the first wrapped key that
+// unwraps (as Decrypt does), re-encrypts that wrapped key under newKeyID and
+// returns the new wrapped-key section.
 func (c *Client) rewrapSection(ctx context.Context, h *Header, newKeyID string) ([]byte, error) {
 	if newKeyID == "" {
 		return nil, errors.New("envelope: Rewrap: newKeyID is required")
@@ -62,39 +78,38 @@ func (c *Client) rewrapSection(ctx context.Context, h *Header, newKeyID string) 
 	}
 	var attempts []UnwrapAttempt
 	for _, wk := range h.WrappedKeys {
-		region, _, _, ok := splitKeyARN(wk.KeyARN)
-		if !ok || wk.Provider != ProviderAliyunKMS {
-			attempts = append(attempts, UnwrapAttempt{KeyARN: wk.KeyARN, Err: errors.New("not an Alibaba KMS key")})
-			continue
+		// unwrap checks the provider, AllowedKeys, the key KMS used and the
+		// commitment.
+		mk, err := c.unwrap(ctx, h, wk)
+		if err == nil && !mk.verifyHeader(h.authed, h.tag) {
+			// The data key is the committed one, so the header itself was
+			// modified: no other wrapped key can help.
+			return nil, &FormatError{Offset: len(h.authed), Field: "header tag", Reason: "header authentication failed", Err: ErrAuthentication}
 		}
-		if !c.allowed(wk.KeyARN) {
-			attempts = append(attempts, UnwrapAttempt{KeyARN: wk.KeyARN, Err: errors.New("key not in Config.AllowedKeys")})
-			continue
-		}
-		k := c.clientFor(region)
-		if k == nil {
-			attempts = append(attempts, UnwrapAttempt{KeyARN: wk.KeyARN, Err: fmt.Errorf("no KMS client for region %q", safeKey(region))})
-			continue
-		}
-		out, err := k.ReEncrypt(ctx, &kmsclient.ReEncryptInput{
-			CiphertextBlob:               wk.Blob,
-			SourceEncryptionContext:      h.Context,
-			DestinationKeyID:             newKeyID,
-			DestinationEncryptionContext: h.Context,
-			SourceKeyARN:                 wk.KeyARN,
-		})
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, err
+		if err == nil {
+			region, _, _, _ := splitKeyARN(wk.KeyARN) // unwrap parsed it
+			k := c.clientFor(region)
+			h.ensureContext()
+			var out *kmsclient.EncryptOutput
+			out, err = k.ReEncrypt(ctx, &kmsclient.ReEncryptInput{
+				CiphertextBlob:               wk.Blob,
+				SourceEncryptionContext:      h.Context,
+				DestinationKeyID:             newKeyID,
+				DestinationEncryptionContext: h.Context,
+				SourceKeyARN:                 wk.KeyARN,
+			})
+			if err == nil {
+				arn, err := c.keyARN(ctx, k, newKeyID, out.KeyID)
+				if err != nil {
+					return nil, err
+				}
+				return encodeWrappedKeys([]WrappedKey{{Provider: ProviderAliyunKMS, KeyARN: arn, Blob: out.CiphertextBlob}})
 			}
-			attempts = append(attempts, UnwrapAttempt{KeyARN: wk.KeyARN, Err: err})
-			continue
 		}
-		arn, err := c.keyARN(ctx, k, newKeyID, out.KeyID)
-		if err != nil {
+		if ctx.Err() != nil {
 			return nil, err
 		}
-		return encodeWrappedKeys([]WrappedKey{{Provider: ProviderAliyunKMS, KeyARN: arn, Blob: out.CiphertextBlob}})
+		attempts = append(attempts, UnwrapAttempt{KeyARN: wk.KeyARN, Err: err})
 	}
 	return nil, &UnwrapError{Attempts: attempts}
 }
