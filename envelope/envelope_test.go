@@ -563,3 +563,78 @@ func TestHeaderPrintsNoBlob(t *testing.T) {
 		assert.Contains(t, text, "bytes")
 	}
 }
+
+// failingWriter accepts limit bytes, then fails.
+type failingWriter struct{ limit int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > w.limit {
+		n := w.limit
+		w.limit = 0
+		return n, io.ErrShortWrite
+	}
+	w.limit -= len(p)
+	return len(p), nil
+}
+
+// TestStreamChargesTheCacheAsItGoes: a stream's bytes count against the
+// data key's MaxBytes as frames are sealed, so a stream that is abandoned
+// or whose destination fails still retires the entry it overran.
+func TestStreamChargesTheCacheAsItGoes(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		dst   func() io.Writer
+		close bool
+	}{
+		{"abandoned without Close", func() io.Writer { return io.Discard }, false},
+		{"destination fails", func() io.Writer { return &failingWriter{limit: 1000} }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cache, err := keycache.New(keycache.Config{MaxBytes: 300}) // under five 64-byte frames
+			require.NoError(t, err)
+			f := newFixture(t, func(c *envelope.Config) { c.Cache = cache })
+			w, err := f.env.NewWriter(ctx, tc.dst(), nil)
+			require.NoError(t, err)
+			_, _ = w.Write(make([]byte, 5000))
+			if tc.close {
+				assert.Error(t, w.Close())
+			}
+			require.Equal(t, 1, f.srv.Calls("GenerateDataKey"))
+			_, err = f.env.Encrypt(ctx, []byte("next"), nil)
+			require.NoError(t, err)
+			assert.Equal(t, 2, f.srv.Calls("GenerateDataKey"), "the overrun data key is not reused")
+		})
+	}
+}
+
+// cutSource yields data, then fails as net/http does for a cut-off body.
+type cutSource struct{ data []byte }
+
+func (s *cutSource) Read(p []byte) (int, error) {
+	if len(s.data) == 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	n := copy(p, s.data)
+	s.data = s.data[n:]
+	return n, nil
+}
+
+// TestReaderPassesSourceErrorsThrough: a source failing mid-frame is a
+// transport error, not tampering, and not a final frame.
+func TestReaderPassesSourceErrorsThrough(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	pt := random(t, 300) // several 64-byte frames
+	msg, err := f.env.Encrypt(ctx, pt, nil)
+	require.NoError(t, err)
+	h, err := envelope.ParseHeader(msg)
+	require.NoError(t, err)
+	cut := msg[:h.Len()+80+40] // one full frame, then half of the next
+	r, err := f.env.NewReader(ctx, &cutSource{data: cut})
+	require.NoError(t, err)
+	got, err := io.ReadAll(r)
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	assert.NotErrorIs(t, err, envelope.ErrAuthentication)
+	assert.Equal(t, pt[:64], got, "only the authenticated first frame was released")
+}

@@ -106,6 +106,20 @@ func safeKey(k string) string {
 	return strings.ToValidUTF8(k, "\uFFFD")
 }
 
+// safeARN is a key ARN from a message header, fit for an error string: as
+// is when it is short printable ASCII (every real ARN), else quoted and cut
+// to 128 bytes, so a crafted header cannot put control characters or
+// kilobytes into logs.
+func safeARN(arn string) string {
+	if len(arn) <= 256 && !strings.ContainsFunc(arn, func(r rune) bool { return r < 0x21 || r > 0x7e || r == '"' }) {
+		return arn
+	}
+	if len(arn) > 128 {
+		arn = arn[:128]
+	}
+	return strconv.QuoteToASCII(strings.ToValidUTF8(arn, "\uFFFD"))
+}
+
 // UnwrapError reports why no wrapped key of a message could be unwrapped,
 // one reason per wrapped key, in order. It unwraps to ErrNoUsableKey and to
 // each attempt's error (so errors.Is(err, kmsclient.ErrAccessDenied) works).
@@ -128,7 +142,7 @@ func (e *UnwrapError) Error() string {
 		} else {
 			b.WriteString("; ")
 		}
-		b.WriteString(a.KeyARN)
+		b.WriteString(safeARN(a.KeyARN))
 		b.WriteString(": ")
 		b.WriteString(strings.TrimPrefix(a.Err.Error(), "envelope: "))
 	}

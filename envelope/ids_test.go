@@ -52,3 +52,12 @@ func TestCacheIDsUnambiguous(t *testing.T) {
 		assert.NotEqual(t, byte('d'), id[0], "encryption and decryption ids stay apart")
 	}
 }
+
+func TestSafeARN(t *testing.T) {
+	arn := "acs:kms:cn-hangzhou:1234567890123456:key/key-abc"
+	assert.Equal(t, arn, safeARN(arn))
+	assert.Equal(t, `"acs:kms:x\n\x1b[31m"`, safeARN("acs:kms:x\n\x1b[31m"))
+	long := safeARN(string(make([]byte, 2048)))
+	assert.Less(t, len(long), 600)
+	assert.Equal(t, `"\ufffd"`, safeARN("\xff"))
+}

@@ -10,7 +10,12 @@ import (
 // message on dst, holding at most one frame of plaintext in memory. The
 // header is written before NewWriter returns. Close must be called to write
 // the final frame; without it the message is truncated and will not decrypt.
-// Close does not close dst.
+// Close does not close dst. ctx bounds the KMS calls NewWriter makes; the
+// writer itself makes none and does not watch ctx.
+//
+// Each frame's plaintext is charged to the data key's cache entry as it is
+// sealed, so a stream that takes the entry past keycache's MaxBytes retires
+// it for later messages; the stream itself goes on with its own message key.
 func (c *Client) NewWriter(ctx context.Context, dst io.Writer, ec map[string]string) (io.WriteCloser, error) {
 	m := &message{}
 	if err := c.startMessage(ctx, m, ec, 0); err != nil {
@@ -28,7 +33,6 @@ type writer struct {
 	dst   io.Writer
 	buf   []byte // pending plaintext, then the sealed frame in place
 	frame uint64
-	total uint64
 	err   error // sticky
 }
 
@@ -74,7 +78,7 @@ func (w *writer) emit(sealed []byte, n int) error {
 		return w.err
 	}
 	w.frame++
-	w.total += uint64(n)
+	w.m.charge(uint64(n)) // the data key has sealed n more bytes, written or not
 	if _, err := w.dst.Write(sealed); err != nil {
 		w.err = err
 		return err
@@ -85,16 +89,14 @@ func (w *writer) emit(sealed []byte, n int) error {
 
 // Close writes the final frame. It is an error to Write after Close.
 func (w *writer) Close() error {
+	if errors.Is(w.err, errWriterClosed) {
+		return nil
+	}
+	defer clear(w.buf[:cap(w.buf)]) // staged plaintext, on every path
 	if w.err != nil {
-		if errors.Is(w.err, errWriterClosed) {
-			return nil
-		}
 		return w.err
 	}
-	err := w.flush(true)
-	w.m.charge(w.total)
-	clear(w.buf[:cap(w.buf)])
-	if err != nil {
+	if err := w.flush(true); err != nil {
 		return err
 	}
 	w.err = errWriterClosed
@@ -108,7 +110,9 @@ var errWriterClosed = errors.New("envelope: write after Close")
 // holds at most one frame in memory and returns only authenticated bytes:
 // each frame is verified before any of it is returned. A message that ends
 // without its final frame fails with ErrTruncated at the end; bytes after
-// the final frame fail authentication.
+// the final frame fail authentication. An error of src itself (say a cut
+// connection) is returned as it is. ctx bounds the KMS calls NewReader
+// makes; the Reader itself makes none and does not watch ctx.
 func (c *Client) NewReader(ctx context.Context, src io.Reader, opts ...DecryptOption) (io.Reader, error) {
 	h, err := ReadHeader(src)
 	if err != nil {
@@ -268,24 +272,42 @@ func (s *frameSink) Write(p []byte) (int, error) {
 // next reads and opens one frame, setting r.plain or r.err.
 func (r *reader) next() {
 	full := r.fs + tagSize
-	n, err := io.ReadFull(r.src, r.buf[:full])
+	n, err := fill(r.src, r.buf[:full])
 	switch {
 	case err == nil: // a full frame, never the final one
 		r.open(r.buf[:full], false)
-	case err == io.ErrUnexpectedEOF: // a short frame: the final one
-		if n < tagSize {
-			r.err = &FrameError{Frame: r.frame, Offset: r.off, Err: ErrTruncated}
-			return
-		}
+	case err != io.EOF: // the source failed: not the message's fault
+		r.err = err
+	case n == 0: // the body ended after a full frame
+		r.err = &FrameError{Frame: r.frame, Offset: r.off, Err: ErrTruncated}
+	case n < tagSize:
+		r.err = &FrameError{Frame: r.frame, Offset: r.off, Err: ErrTruncated}
+	default: // a short frame: the final one
 		r.open(r.buf[:n], true)
 		if r.err == nil {
 			r.err = io.EOF
 		}
-	case err == io.EOF: // the body ended after a full frame
-		r.err = &FrameError{Frame: r.frame, Offset: r.off, Err: ErrTruncated}
-	default:
-		r.err = err
 	}
+}
+
+// fill reads from src until buf is full (nil error) or src ends (io.EOF,
+// with the bytes read so far). Unlike io.ReadFull it keeps the source's own
+// errors apart from the end of data: a source that fails with
+// io.ErrUnexpectedEOF (net/http does, for a cut-off body) must not make a
+// partial frame look like the final one.
+func fill(src io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		k, err := src.Read(buf[n:])
+		n += k
+		if err != nil {
+			if n == len(buf) && err == io.EOF {
+				break // a full frame; the end shows on the next call
+			}
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 func (r *reader) open(frame []byte, final bool) {
