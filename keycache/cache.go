@@ -21,8 +21,9 @@ const (
 
 var (
 	// ErrRetired is returned by [Handle.WithKey] when the entry was retired
-	// and its key wiped before WithKey could run. The callback was not
-	// called; get a new Handle.
+	// (its key is wiped, or will be when the callbacks still running
+	// return) before WithKey could run. The callback was not called; get a
+	// new Handle.
 	ErrRetired = errors.New("keycache: entry retired and its key wiped")
 
 	// ErrMessageTooLarge is returned by [Cache.GetEncryption] when n alone
@@ -33,6 +34,8 @@ var (
 	errNilKey       = errors.New("keycache: fetch returned materials with a nil key")
 	errEmptyKey     = errors.New("keycache: fetch returned an empty or wiped key")
 	errFetchExited  = errors.New("keycache: fetch exited without returning")
+
+	errFetchPanicked = errors.New("keycache: the data key fetch panicked")
 )
 
 // Materials are what one cache entry holds: the data key and opaque caller
@@ -72,8 +75,10 @@ type Config struct {
 	MaxBytes uint64
 
 	// FetchTimeout bounds one shared fetch: the fetch's context is cancelled
-	// with context.DeadlineExceeded after it. 0 means DefaultFetchTimeout
-	// (30 seconds).
+	// with context.DeadlineExceeded after it, and its waiters get an error
+	// then even if the fetch ignores its context (a key it returns later is
+	// wiped). A fetch that panics gives its waiters an error too. 0 means
+	// DefaultFetchTimeout (30 seconds).
 	FetchTimeout time.Duration
 
 	// Now is the clock for entry ages. nil means time.Now. Tests inject a fake
@@ -82,8 +87,11 @@ type Config struct {
 	Now func() time.Time
 
 	// OnEvent, if not nil, is called for every [Event], synchronously on the
-	// goroutine that caused it and never with a cache lock held. It must be
-	// fast and safe for concurrent use; it may call into the Cache.
+	// goroutine that caused it (a caller's, or for a fetch's outcome the
+	// fetch's own) and never with a cache lock held. It must be fast, safe
+	// for concurrent use and must not panic; it may call into the Cache,
+	// even Get the id whose miss it reports. Keys are wiped, and waiters
+	// released, before the events that report them.
 	OnEvent func(Event)
 }
 
@@ -133,12 +141,18 @@ type entry struct {
 	inCache         bool   // in Cache.entries and Cache.lru
 	prev, next      *entry // Cache.lru links; prev is more recently used
 
-	// mu guards the key bytes and wiped: WithKey holds the read lock while
-	// its callback runs, and the key is wiped only under the write lock.
-	mu      sync.RWMutex
-	wiped   bool
-	retired atomic.Bool // set before the first wipe attempt
+	// state is the number of WithKey callbacks running (the low bits), and
+	// the retired and wiped flags. One word, changed only by compare-and-swap,
+	// so that whoever sees "retired, no reader" first wipes, exactly once,
+	// with no wakeup to lose between a reader leaving and retirement.
+	state atomic.Uint64
 }
+
+const (
+	stateRetired = 1 << 62
+	stateWiped   = 1 << 63
+	stateReaders = stateRetired - 1
+)
 
 // New returns a Cache configured by cfg. It returns an error naming the field
 // if a field is negative.
@@ -288,6 +302,13 @@ func (c *Cache) get(ctx context.Context, k entryKey, n uint64, fetch func(contex
 		}
 		c.mu.Unlock()
 
+		// Start the fetch before anything calls the hook: a hook may call
+		// back into the cache (even Get this id) or panic, and neither may
+		// leave waiters on a fetch that never started.
+		if leader {
+			c.fetches.Add(1)
+			go c.runFetch(ctx, k, cl, fetch)
+		}
 		if e != nil {
 			c.retire(e, reason)
 		}
@@ -300,9 +321,7 @@ func (c *Cache) get(ctx context.Context, k entryKey, n uint64, fetch func(contex
 			return Handle{}, waitErr(ctx)
 		}
 		if leader {
-			c.fetches.Add(1)
 			c.emit(Event{Kind: EventFetch, Encryption: k.enc})
-			go c.runFetch(ctx, k, cl, fetch)
 		} else {
 			c.sharedWaits.Add(1)
 		}
@@ -344,25 +363,60 @@ func (c *Cache) exhausted(e *entry, n uint64, now time.Time) EvictReason {
 	return 0
 }
 
-// runFetch runs one shared fetch and publishes its result.
+// fetchResult is what one fetch returned.
+type fetchResult struct {
+	m   *Materials
+	err error
+}
+
+// runFetch runs one shared fetch and publishes its result. The fetch runs in
+// a goroutine of its own so that FetchTimeout holds even for a fetch that
+// ignores its context: the waiters are released with an error at the
+// deadline, and a result that comes later is wiped. A panic or
+// runtime.Goexit in fetch becomes an error for the waiters, not a crash.
 func (c *Cache) runFetch(parent context.Context, k entryKey, cl *call, fetch func(context.Context) (*Materials, error)) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), c.cfg.FetchTimeout)
 	defer cancel()
-	var m *Materials
-	err := errFetchExited
-	// Deferred so that waiters are released even if fetch panics or calls
-	// runtime.Goexit.
-	defer func() { c.finish(k, cl, m, err) }()
-	m, err = fetch(ctx)
-	if err == nil {
+	done := make(chan fetchResult, 1)
+	go func() {
+		r := fetchResult{err: errFetchExited}
+		defer func() {
+			if p := recover(); p != nil {
+				// The panic value is not included: it is caller data and
+				// might hold key material.
+				r = fetchResult{err: fmt.Errorf("%w (a %T)", errFetchPanicked, p)}
+			}
+			done <- r
+		}()
+		r.m, r.err = fetch(ctx)
+	}()
+	var r fetchResult
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		r = fetchResult{err: fmt.Errorf("keycache: the data key fetch did not return within FetchTimeout (%v): %w", c.cfg.FetchTimeout, ctx.Err())}
+		go func() { wipeMaterials(<-done) }()
+	}
+	if r.err != nil {
+		wipeMaterials(r) // a key returned with an error is never used
+		r.m = nil
+	} else {
 		switch {
-		case m == nil:
-			err = errNilMaterials
-		case m.Key == nil:
-			err = errNilKey
-		case m.Key.Len() == 0:
-			err = errEmptyKey
+		case r.m == nil:
+			r.err = errNilMaterials
+		case r.m.Key == nil:
+			r.err = errNilKey
+		case r.m.Key.Len() == 0:
+			r.err = errEmptyKey
 		}
+	}
+	c.finish(k, cl, r.m, r.err)
+}
+
+// wipeMaterials wipes the key of a fetch result that will not be cached.
+func wipeMaterials(r fetchResult) {
+	if r.m != nil && r.m.Key != nil {
+		r.m.Key.Wipe()
 	}
 }
 
@@ -402,16 +456,26 @@ func (c *Cache) finish(k entryKey, cl *call, m *Materials, err error) {
 
 	if err != nil {
 		c.fetchErrors.Add(1)
-		c.emit(Event{Kind: EventFetchError, Encryption: k.enc})
 	}
+	// Wipe (or mark) every retired key and release the waiters before any
+	// hook runs.
 	for _, ev := range evicted {
-		c.retire(ev.e, ev.reason)
+		ev.e.markRetired()
 	}
 	if stale != nil {
-		c.retire(stale, EvictPurged)
+		stale.markRetired()
 	}
 	cl.err = err
 	close(cl.done)
+	if err != nil {
+		c.emit(Event{Kind: EventFetchError, Encryption: k.enc})
+	}
+	for _, ev := range evicted {
+		c.reportEviction(ev.e, ev.reason)
+	}
+	if stale != nil {
+		c.reportEviction(stale, EvictPurged)
+	}
 }
 
 // trimLocked removes entries beyond Capacity, least recently used first, and
@@ -445,14 +509,39 @@ func (c *Cache) removeLocked(e *entry) {
 	e.inCache = false
 }
 
-// retire counts and reports the eviction of an entry already removed from the
-// cache, and wipes its key now or, if a WithKey is running, when the last one
-// returns. It never blocks on a WithKey callback.
+// retire marks an entry already removed from the cache as retired, wipes its
+// key now or, if WithKey callbacks are running, when the last one returns,
+// and then counts and reports the eviction (after the wipe, so a panicking
+// hook cannot leave a key unwiped). It never blocks on a WithKey callback.
 func (c *Cache) retire(e *entry, reason EvictReason) {
+	e.markRetired()
+	c.reportEviction(e, reason)
+}
+
+func (c *Cache) reportEviction(e *entry, reason EvictReason) {
 	c.evictions[reason].Add(1)
 	c.emit(Event{Kind: EventEvict, Encryption: e.k.enc, Reason: reason})
-	e.retired.Store(true)
-	e.tryWipe()
+}
+
+// markRetired sets the retired flag; with no reader left, it also wipes.
+func (e *entry) markRetired() {
+	for {
+		s := e.state.Load()
+		if s&stateRetired != 0 {
+			return
+		}
+		ns := s | stateRetired
+		wipe := s&stateReaders == 0
+		if wipe {
+			ns |= stateWiped
+		}
+		if e.state.CompareAndSwap(s, ns) {
+			if wipe {
+				e.key.Wipe()
+			}
+			return
+		}
+	}
 }
 
 func (c *Cache) emit(ev Event) {
@@ -477,8 +566,11 @@ func (c *Cache) Purge() {
 	clear(c.calls)
 	c.gen++
 	c.mu.Unlock()
+	for _, e := range all { // every key first, then the hooks
+		e.markRetired()
+	}
 	for _, e := range all {
-		c.retire(e, EvictPurged)
+		c.reportEviction(e, EvictPurged)
 	}
 }
 
@@ -504,19 +596,6 @@ func (c *Cache) Stats() Stats {
 	}
 }
 
-// tryWipe wipes the key unless a WithKey holds the read lock; that WithKey
-// then calls tryWipe again when it returns, because retired is already set.
-func (e *entry) tryWipe() {
-	if !e.mu.TryLock() {
-		return
-	}
-	if !e.wiped {
-		e.key.Wipe()
-		e.wiped = true
-	}
-	e.mu.Unlock()
-}
-
 // Handle gives access to the materials a Get returned. It is a small value:
 // copy it freely, but do not keep it beyond the operation it was obtained
 // for, since the entry may be retired and its key wiped at any time after
@@ -533,30 +612,45 @@ func (h Handle) entry() *entry {
 }
 
 // WithKey runs f with the data key bytes. The key is not wiped while f runs:
-// f runs under the entry's read lock, and wiping needs the write lock. f must
-// not retain or modify the slice and should be short (derive what you need
-// and return). f may call other Cache and Handle methods.
+// a retired entry's key is wiped when the last running callback returns. f
+// must not retain or modify the slice and should be short (derive what you
+// need and return). f may call other Cache and Handle methods.
 //
-// If the entry was retired and its key wiped after the Get that returned h,
-// WithKey does not call f and returns [ErrRetired]; get a new Handle. This
-// can happen whenever another goroutine retires the entry (its limits, LRU
-// eviction, Purge) between the Get and WithKey.
+// If the entry was retired after the Get that returned h, WithKey does not
+// call f and returns [ErrRetired]; get a new Handle. This can happen
+// whenever another goroutine retires the entry (its limits, LRU eviction,
+// Purge) between the Get and WithKey.
 func (h Handle) WithKey(f func(key []byte)) error {
 	e := h.entry()
-	e.mu.RLock()
-	if e.wiped {
-		e.mu.RUnlock()
-		return ErrRetired
+	for {
+		s := e.state.Load()
+		if s&(stateRetired|stateWiped) != 0 {
+			return ErrRetired
+		}
+		if e.state.CompareAndSwap(s, s+1) {
+			break
+		}
 	}
 	defer e.endRead()
 	f(e.key.Bytes())
 	return nil
 }
 
+// endRead ends one WithKey; the last reader of a retired entry wipes it.
 func (e *entry) endRead() {
-	e.mu.RUnlock()
-	if e.retired.Load() {
-		e.tryWipe()
+	for {
+		s := e.state.Load()
+		ns := s - 1
+		wipe := ns&stateReaders == 0 && ns&stateRetired != 0 && ns&stateWiped == 0
+		if wipe {
+			ns |= stateWiped
+		}
+		if e.state.CompareAndSwap(s, ns) {
+			if wipe {
+				e.key.Wipe()
+			}
+			return
+		}
 	}
 }
 

@@ -13,9 +13,12 @@ import (
 // Format (for every verb, so %v, %+v, %#v, %s, %x and %q alike), LogValue
 // (log/slog), MarshalJSON and MarshalText all produce
 // "keycache.Key[REDACTED n bytes]", or "keycache.Key[WIPED]" once wiped. The
-// bytes sit behind two pointers, so even reflection-based printing of a
-// struct that holds a Key in an unexported field (where fmt cannot call
-// methods) shows addresses, not the bytes.
+// bytes sit behind two pointers, so even fmt's reflection-based printing of
+// a struct that holds a Key in an unexported field (where fmt cannot call
+// methods) shows addresses, not the bytes. Printers that follow pointers
+// and ignore methods do reach the bytes: go-spew with DisableMethods, as
+// testify uses for its diffs, is one. Do not dump values holding keys with
+// such tools.
 //
 // A Key is not safe for concurrent use with [Key.Wipe]. Keys held by a
 // [Cache] are guarded by the cache: read them with [Handle.WithKey].
