@@ -147,7 +147,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	if cfg.KeyID != "" {
-		ecfg := envelope.Config{Keys: []envelope.WrappingKey{{KeyID: cfg.KeyID, KMS: c.guard}}, Cache: c.cache}
+		ecfg := envelope.Config{Keys: []envelope.WrappingKey{{KeyID: cfg.KeyID, KMS: c.guard}}, Cache: c.cache, Account: c.state.account}
 		if cfg.Envelope != nil {
 			cfg.Envelope(&ecfg)
 		}
@@ -168,8 +168,15 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// ErrClosed is returned by every KMS-backed call after [Client.Close].
+var ErrClosed = guard.ErrClosed
+
 // Close stops background work (secret refresh) and wipes cached data keys.
+// Every later call that would reach KMS fails with [ErrClosed] (so nothing
+// fetches and caches a data key after Close), including calls through
+// [Client.Envelope] and [Client.Secrets].
 func (c *Client) Close() error {
+	c.guard.Close()
 	c.cache.Purge()
 	return c.secrets.Close()
 }

@@ -238,3 +238,55 @@ func TestConfiguredPoliciesAndRoundTrips(t *testing.T) {
 	var pe *localauthz.PolicyError
 	assert.True(t, errors.As(err, &pe), "got %v", err)
 }
+
+// TestNoDescribeKeyStillWritesFullARNs: a service account allowed to
+// generate and decrypt data keys on its key, but not to describe it, still
+// writes the key's full ARN (with the account, from GetCallerIdentity) into
+// its messages, so its account-scoped policy lets it decrypt them. Before,
+// the ARN had no account part and Enforce mode refused every Decrypt.
+func TestNoDescribeKeyStillWritesFullARNs(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	ram := `{"Version":"1","Statement":[{"Effect":"Allow","Action":["kms:GenerateDataKey","kms:Decrypt"],"Resource":["` + w.keyARN + `","` + w.aliasARN + `"]}]}`
+	cfg := w.config(kmsenvelope.PolicyEnforce)
+	cfg.LivePolicies = false
+	cfg.SecretNames = nil
+	cfg.KeyID = w.keyID // (an alias needs DescribeKey: its target is a fact the guard must know)
+	cfg.Principal = w.user
+	cfg.Policies = []kmsenvelope.Policy{{Kind: localauthz.RAMPolicy, Name: "svc.json", Document: []byte(ram)}}
+	require.NoError(t, w.srv.AttachPolicy(w.user, "svc-policy", ram))
+	w.srv.EnforcePolicies()
+	c, err := kmsenvelope.New(ctx, cfg)
+	require.NoError(t, err)
+	defer c.Close()
+
+	msg, err := c.Encrypt(ctx, []byte("record"), nil)
+	require.NoError(t, err)
+	h, err := envelope.ParseHeader(msg)
+	require.NoError(t, err)
+	assert.Equal(t, w.keyARN, h.WrappedKeys[0].KeyARN)
+	got, err := c.Decrypt(ctx, msg)
+	require.NoError(t, err)
+	assert.Equal(t, "record", string(got))
+}
+
+// TestNothingIsCachedAfterClose: after Close, no call reaches KMS, so no
+// data key comes back into the purged cache.
+func TestNothingIsCachedAfterClose(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.attach(t, `{"Effect":"Allow","Action":["kms:GenerateDataKey","kms:Decrypt"],"Resource":"*"}`)
+	c, err := kmsenvelope.New(ctx, w.config(kmsenvelope.PolicyEnforce))
+	require.NoError(t, err)
+	msg, err := c.Encrypt(ctx, []byte("before"), nil)
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+
+	_, err = c.Encrypt(ctx, []byte("after"), nil)
+	assert.ErrorIs(t, err, kmsenvelope.ErrClosed)
+	_, err = c.Decrypt(ctx, msg)
+	assert.ErrorIs(t, err, kmsenvelope.ErrClosed)
+	_, err = c.Envelope().Encrypt(ctx, []byte("after"), nil)
+	assert.ErrorIs(t, err, kmsenvelope.ErrClosed)
+	assert.Zero(t, c.Stats().DataKeys.Entries)
+}

@@ -54,6 +54,15 @@ type Config struct {
 	// frame in memory.
 	FrameSize int
 
+	// Account is the id of the Alibaba Cloud account that owns the wrapping
+	// keys named by key id or alias (not needed for keys named by ARN). The
+	// key ARN written into each message comes from DescribeKey; where
+	// DescribeKey is not permitted, Account completes it. Without either, the
+	// ARN has no account part, and account-scoped policies and AllowedKeys
+	// patterns cannot match it. The root kmsenvelope.Client sets it from
+	// sts:GetCallerIdentity.
+	Account string
+
 	// AllowedKeys restricts decryption to wrapped keys whose KMS key ARN
 	// matches one of these patterns (path.Match syntax, e.g.
 	// "acs:kms:*:1234567890123456:key/*"). Empty allows every key. The key
@@ -391,9 +400,20 @@ func (c *Client) keyARN(ctx context.Context, k KMS, configured, keyID string) (s
 	if isKeyARN(configured) && strings.HasSuffix(configured, "/"+keyID) {
 		return configured, nil
 	}
+	// Only a key this client wraps with (configured != "") is known to be in
+	// Config.Account; a key a message names may be in any account.
+	complete := func(arn string) string {
+		if configured == "" || c.cfg.Account == "" {
+			return arn
+		}
+		if region, account, id, ok := splitKeyARN(arn); ok && account == "" {
+			return "acs:kms:" + region + ":" + c.cfg.Account + ":key/" + id
+		}
+		return arn
+	}
 	cacheKey := k.Region() + "\x00" + keyID
 	if v, ok := c.arnCache.Load(cacheKey); ok {
-		return v.(string), nil
+		return complete(v.(string)), nil
 	}
 	md, err := k.DescribeKey(ctx, keyID)
 	var arn string
@@ -406,7 +426,7 @@ func (c *Client) keyARN(ctx context.Context, k KMS, configured, keyID string) (s
 		return "", fmt.Errorf("envelope: describing key %s: %w", keyID, err)
 	}
 	c.arnCache.Store(cacheKey, arn)
-	return arn, nil
+	return complete(arn), nil
 }
 
 func isKeyARN(s string) bool {

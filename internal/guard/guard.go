@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/kmsenvelope/kmsenvelope/kmsclient"
 	"github.com/kmsenvelope/kmsenvelope/localauthz"
@@ -97,7 +98,16 @@ type Guard struct {
 
 	mu    sync.Mutex // guards calls
 	calls map[Call]*CallStat
+
+	closed atomic.Bool
 }
+
+// ErrClosed is returned for every call after [Guard.Close].
+var ErrClosed = errors.New("kmsenvelope: client closed")
+
+// Close makes every later call fail with ErrClosed, so that nothing can
+// fetch (and cache) a data key or secret after its owner has shut down.
+func (g *Guard) Close() { g.closed.Store(true) }
 
 // Call is one (operation, resource) a Guard saw, for least-privilege reports.
 type Call struct {
@@ -214,6 +224,9 @@ func (g *Guard) Check(call localauthz.Call) localauthz.Report {
 
 // authorize records the call and applies the mode.
 func (g *Guard) authorize(ctx context.Context, call localauthz.Call) error {
+	if g.closed.Load() {
+		return ErrClosed
+	}
 	k := Call{Operation: call.Operation, Resource: call.Resource}
 	g.mu.Lock()
 	if st := g.calls[k]; st != nil {
