@@ -1,7 +1,6 @@
 package secrets
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -205,6 +204,18 @@ func resolve(name string, opts []GetOption) (string, request) {
 
 var errNoName = errors.New("secrets: secret name is required")
 
+// checkName rejects names with control characters, which no secret name
+// has, and which would otherwise let a name reach another name's cache
+// entry for a stage or version (their keys join parts with 0x00).
+func checkName(name string) error {
+	for i := 0; i < len(name); i++ {
+		if name[i] < 0x20 || name[i] == 0x7f {
+			return fmt.Errorf("secrets: secret name %q has a control character at byte %d", name, i)
+		}
+	}
+	return nil
+}
+
 // Get returns the secret name (its ACSCurrent version unless an option says
 // otherwise). A fresh cached value is returned at once, without allocating;
 // otherwise Get fetches it, sharing one fetch with every concurrent Get of
@@ -227,13 +238,18 @@ func (c *Client) Get(ctx context.Context, name string, opts ...GetOption) (*Valu
 	}
 	now := c.cfg.Now()
 	if e := (*c.table.Load())[key]; e != nil {
-		if s := e.snap.Load(); s != nil && s.fresh(now) {
+		// (The name check keeps a name holding the key separators, which
+		// checkName rejects below, off another entry.)
+		if s := e.snap.Load(); s != nil && s.fresh(now) && s.val.name == name {
 			c.hit(e, now)
 			return s.val, nil
 		}
 	}
 	if name == "" {
 		return nil, errNoName
+	}
+	if err := checkName(name); err != nil {
+		return nil, err
 	}
 	if len(opts) == 0 {
 		key, req = resolve(name, nil)
@@ -286,6 +302,16 @@ func (c *Client) load(ctx context.Context, key string, req request) (*Value, err
 	c.stats.misses.Add(1)
 	f := c.flights[key]
 	if f == nil {
+		if err := ctx.Err(); err != nil {
+			// Do not start a 30-second fetch for a caller that has
+			// already given up (Prefetch past its deadline, say).
+			c.mu.Unlock()
+			if v := c.staleIfAllowed(key); v != nil {
+				c.stats.staleServed.Add(1)
+				return v, nil
+			}
+			return nil, fmt.Errorf("secrets: %s: %w", req.name, err)
+		}
 		f = c.startFetchLocked(ctx, key, req)
 	}
 	c.mu.Unlock()
@@ -293,6 +319,12 @@ func (c *Client) load(ctx context.Context, key string, req request) (*Value, err
 	select {
 	case <-f.done:
 	case <-ctx.Done():
+		// A hanging KMS must not turn stale-if-error into an error: if a
+		// stale value may be served, serve it now; the fetch goes on.
+		if v := c.staleIfAllowed(key); v != nil {
+			c.stats.staleServed.Add(1)
+			return v, nil
+		}
 		return nil, fmt.Errorf("secrets: %s: %w", req.name, ctx.Err())
 	case <-c.ctx.Done():
 		return nil, ErrClosed
@@ -301,6 +333,26 @@ func (c *Client) load(ctx context.Context, key string, req request) (*Value, err
 		c.stats.staleServed.Add(1)
 	}
 	return f.val, f.err
+}
+
+// staleIfAllowed returns the cached value of key marked stale, if it is
+// still within the StaleIfError window, or nil.
+func (c *Client) staleIfAllowed(key string) *Value {
+	now := c.cfg.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := (*c.table.Load())[key]
+	if e == nil || c.closed {
+		return nil
+	}
+	s := e.snap.Load()
+	if s == nil || !c.staleAllowed(s, now) {
+		return nil
+	}
+	if s.fresh(now) {
+		return s.val
+	}
+	return c.staleValueLocked(e)
 }
 
 // staleAllowed reports whether s may be served stale at now.
@@ -327,13 +379,16 @@ func (c *Client) startFetchLocked(ctx context.Context, key string, req request) 
 	seq := c.seq.Add(1)
 	c.wg.Add(1)
 	go func() {
-		defer c.wg.Done()
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
 		stop := context.AfterFunc(c.ctx, cancel)
 		sv, err := c.fetch(fctx, req)
 		stop()
 		cancel()
-		c.settle(key, req, f, seq, sv, err)
+		change := c.settle(key, req, f, seq, sv, err)
+		// Close waits for fetches, not for OnChange: leave the group first,
+		// so an OnChange that calls Close does not wait for itself.
+		c.wg.Done()
+		c.report(change)
 	}()
 	return f
 }
@@ -355,7 +410,7 @@ func (c *Client) fetch(ctx context.Context, req request) (*kmsclient.SecretValue
 
 // settle records the outcome of the shared fetch f in the cache, completes
 // f, and then (without the lock) logs and reports a version change.
-func (c *Client) settle(key string, req request, f *flight, seq uint64, sv *kmsclient.SecretValue, ferr error) {
+func (c *Client) settle(key string, req request, f *flight, seq uint64, sv *kmsclient.SecretValue, ferr error) *Change {
 	now := c.cfg.Now()
 	var (
 		change *Change
@@ -377,6 +432,9 @@ func (c *Client) settle(key string, req request, f *flight, seq uint64, sv *kmsc
 		f.val, f.stale, prev, f.err = c.failLocked(key, req, seq, ferr, now)
 	}
 	c.mu.Unlock()
+	if f.err != nil && f.err != ErrClosed {
+		f.err = c.wrapErr(req.name, f.err)
+	}
 
 	// Log before releasing the waiters, so that what they observe includes
 	// the record; report the change after, so that a slow OnChange does not
@@ -391,7 +449,7 @@ func (c *Client) settle(key string, req request, f *flight, seq uint64, sv *kmsc
 	}
 	close(f.done)
 	c.nudge()
-	c.report(change)
+	return change
 }
 
 // storeLocked caches a fetched value under key and returns the value to
@@ -402,11 +460,8 @@ func (c *Client) storeLocked(key string, req request, sv *kmsclient.SecretValue,
 		versionID: sv.VersionID,
 		stages:    slices.Clone(sv.VersionStages),
 		binary:    sv.Binary,
-		data:      bytes.Clone([]byte(sv.Value)),
+		data:      newSecretBytes(sv.Value),
 		fetchedAt: now,
-	}
-	if v.data == nil {
-		v.data = []byte{}
 	}
 	e := c.entryLocked(key, req, now)
 	old := e.snap.Load()
@@ -452,7 +507,7 @@ func (c *Client) failLocked(key string, req request, seq uint64, ferr error, now
 		}
 		c.removeLocked(key)
 	}
-	return nil, false, prev, c.wrapErr(req.name, ferr)
+	return nil, false, prev, ferr // wrapped by the caller, without c.mu (Explain is caller code)
 }
 
 // retryDelay is the delay before fetching again after n consecutive
@@ -602,6 +657,9 @@ func (c *Client) RefreshNow(ctx context.Context, name string, opts ...GetOption)
 	}
 	if name == "" {
 		return nil, errNoName
+	}
+	if err := checkName(name); err != nil {
+		return nil, err
 	}
 	key, req := resolve(name, opts)
 	seq := c.seq.Add(1)

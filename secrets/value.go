@@ -22,15 +22,32 @@ import (
 // encoding.TextMarshaler users all see its name, version and length only.
 // Read the secret explicitly with [Value.Bytes], [Value.Text] or
 // [Value.JSON]. The redacting methods have value receivers so that a copy
-// (*v) redacts too.
+// (*v) redacts too, and the bytes sit behind a pointer so that even a copy
+// in an unexported struct field, which fmt prints field by field, shows only
+// an address.
 type Value struct {
 	name      string
 	versionID string
 	stages    []string
 	binary    bool
-	data      []byte
+	data      *secretBytes
 	stale     bool
 	fetchedAt time.Time
+}
+
+// secretBytes holds a Value's bytes behind two pointers, so that printing a
+// Value copy kept in an unexported struct field (where fmt cannot call its
+// methods) shows addresses, not the secret: fmt, given a pointer and a verb
+// it cannot apply to one (%s, %q), dereferences it once and prints the
+// fields of what it points to; the second pointer stops it there.
+type secretBytes struct{ p *[]byte }
+
+func (s *secretBytes) bytes() []byte { return *s.p }
+
+// newSecretBytes holds a copy of b (never nil).
+func newSecretBytes(b []byte) *secretBytes {
+	c := append([]byte{}, b...)
+	return &secretBytes{p: &c}
 }
 
 // Name returns the secret's name, as passed to [Client.Get].
@@ -49,10 +66,10 @@ func (v *Value) Binary() bool { return v.binary }
 
 // Bytes returns the secret: the decoded bytes of a binary secret, the UTF-8
 // bytes of a text one. The slice is shared; do not modify it.
-func (v *Value) Bytes() []byte { return v.data }
+func (v *Value) Bytes() []byte { return v.data.bytes() }
 
 // Text returns the secret as a string. Each call copies the bytes.
-func (v *Value) Text() string { return string(v.data) }
+func (v *Value) Text() string { return string(v.data.bytes()) }
 
 // Stale reports whether the value was served after its TTL because fetching
 // it again failed with a retryable error (see Config.StaleIfError).
@@ -68,7 +85,7 @@ func (v *Value) FetchedAt() time.Time { return v.fetchedAt }
 // type, but never contains any part of the secret: encoding/json's own
 // messages may quote it, so they are not wrapped.
 func (v *Value) JSON(dst any) error {
-	err := json.Unmarshal(v.data, dst)
+	err := json.Unmarshal(v.data.bytes(), dst)
 	if err == nil {
 		return nil
 	}
@@ -80,13 +97,13 @@ func (v *Value) JSON(dst any) error {
 	switch {
 	case errors.As(err, &syn):
 		// Offset counts the bytes read, the offending one included.
-		return &jsonError{name: v.name, what: "is not valid JSON", pos: "at " + position(v.data, syn.Offset-1)}
+		return &jsonError{name: v.name, what: "is not valid JSON", pos: "at " + position(v.data.bytes(), syn.Offset-1)}
 	case errors.As(err, &typ):
 		what := "holds a JSON value that cannot be stored in Go type " + typeName(typ.Type)
 		if typ.Field != "" {
 			what += " (field " + strconv.Quote(typ.Field) + ")"
 		}
-		return &jsonError{name: v.name, what: what, pos: "near " + position(v.data, typ.Offset)}
+		return &jsonError{name: v.name, what: what, pos: "near " + position(v.data.bytes(), typ.Offset)}
 	case errors.As(err, &inv):
 		// A programmer error (nil or non-pointer dst); the message holds
 		// only the Go type.
@@ -143,7 +160,7 @@ func (v Value) String() string {
 	if v.stale {
 		s += " stale"
 	}
-	return s + " [REDACTED " + strconv.Itoa(len(v.data)) + " bytes]}"
+	return s + " [REDACTED " + strconv.Itoa(len(v.data.bytes())) + " bytes]}"
 }
 
 // GoString redacts like String.
@@ -158,7 +175,7 @@ func (v Value) LogValue() slog.Value {
 		slog.String("name", v.name),
 		slog.String("version", v.versionID),
 		slog.Bool("stale", v.stale),
-		slog.String("value", "[REDACTED "+strconv.Itoa(len(v.data))+" bytes]"),
+		slog.String("value", "[REDACTED "+strconv.Itoa(len(v.data.bytes()))+" bytes]"),
 	)
 }
 
