@@ -299,8 +299,8 @@ func retryable(err error) bool {
 	if errors.As(err, &re) {
 		// A body we could not understand after a 2xx may mean the call took
 		// effect; do not repeat it. A certificate that does not verify will
-		// not verify next time either.
-		return !errors.Is(re.Err, ErrMalformedResponse) && !isCertificateError(re.Err)
+		// not verify next time either, nor will a redirect go away.
+		return !errors.Is(re.Err, ErrMalformedResponse) && !isCertificateError(re.Err) && !errors.Is(re.Err, errRedirect)
 	}
 	return false
 }

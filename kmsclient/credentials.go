@@ -2,7 +2,11 @@ package kmsclient
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -10,7 +14,11 @@ import (
 )
 
 // Credentials is an Alibaba Cloud access key, optionally with an STS
-// security token. Its String method never reveals the secret or the token.
+// security token. Printed with fmt (any verb), slog, encoding/json or a
+// TextMarshaler user, it shows the access key id only. Its fields are plain
+// exported strings, so a Credentials held in an unexported field of another
+// struct (which fmt prints field by field) is not protected: keep it in an
+// exported field or behind a provider.
 type Credentials struct {
 	AccessKeyID     string
 	AccessKeySecret string
@@ -28,6 +36,33 @@ func (c Credentials) String() string {
 
 // GoString redacts like String, so %#v cannot leak the secret.
 func (c Credentials) GoString() string { return c.String() }
+
+// Format redacts like String for every fmt verb (%d, %x and the rest would
+// otherwise print the fields).
+func (c Credentials) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
+
+// LogValue redacts like String for log/slog.
+func (c Credentials) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// MarshalJSON encodes the access key id only: the secret and the token are
+// never serialised.
+func (c Credentials) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		AccessKeyID     string
+		AccessKeySecret string `json:",omitempty"`
+		SecurityToken   string `json:",omitempty"`
+	}{AccessKeyID: c.AccessKeyID, AccessKeySecret: redactedIfSet(c.AccessKeySecret), SecurityToken: redactedIfSet(c.SecurityToken)})
+}
+
+// MarshalText redacts like String (for encoders that use TextMarshaler).
+func (c Credentials) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
+func redactedIfSet(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "[REDACTED]"
+}
 
 // CredentialsProvider supplies the credentials that sign each request. It is
 // called before every attempt and must be safe for concurrent use; providers

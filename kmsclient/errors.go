@@ -224,6 +224,9 @@ var (
 	urlQueryPattern = regexp.MustCompile(`\?[^\s"'<>]*`)
 	// secretParamPattern catches "Name=value" fragments of signed queries
 	// that were not behind a '?' (for example in a string-to-sign).
+	// base64RunPattern finds runs that look like base64 data (a plaintext,
+	// blob or token echoed back in a message); see redactBase64Runs.
+	base64RunPattern   = regexp.MustCompile(`[A-Za-z0-9+/]{20,}={0,2}`)
 	secretParamPattern = regexp.MustCompile(`(?i)(Plaintext|CiphertextBlob|SecretData|Signature|AccessKeyId|SecurityToken|EncryptionContext|Policy)(%3D|=)[^&\s"']*`)
 )
 
@@ -235,6 +238,7 @@ func sanitizeText(s string) string {
 	}
 	s = urlQueryPattern.ReplaceAllString(s, "?[redacted]")
 	s = secretParamPattern.ReplaceAllString(s, "$1=[redacted]")
+	s = base64RunPattern.ReplaceAllStringFunc(s, redactBase64Run)
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > maxMessageLen {
 		cut := maxMessageLen
@@ -244,6 +248,24 @@ func sanitizeText(s string) string {
 		s = s[:cut] + "…"
 	}
 	return s
+}
+
+// redactBase64Run redacts a run of base64 characters that looks like data:
+// 32 characters or more, or upper- and lower-case letters mixed with digits
+// or '+' or '/', as base64 of random bytes almost always is. Identifiers in
+// KMS messages (key ids: lower-case hex; request ids: upper-case hex with
+// dashes; error codes: CamelCase words without digits) are not. A server
+// message that echoes a parameter ("The Plaintext: <b64> is invalid") must
+// not carry it into an error or a log.
+func redactBase64Run(run string) string {
+	has := func(f func(r rune) bool) bool { return strings.IndexFunc(run, f) >= 0 }
+	upper := has(func(r rune) bool { return r >= 'A' && r <= 'Z' })
+	lower := has(func(r rune) bool { return r >= 'a' && r <= 'z' })
+	other := has(func(r rune) bool { return r >= '0' && r <= '9' || r == '+' || r == '/' })
+	if len(run) >= 32 || upper && lower && other {
+		return "[redacted]"
+	}
+	return run
 }
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -82,6 +82,18 @@ func (c *Client) GenerateDataKey(ctx context.Context, in *GenerateDataKeyInput) 
 	if out.Plaintext, err = decodeB64(op, "Plaintext", resp.Plaintext); err != nil {
 		return nil, err
 	}
+	want := in.NumberOfBytes
+	if want == 0 {
+		want = 32 // what fillDataKeyRequest asks for
+	}
+	if n := len(out.Plaintext); n != want {
+		out.Plaintext.Wipe()
+		return nil, malformed(op, fmt.Sprintf("the data key is %d bytes, not the %d asked for", n, want))
+	}
+	if out.KeyID == "" {
+		out.Plaintext.Wipe()
+		return nil, malformed(op, "no KeyId")
+	}
 	if out.CiphertextBlob, err = decodeB64(op, "CiphertextBlob", resp.CiphertextBlob); err != nil {
 		out.Plaintext.Wipe()
 		return nil, err
@@ -346,6 +358,9 @@ func (c *Client) DescribeKey(ctx context.Context, keyID string) (*KeyMetadata, e
 		return nil, err
 	}
 	m := resp.KeyMetadata
+	if m.KeyId == "" || m.KeyState == "" {
+		return nil, malformed(op, "no KeyMetadata.KeyId or KeyState")
+	}
 	return &KeyMetadata{
 		KeyID: m.KeyId, ARN: m.Arn, State: KeyState(m.KeyState), Spec: m.KeySpec, Usage: m.KeyUsage,
 		Origin: m.Origin, ProtectionLevel: m.ProtectionLevel, Description: m.Description, Creator: m.Creator,
@@ -450,6 +465,10 @@ func (c *Client) GetSecretValue(ctx context.Context, in *GetSecretValueInput) (*
 	if err != nil || in.DryRun {
 		return dryRunOutput(&SecretValue{}, err)
 	}
+	if resp.VersionId == "" || resp.SecretName == "" {
+		resp.SecretData = ""
+		return nil, malformed(op, "no SecretName or VersionId")
+	}
 	v := &SecretValue{
 		SecretName: resp.SecretName, SecretType: resp.SecretType, VersionID: resp.VersionId,
 		VersionStages: resp.VersionStages.VersionStage, CreateTime: parseTime(resp.CreateTime),
@@ -528,6 +547,9 @@ func (c *Client) GetKeyPolicy(ctx context.Context, keyID, policyName string) (st
 	resp, err := callKMS(c, ctx, op, false, req, kms.CreateGetKeyPolicyResponse)
 	if err != nil {
 		return "", err
+	}
+	if resp.Policy == "" {
+		return "", malformed(op, "no Policy")
 	}
 	return resp.Policy, nil
 }

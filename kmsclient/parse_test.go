@@ -1,6 +1,7 @@
 package kmsclient
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -97,4 +98,22 @@ func FuzzSanitizeText(f *testing.F) {
 			t.Fatalf("plaintext parameter survived: %q", out)
 		}
 	})
+}
+
+// TestSanitizeEchoedParameters: a server message that echoes base64 data
+// loses it; identifiers stay readable.
+func TestSanitizeEchoedParameters(t *testing.T) {
+	b64 := base64.StdEncoding.EncodeToString([]byte("CANARY-plaintext-echoed-back"))
+	out := sanitizeText("The parameter Plaintext: " + b64 + " is invalid")
+	assert.NotContains(t, out, b64)
+	assert.Contains(t, out, "[redacted]")
+	for _, keep := range []string{
+		"key-3875f22e3a3e5ef1a13e6778",
+		"acs:kms:cn-hangzhou:1234567890123456:key/key-3875f22e3a3e5ef1a13e6778",
+		"A5F1D4B2-3C8E-4F6A-9B7D-1E2F3A4B5C6D",
+		"Rejected.Throttling",
+		"IncorrectKeyStateException",
+	} {
+		assert.Contains(t, sanitizeText("The key "+keep+" is disabled"), keep)
+	}
 }

@@ -20,6 +20,9 @@ import (
 // answers (a 64 KiB secret, base64-encoded, in JSON) are far below it.
 const maxResponseBytes = 1 << 20
 
+// errRedirect marks a refused redirect; it is never retried.
+var errRedirect = errors.New("kmsclient: redirect refused")
+
 var errResponseTooLarge = fmt.Errorf("%w: response body exceeds %d bytes", ErrMalformedResponse, maxResponseBytes)
 
 func newBaseTransport(roots *x509.CertPool) *http.Transport {
@@ -77,6 +80,14 @@ func (t *attemptTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	t.rec.status = resp.StatusCode
 	t.rec.requestID = resp.Header.Get("X-Acs-Request-Id")
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		// KMS never redirects. Following one would send the signed request
+		// (with Encrypt's plaintext in the query) to wherever Location
+		// points, and the outcome would be misreported; refuse it.
+		resp.Body.Close()
+		t.rec.netErr = fmt.Errorf("%w: the endpoint answered HTTP %d (a redirect); KMS does not redirect, so the endpoint is wrong or intercepted", errRedirect, resp.StatusCode)
+		return nil, t.rec.netErr
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	resp.Body.Close()
 	switch {
