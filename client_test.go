@@ -290,3 +290,32 @@ func TestNothingIsCachedAfterClose(t *testing.T) {
 	assert.ErrorIs(t, err, kmsenvelope.ErrClosed)
 	assert.Zero(t, c.Stats().DataKeys.Entries)
 }
+
+// TestDryRunPreflightProbesDecrypt: without policies, Decrypt is probed
+// for real (a ciphertext from GenerateDataKeyWithoutPlaintext, then a
+// DryRun Decrypt), so a missing kms:Decrypt makes the report not OK. It
+// used to be a note, and OK() said yes.
+func TestDryRunPreflightProbesDecrypt(t *testing.T) {
+	w := newWorld(t)
+	require.NoError(t, w.srv.AttachPolicy(w.user, "svc-policy", `{"Version":"1","Statement":[
+		{"Effect":"Allow","Action":["kms:GenerateDataKey","kms:GenerateDataKeyWithoutPlaintext","kms:DescribeKey"],"Resource":"*"}]}`))
+	w.srv.EnforcePolicies()
+	ctx := context.Background()
+	cfg := w.config(kmsenvelope.PolicyOff)
+	cfg.SecretNames = nil
+	c, err := kmsenvelope.New(ctx, cfg)
+	require.NoError(t, err)
+	defer c.Close()
+	rep, err := c.Preflight(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "dry run", rep.Source)
+	assert.False(t, rep.OK(), rep.Text())
+	assert.Contains(t, rep.Text(), "kms:Decrypt")
+
+	// With Decrypt granted, the same preflight passes.
+	require.NoError(t, w.srv.AttachPolicy(w.user, "svc-policy-2", `{"Version":"1","Statement":[
+		{"Effect":"Allow","Action":["kms:Decrypt"],"Resource":"*"}]}`))
+	rep, err = c.Preflight(ctx)
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), rep.Text())
+}

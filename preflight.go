@@ -259,7 +259,16 @@ func (c *Client) Preflight(ctx context.Context) (*PreflightReport, error) {
 				_, err := c.kms.GenerateDataKey(ctx, &kmsclient.GenerateDataKeyInput{KeyID: c.cfg.KeyID, DryRun: true})
 				return err
 			}},
-			op{c.guard.KeyCall("Decrypt", c.cfg.KeyID), nil})
+			op{c.guard.KeyCall("Decrypt", c.cfg.KeyID), func() error {
+				// Decrypt's DryRun needs a real ciphertext of the key: make
+				// one without a plaintext ever leaving KMS.
+				w, err := c.kms.GenerateDataKeyWithoutPlaintext(ctx, &kmsclient.GenerateDataKeyInput{KeyID: c.cfg.KeyID})
+				if err != nil {
+					return &probeSetupError{err: err}
+				}
+				_, err = c.kms.Decrypt(ctx, &kmsclient.DecryptInput{CiphertextBlob: w.CiphertextBlob, DryRun: true})
+				return err
+			}})
 	}
 	for _, name := range c.cfg.SecretNames {
 		ops = append(ops, op{c.guard.SecretCall(name), func() error {
@@ -287,10 +296,18 @@ func (c *Client) Preflight(ctx context.Context) (*PreflightReport, error) {
 			continue
 		}
 		// No policies: decide from the probe.
-		var ae *kmsclient.APIError
+		var (
+			ae *kmsclient.APIError
+			se *probeSetupError
+		)
 		switch {
 		case !probed:
-			rep.Notes = append(rep.Notes, name+" on "+resource+" cannot be probed (no DryRun without a ciphertext); not checked")
+			rep.Notes = append(rep.Notes, name+" on "+resource+" cannot be probed; not checked")
+		case errors.As(probeErr, &se):
+			// Not a verdict on the operation itself, but it was not checked:
+			// the report must not say OK.
+			rep.Operations = append(rep.Operations, localauthz.Report{Principal: st.principal,
+				Call: o.call, Err: probeErr, Decision: localauthz.Decision{Effect: localauthz.ImplicitDeny, Err: probeErr}})
 		case probeErr == nil:
 			rep.Operations = append(rep.Operations, localauthz.Report{Principal: st.principal,
 				Call: o.call, Decision: localauthz.Decision{Effect: localauthz.Allow}})
@@ -314,6 +331,15 @@ func (c *Client) Preflight(ctx context.Context) (*PreflightReport, error) {
 	}
 	return rep, nil
 }
+
+// probeSetupError is a failure to prepare a DryRun probe (the ciphertext a
+// Decrypt probe needs), as opposed to the probe's own answer.
+type probeSetupError struct{ err error }
+
+func (e *probeSetupError) Error() string {
+	return "not checked: could not make a ciphertext to probe Decrypt with (kms:GenerateDataKeyWithoutPlaintext): " + e.err.Error()
+}
+func (e *probeSetupError) Unwrap() error { return e.err }
 
 // LeastPrivilegePolicy returns the minimal RAM policy that allows exactly
 // the KMS calls this Client has made (or had refused locally) so far.
