@@ -147,8 +147,14 @@ func TestStaleIfError(t *testing.T) {
 	assert.ErrorIs(t, err, kmsclient.ErrServiceUnavailable)
 	assert.Equal(t, 0, c.Stats().Entries)
 
-	// Recovery.
+	// Recovery, once the failure's retry delay (1s after one failure) has
+	// passed: until then the failure is answered without calling KMS.
 	e.srv.ClearFaults()
+	calls = e.calls()
+	_, err = c.Get(ctx, "db-password")
+	require.Error(t, err)
+	assert.Equal(t, calls, e.calls(), "the remembered failure, no KMS call")
+	clock.Advance(2 * time.Second)
 	v, err = c.Get(ctx, "db-password")
 	require.NoError(t, err)
 	assert.False(t, v.Stale())
@@ -206,6 +212,7 @@ func TestStaleNeverMasksDecisions(t *testing.T) {
 			assert.Equal(t, 0, c.Stats().Entries, "the value is dropped")
 
 			e.srv.ClearFaults()
+			clock.Advance(2 * time.Second) // past the failure's retry delay
 			v, err = c.Get(ctx, "s")
 			require.NoError(t, err)
 			assert.False(t, v.Stale())

@@ -32,6 +32,11 @@ type Client struct {
 	mu      sync.Mutex
 	flights map[string]*flight // fetches in progress, by cache key
 	closed  bool
+	// failed holds, by cache key, the last error of a key with no usable
+	// cached value, until its retry time: repeated Gets of a secret that is
+	// denied, missing or unreachable return it instead of calling KMS each
+	// time (1s doubling to 1m, as for refreshes). At most MaxEntries.
+	failed map[string]failure
 
 	closedFlag atomic.Bool   // mirrors closed for the lock-free Get path
 	wake       chan struct{} // nudges the refresher; nil without one
@@ -228,6 +233,12 @@ func checkName(name string) error {
 // Config.StaleIfError past expiry. Other errors (access denied, not found)
 // are returned, wrapped as "secrets: <name>: …" so that errors.Is sees the
 // kmsclient sentinels, and remove the cached value.
+//
+// A failure that leaves no value to serve is remembered: until its retry
+// delay has passed (1s after the first failure, doubling to 1m), Get
+// returns the same error without calling KMS, so a denied or missing secret
+// read on every request does not become a KMS request each time.
+// [Client.RefreshNow] always asks KMS; a success clears the failure.
 func (c *Client) Get(ctx context.Context, name string, opts ...GetOption) (*Value, error) {
 	if c.closedFlag.Load() {
 		return nil, ErrClosed
@@ -301,6 +312,10 @@ func (c *Client) load(ctx context.Context, key string, req request) (*Value, err
 	}
 	c.stats.misses.Add(1)
 	f := c.flights[key]
+	if fl, ok := c.failed[key]; ok && f == nil && now.Before(fl.until) {
+		c.mu.Unlock()
+		return nil, fl.err
+	}
 	if f == nil {
 		if err := ctx.Err(); err != nil {
 			// Do not start a 30-second fetch for a caller that has
@@ -333,6 +348,30 @@ func (c *Client) load(ctx context.Context, key string, req request) (*Value, err
 		c.stats.staleServed.Add(1)
 	}
 	return f.val, f.err
+}
+
+// failure is a remembered fetch error; see Client.failed.
+type failure struct {
+	err   error
+	until time.Time
+	n     int
+}
+
+// rememberFailure records err for key. c.mu must be held.
+func (c *Client) rememberFailure(key string, err error, now time.Time) {
+	if c.failed == nil {
+		c.failed = map[string]failure{}
+	}
+	f := c.failed[key]
+	if _, ok := c.failed[key]; !ok && len(c.failed) >= c.cfg.MaxEntries {
+		for k := range c.failed { // full: forget one (any)
+			delete(c.failed, k)
+			break
+		}
+	}
+	f.n++
+	f.err, f.until = err, now.Add(retryDelay(f.n))
+	c.failed[key] = f
 }
 
 // staleIfAllowed returns the cached value of key marked stale, if it is
@@ -434,6 +473,11 @@ func (c *Client) settle(key string, req request, f *flight, seq uint64, sv *kmsc
 	c.mu.Unlock()
 	if f.err != nil && f.err != ErrClosed {
 		f.err = c.wrapErr(req.name, f.err)
+		c.mu.Lock()
+		if !c.closed && c.flights[key] == nil {
+			c.rememberFailure(key, f.err, now)
+		}
+		c.mu.Unlock()
 	}
 
 	// Log before releasing the waiters, so that what they observe includes
@@ -475,6 +519,7 @@ func (c *Client) storeLocked(key string, req request, sv *kmsclient.SecretValue,
 	}
 	e.snap.Store(s)
 	e.seq, e.failures, e.retryAt, e.staleVal = seq, 0, time.Time{}, nil
+	delete(c.failed, key)
 	if old == nil || req.pinned() || old.val.versionID == v.versionID {
 		return v, nil
 	}

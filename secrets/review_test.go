@@ -123,3 +123,31 @@ func TestValueCopyInUnexportedField(t *testing.T) {
 		assert.NotContains(t, out, "68756e74657232", verb)
 	}
 }
+
+// TestFailuresAreRemembered: a secret that cannot be fetched (here: it does
+// not exist) is not asked for again on every Get, only after a retry delay
+// (1s doubling to 1m); RefreshNow always asks.
+func TestFailuresAreRemembered(t *testing.T) {
+	e := newEnv(t)
+	clock := newFakeClock()
+	c := e.client(t, manual(clock))
+	ctx := context.Background()
+	for range 100 {
+		_, err := c.Get(ctx, "missing")
+		require.Error(t, err)
+	}
+	assert.Equal(t, 1, e.calls())
+	clock.Advance(2 * time.Second)
+	_, err := c.Get(ctx, "missing")
+	require.Error(t, err)
+	assert.Equal(t, 2, e.calls())
+	e.secret(t, "missing", "now here")
+	_, err = c.Get(ctx, "missing")
+	require.Error(t, err, "still within the (now 2s) delay")
+	v, err := c.RefreshNow(ctx, "missing")
+	require.NoError(t, err)
+	assert.Equal(t, "now here", v.Text())
+	v, err = c.Get(ctx, "missing")
+	require.NoError(t, err, "a success clears the failure")
+	assert.Equal(t, "now here", v.Text())
+}
