@@ -45,6 +45,13 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.transport == nil {
 		c.transport = newBaseTransport(cfg.RootCAs)
+		if cfg.RootCAs != nil {
+			// RootCAs is for the KMS endpoint (a dedicated KMS instance, a
+			// private CA). The public STS and RAM endpoints, used by default
+			// for preflight, keep the system roots.
+			c.transport = &rootsRouter{custom: c.transport, system: newBaseTransport(nil),
+				systemHosts: map[string]bool{"sts.aliyuncs.com": true, "ram.aliyuncs.com": true}}
+		}
 	}
 	return c, nil
 }

@@ -2,6 +2,7 @@ package kmsclient_test
 
 import (
 	"context"
+	"crypto/x509"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -68,4 +69,24 @@ func TestSuccessWithoutTheGoodsIsMalformed(t *testing.T) {
 	_, err = c.GenerateDataKey(ctx, &kmsclient.GenerateDataKeyInput{KeyID: "key-x"})
 	assert.ErrorIs(t, err, kmsclient.ErrMalformedResponse, "GenerateDataKey")
 	assert.Contains(t, err.Error(), "1 bytes, not the 32")
+}
+
+// TestRootCAsOnlyForTheKMSEndpoint: RootCAs is trusted for the KMS
+// endpoint (TestRootsRouter checks that the public STS and RAM endpoints
+// keep the system roots; they cannot be reached from tests).
+func TestRootCAsOnlyForTheKMSEndpoint(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"KeyMetadata":{"KeyId":"key-x","KeyState":"Enabled","Arn":"acs:kms:cn-hangzhou:1:key/key-x"}}`))
+	}))
+	defer srv.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	c, err := kmsclient.New(kmsclient.Config{
+		Region: "cn-hangzhou", Endpoint: srv.URL, RootCAs: pool,
+		Credentials: kmsclient.StaticCredentials("AKID", "secret"),
+	})
+	require.NoError(t, err)
+	md, err := c.DescribeKey(context.Background(), "key-x")
+	require.NoError(t, err, "the private CA is trusted for the KMS endpoint")
+	assert.Equal(t, "key-x", md.KeyID)
 }

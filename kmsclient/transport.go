@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -40,6 +41,21 @@ func newBaseTransport(roots *x509.CertPool) *http.Transport {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
+}
+
+// rootsRouter sends requests for systemHosts through a transport that
+// trusts the system roots, and every other request through the one built
+// with Config.RootCAs.
+type rootsRouter struct {
+	custom, system http.RoundTripper
+	systemHosts    map[string]bool
+}
+
+func (r *rootsRouter) RoundTrip(req *http.Request) (*http.Response, error) {
+	if r.systemHosts[strings.ToLower(req.URL.Hostname())] {
+		return r.system.RoundTrip(req)
+	}
+	return r.custom.RoundTrip(req)
 }
 
 // attempt records what one HTTP attempt produced, as seen on the wire. The
