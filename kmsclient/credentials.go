@@ -129,10 +129,23 @@ func RAMRoleARNCredentials(base Credentials, roleARN, sessionName string, durati
 }
 
 // sdkProvider serialises an SDK credentials provider, several of which keep
-// unsynchronised state.
+// unsynchronised state, and makes it honour the caller's context: the SDK's
+// GetCredentials takes none and may block on the network (STS AssumeRole,
+// instance metadata) for many seconds. One refresh runs at a time, in its
+// own goroutine; callers wait for it or for their context, whichever ends
+// first.
 type sdkProvider struct {
-	mu sync.Mutex // guards p
-	p  sdkcred.CredentialsProvider
+	p sdkcred.CredentialsProvider
+
+	mu       sync.Mutex // guards inflight
+	inflight *credCall
+}
+
+// credCall is one GetCredentials in progress.
+type credCall struct {
+	done chan struct{}
+	c    Credentials
+	err  error
 }
 
 func (s *sdkProvider) Retrieve(ctx context.Context) (Credentials, error) {
@@ -140,15 +153,41 @@ func (s *sdkProvider) Retrieve(ctx context.Context) (Credentials, error) {
 		return Credentials{}, err
 	}
 	s.mu.Lock()
-	c, err := s.p.GetCredentials()
+	call := s.inflight
+	if call == nil {
+		call = &credCall{done: make(chan struct{})}
+		s.inflight = call
+		go s.refresh(call)
+	}
 	s.mu.Unlock()
-	if err != nil {
-		return Credentials{}, &CredentialsError{Err: errors.New(sanitizeText(err.Error()))}
+	select {
+	case <-call.done:
+		return call.c, call.err
+	case <-ctx.Done():
+		return Credentials{}, ctx.Err()
 	}
-	if c == nil || c.AccessKeyId == "" {
-		return Credentials{}, &CredentialsError{Err: errors.New("provider returned no access key")}
+}
+
+// refresh runs the SDK provider once and publishes the result.
+func (s *sdkProvider) refresh(call *credCall) {
+	defer func() {
+		if recover() != nil { // the value may hold credentials: not reported
+			call.c, call.err = Credentials{}, &CredentialsError{Err: errors.New("the credentials provider panicked")}
+		}
+		s.mu.Lock()
+		s.inflight = nil
+		s.mu.Unlock()
+		close(call.done)
+	}()
+	c, err := s.p.GetCredentials()
+	switch {
+	case err != nil:
+		call.err = &CredentialsError{Err: errors.New(sanitizeText(err.Error()))}
+	case c == nil || c.AccessKeyId == "":
+		call.err = &CredentialsError{Err: errors.New("provider returned no access key")}
+	default:
+		call.c = Credentials{AccessKeyID: c.AccessKeyId, AccessKeySecret: c.AccessKeySecret, SecurityToken: c.SecurityToken}
 	}
-	return Credentials{AccessKeyID: c.AccessKeyId, AccessKeySecret: c.AccessKeySecret, SecurityToken: c.SecurityToken}, nil
 }
 
 // CredentialsError reports that no usable credentials could be obtained.

@@ -1,0 +1,60 @@
+package kmsclient
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	sdkcred "github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// slowProvider blocks GetCredentials until released, counting calls.
+type slowProvider struct {
+	release chan struct{}
+	calls   atomic.Int32
+	panics  bool
+}
+
+func (p *slowProvider) GetCredentials() (*sdkcred.Credentials, error) {
+	p.calls.Add(1)
+	<-p.release
+	if p.panics {
+		panic("secret-looking panic")
+	}
+	return &sdkcred.Credentials{AccessKeyId: "AKID", AccessKeySecret: "secret"}, nil
+}
+func (p *slowProvider) GetProviderName() string { return "slow" }
+
+// TestSDKProviderHonoursContext: a refresh that blocks (STS, instance
+// metadata) neither holds callers past their deadline nor runs twice at
+// once.
+func TestSDKProviderHonoursContext(t *testing.T) {
+	p := &slowProvider{release: make(chan struct{})}
+	s := &sdkProvider{p: p}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			_, err := s.Retrieve(ctx)
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+		})
+	}
+	wg.Wait()
+	assert.EqualValues(t, 1, p.calls.Load(), "one refresh for every waiter")
+	close(p.release)
+	c, err := s.Retrieve(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "AKID", c.AccessKeyID)
+
+	pp := &slowProvider{release: make(chan struct{}), panics: true}
+	close(pp.release)
+	_, err = (&sdkProvider{p: pp}).Retrieve(context.Background())
+	var ce *CredentialsError
+	require.ErrorAs(t, err, &ce)
+	assert.NotContains(t, err.Error(), "secret-looking")
+}
