@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -123,7 +124,7 @@ func RAMRoleARNCredentials(base Credentials, roleARN, sessionName string, durati
 	}
 	p, err := sdkcred.NewRAMRoleARNCredentialsProvider(basep, roleARN, sessionName, int(duration/time.Second), "", "", "")
 	if err != nil {
-		return nil, errors.New("kmsclient: RAM role credentials: " + sanitizeText(err.Error()))
+		return nil, errors.New("kmsclient: RAM role credentials: " + credentialsErrorText(err))
 	}
 	return &sdkProvider{p: p}, nil
 }
@@ -182,12 +183,26 @@ func (s *sdkProvider) refresh(call *credCall) {
 	c, err := s.p.GetCredentials()
 	switch {
 	case err != nil:
-		call.err = &CredentialsError{Err: errors.New(sanitizeText(err.Error()))}
+		call.err = &CredentialsError{Err: errors.New(credentialsErrorText(err))}
 	case c == nil || c.AccessKeyId == "":
 		call.err = &CredentialsError{Err: errors.New("provider returned no access key")}
 	default:
 		call.c = Credentials{AccessKeyID: c.AccessKeyId, AccessKeySecret: c.AccessKeySecret, SecurityToken: c.SecurityToken}
 	}
+}
+
+// credentialsErrorText is an SDK credentials error fit to report. Some
+// quote the whole configuration they failed to use (a malformed
+// ~/.aliyun/config.json, secret included); those are withheld.
+func credentialsErrorText(err error) string {
+	msg := err.Error()
+	lower := strings.ToLower(msg)
+	for _, tell := range []string{"access_key_secret", "accesskeysecret", "sts_token", "securitytoken", "{"} {
+		if strings.Contains(lower, tell) {
+			return "the credentials configuration could not be used (the SDK's message is withheld: it quotes the configuration)"
+		}
+	}
+	return sanitizeText(msg)
 }
 
 // CredentialsError reports that no usable credentials could be obtained.

@@ -2,6 +2,7 @@ package kmsclient
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -57,4 +58,11 @@ func TestSDKProviderHonoursContext(t *testing.T) {
 	var ce *CredentialsError
 	require.ErrorAs(t, err, &ce)
 	assert.NotContains(t, err.Error(), "secret-looking")
+}
+
+func TestCredentialsErrorTextWithholdsQuotedConfig(t *testing.T) {
+	leak := errors.New(`parse profile failed: {"access_key_id":"AK","access_key_secret":"SEKRIT"}`)
+	assert.NotContains(t, credentialsErrorText(leak), "SEKRIT")
+	plain := errors.New("dial tcp 100.100.100.200:80: i/o timeout")
+	assert.Equal(t, plain.Error(), credentialsErrorText(plain))
 }

@@ -29,14 +29,17 @@
 //
 // # Retries
 //
-// A call is retried, with exponential backoff and full jitter (backoff/v4),
+// A call is retried, with exponential backoff and ±50% jitter (backoff/v4),
 // only when repeating it can help: throttling (Rejected.Throttling), server
 // failures (InternalFailure, ServiceUnavailableTemporary, any 5xx) and
 // network errors or per-attempt timeouts. Authentication, permission,
 // validation and not-found errors are returned at once, and so is a 2xx
 // answer whose body cannot be parsed (the call may have taken effect). The
 // SDK's own retry loop, which has no backoff, is always off. Defaults: 4
-// attempts, 100ms initial delay doubling to 5s, 30s in all, 10s per attempt.
+// attempts, 100ms initial delay doubling to 5s, 10s per attempt, and no new
+// attempt once 30s have passed (an attempt started just before may run its
+// full 10s). Failing to obtain credentials is not retried. A redirect is
+// refused and not retried.
 //
 // # Errors
 //
