@@ -319,3 +319,28 @@ func TestDryRunPreflightProbesDecrypt(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, rep.OK(), rep.Text())
 }
+
+// TestWarnModeKeepsConfiguredPoliciesWhenLiveOnesAreUnreadable: a live
+// read that fails leaves the configured policies in force (it used to drop
+// them and fail with a misleading message).
+func TestWarnModeKeepsConfiguredPoliciesWhenLiveOnesAreUnreadable(t *testing.T) {
+	w := newWorld(t)
+	require.NoError(t, w.srv.AttachPolicy(w.user, "svc-policy", `{"Version":"1","Statement":[
+		{"Effect":"Allow","Action":["kms:GenerateDataKey","kms:Decrypt","kms:DescribeKey","kms:DescribeSecret"],"Resource":"*"}]}`))
+	w.srv.EnforcePolicies() // no RAM read actions: live policies are unreadable
+	ctx := context.Background()
+	cfg := w.config(kmsenvelope.PolicyWarn)
+	cfg.Policies = []kmsenvelope.Policy{{Kind: localauthz.RAMPolicy, Name: "svc.json", Document: []byte(`{"Version":"1","Statement":[{"Effect":"Allow","Action":["kms:GenerateDataKey","kms:Decrypt"],"Resource":"*"}]}`)}}
+	c, err := kmsenvelope.New(ctx, cfg)
+	require.NoError(t, err)
+	defer c.Close()
+	rep, err := c.Preflight(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, rep.Source, "configured policies")
+	assert.Contains(t, rep.Text(), "could not read the caller's own policies")
+
+	cfg.Policies = nil
+	_, err = kmsenvelope.New(ctx, cfg)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "could not be read")
+}

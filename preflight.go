@@ -44,31 +44,22 @@ func (c *Client) loadPolicies(ctx context.Context) (*policyState, error) {
 	if st.account == "" {
 		st.account = guard.AccountOf(st.principal)
 	}
-	if strings.HasPrefix(strings.ToLower(c.kms.Endpoint()), "127.") || strings.HasPrefix(c.kms.Endpoint(), "localhost") {
-		st.context.Set("acs:SecureTransport", "false")
-	} else {
+	// What RAM sees as acs:SecureTransport is the scheme of the KMS calls.
+	if c.kms.Secure() {
 		st.context.Set("acs:SecureTransport", "true")
+	} else {
+		st.context.Set("acs:SecureTransport", "false")
 	}
 	// Facts serve local checks, preflight and least-privilege reports; a
 	// fact that cannot be learned is noted, not fatal.
 	c.resolveFacts(ctx, st)
 
-	if len(cfg.Policies) > 0 {
-		st.set = &localauthz.PolicySet{}
+	var err error
+	if st.set, err = configuredPolicies(cfg); err != nil {
+		return nil, err
+	}
+	if st.set != nil {
 		st.source = "configured policies"
-		for i, p := range cfg.Policies {
-			name := p.Name
-			if name == "" {
-				name = fmt.Sprintf("Config.Policies[%d]", i)
-			}
-			pol, err := localauthz.ParsePolicy(p.Document, p.Kind, localauthz.WithName(name))
-			if err != nil {
-				return nil, fmt.Errorf("kmsenvelope: %s: %w", name, err)
-			}
-			if err := st.set.Add(pol, p.Target); err != nil {
-				return nil, fmt.Errorf("kmsenvelope: %s: %w", name, err)
-			}
-		}
 	}
 	if cfg.LivePolicies {
 		if st.set == nil {
@@ -81,13 +72,44 @@ func (c *Client) loadPolicies(ctx context.Context) (*policyState, error) {
 			if cfg.PolicyMode == PolicyEnforce {
 				return nil, fmt.Errorf("kmsenvelope: enforce mode needs the caller's policies: %w", err)
 			}
-			st.set, st.source = nil, ""
+			// Keep what was configured, without the live policies read
+			// before the failure (a partial set would mislead).
+			st.set, _ = configuredPolicies(cfg)
+			st.source = ""
+			if st.set != nil {
+				st.source = "configured policies (live policies unreadable)"
+			} else if cfg.PolicyMode == PolicyWarn {
+				return nil, fmt.Errorf("kmsenvelope: warn mode needs policies to check against, and the caller's own could not be read (give Config.Policies or grant the RAM read actions): %w", err)
+			}
 		}
 	}
 	if cfg.PolicyMode != PolicyOff && st.set == nil {
 		return nil, errors.New("kmsenvelope: a policy mode needs Config.Policies or Config.LivePolicies")
 	}
 	return st, nil
+}
+
+// configuredPolicies parses Config.Policies into a set, or returns nil when
+// there are none.
+func configuredPolicies(cfg Config) (*localauthz.PolicySet, error) {
+	if len(cfg.Policies) == 0 {
+		return nil, nil
+	}
+	set := &localauthz.PolicySet{}
+	for i, p := range cfg.Policies {
+		name := p.Name
+		if name == "" {
+			name = fmt.Sprintf("Config.Policies[%d]", i)
+		}
+		pol, err := localauthz.ParsePolicy(p.Document, p.Kind, localauthz.WithName(name))
+		if err != nil {
+			return nil, fmt.Errorf("kmsenvelope: %s: %w", name, err)
+		}
+		if err := set.Add(pol, p.Target); err != nil {
+			return nil, fmt.Errorf("kmsenvelope: %s: %w", name, err)
+		}
+	}
+	return set, nil
 }
 
 // resolveFacts learns the key's ARN and instance and the keys that encrypt

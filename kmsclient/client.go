@@ -71,6 +71,9 @@ func (c *Client) Region() string { return c.cfg.Region }
 // Endpoint returns the host[:port] the client calls.
 func (c *Client) Endpoint() string { return c.ep.kms.host }
 
+// Secure reports whether KMS calls use HTTPS.
+func (c *Client) Secure() bool { return c.ep.kms.scheme == "HTTPS" }
+
 // STSEndpoint returns the host[:port] STS calls go to (see
 // [Config.STSEndpoint]).
 func (c *Client) STSEndpoint() string { return c.ep.sts.host }
