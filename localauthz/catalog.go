@@ -86,11 +86,20 @@ type Facts struct {
 	// resource, or the KeyId of CreateAlias/UpdateAlias (the new target) or
 	// the current key of DeleteAlias.
 	AliasTargetKey string `json:"aliasTargetKey,omitempty"`
-	// DestinationKey is the ReEncrypt destination key ARN.
+	// DestinationKey is the ReEncrypt destination: a key ARN, or an alias
+	// ARN together with DestinationAliasTargetKey (an alias destination
+	// needs kms:ReEncryptTo on both, as every alias-based call does).
 	DestinationKey string `json:"destinationKey,omitempty"`
+	// DestinationAliasTargetKey is the key ARN an alias DestinationKey
+	// points to.
+	DestinationAliasTargetKey string `json:"destinationAliasTargetKey,omitempty"`
 	// InKMSInstance reports that the keys and secrets involved are in a KMS
 	// instance, so key and secret policies apply.
 	InKMSInstance bool `json:"keyInKmsInstance,omitempty"`
+	// InstanceResources, when set, says per resource ARN whether it is in a
+	// KMS instance, overriding InKMSInstance for the requirements on that
+	// resource (ReEncrypt's source and destination may differ).
+	InstanceResources map[string]bool `json:"instanceResources,omitempty"`
 	// Tags are the tags of the resources involved, by ARN. Each
 	// requirement is evaluated with the kms:tag/<key> condition keys of its
 	// own resource; an alias, which cannot be tagged, presents the tags of
@@ -395,8 +404,20 @@ func (x *expander) expand(resource string) ([]Requirement, error) {
 			if x.facts.DestinationKey == "" {
 				return nil, fmt.Errorf("%w: ReEncrypt needs Facts.DestinationKey (the destination key ARN)", ErrMissingFact)
 			}
+			if ok && d.concrete() && d.kmsType() == kmsAlias {
+				t, tok := parseARN(x.facts.DestinationAliasTargetKey)
+				if x.facts.DestinationAliasTargetKey == "" {
+					return nil, fmt.Errorf("%w: ReEncrypt to an alias needs Facts.DestinationAliasTargetKey (the key ARN the alias targets)", ErrMissingFact)
+				}
+				if !tok || !t.concrete() || t.kmsType() != kmsKey {
+					return nil, fmt.Errorf("%w: Facts.DestinationAliasTargetKey must be a key ARN, not %q", ErrResourceType, x.facts.DestinationAliasTargetKey)
+				}
+				x.add("kms:ReEncryptTo", x.facts.DestinationKey, "ReEncrypt to an alias is authorized on the alias", 0)
+				x.add("kms:ReEncryptTo", x.facts.DestinationAliasTargetKey, "ReEncrypt encrypts with the key the destination alias targets", 0)
+				break
+			}
 			if !ok || !d.concrete() || d.kmsType() != kmsKey {
-				return nil, fmt.Errorf("%w: ReEncrypt destination must be a key ARN, not %q", ErrResourceType, x.facts.DestinationKey)
+				return nil, fmt.Errorf("%w: ReEncrypt destination must be a key or alias ARN, not %q", ErrResourceType, x.facts.DestinationKey)
 			}
 			x.add("kms:ReEncryptTo", x.facts.DestinationKey, "ReEncrypt encrypts with the destination key", 0)
 			break

@@ -250,9 +250,13 @@
 //     [key-policy-scope], an out-of-scope Deny still denies. Principals of
 //     other accounts can only be key users, so for them the narrower "use"
 //     list applies.
-//   - Key and secret policies apply only when [Request].InKMSInstance is set
-//     [resource-policy-outside-instance]; [Facts].InKMSInstance covers every
-//     key and secret of one call. A secret is in the instance of the key
+//   - Key and secret policies grant only when [Request].InKMSInstance is set
+//     [resource-policy-outside-instance]; their Deny statements apply either
+//     way (outside an instance a key has no policy, so one registered for
+//     it means the instance fact is likely wrong, and a Deny is never
+//     dropped on a fact). [Facts].InKMSInstance covers every key and secret
+//     of one call, unless [Facts].InstanceResources says otherwise for a
+//     resource (ReEncrypt's source and destination). A secret is in the instance of the key
 //     that encrypts it; one under the service-managed key is in none.
 //     Secret policies follow the key-policy model; their scope is assumed
 //     to be the secret operations, for any principal, and their size limit

@@ -415,20 +415,23 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 		if atts := s.resources[r.Resource]; len(atts) > 0 {
 			if !capable {
 				d.Assumptions |= AssumeResourcePolicyOutsideInstance
-			} else {
-				for i := range atts {
-					a := &atts[i]
-					al, de := evalStatements(a.policy.stmts, act, r.Resource, &p, r.Context, &tr)
-					if de >= 0 {
-						resDeny = &a.refs[de]
-						break
-					}
-					if al >= 0 && resAllow == nil {
-						if scope() {
-							resAllow = &a.refs[al]
-						} else {
-							d.Assumptions |= AssumeKeyPolicyScope
-						}
+			}
+			// Outside a KMS instance a key or secret has no resource policy,
+			// so one registered for it means the instance fact is likely
+			// missing: its Deny statements still apply (a Deny is never
+			// dropped on a fact), its Allows do not.
+			for i := range atts {
+				a := &atts[i]
+				al, de := evalStatements(a.policy.stmts, act, r.Resource, &p, r.Context, &tr)
+				if de >= 0 {
+					resDeny = &a.refs[de]
+					break
+				}
+				if capable && al >= 0 && resAllow == nil {
+					if scope() {
+						resAllow = &a.refs[al]
+					} else {
+						d.Assumptions |= AssumeKeyPolicyScope
 					}
 				}
 			}

@@ -345,3 +345,21 @@ func TestEnumsAndAssumptions(t *testing.T) {
 	js, _ = localauthz.Assumption(0).MarshalJSON()
 	assert.Equal(t, `[]`, string(js))
 }
+
+// TestResourcePolicyDenyOutsideInstance: a key policy registered for a key
+// the request says is outside a KMS instance (such keys have none, so the
+// fact is likely missing) still has its Deny applied; only its Allows are
+// ignored.
+func TestResourcePolicyDenyOutsideInstance(t *testing.T) {
+	const (
+		user = "acs:ram::1111111111111111:user/svc"
+		key  = "acs:kms:cn-hangzhou:1111111111111111:key/key-1"
+	)
+	var set localauthz.PolicySet
+	require.NoError(t, set.Add(localauthz.MustParsePolicy(`{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`, localauthz.RAMPolicy), user))
+	require.NoError(t, set.Add(localauthz.MustParsePolicy(`{"Version":"1","Statement":[{"Effect":"Deny","Action":"kms:Decrypt","Resource":"*","Principal":{"RAM":["acs:ram::1111111111111111:*"]}}]}`, localauthz.KeyPolicy), key))
+	for _, inInstance := range []bool{true, false} {
+		d := set.Evaluate(localauthz.Request{Principal: user, Action: "kms:Decrypt", Resource: key, InKMSInstance: inInstance})
+		assert.Equal(t, localauthz.ExplicitDeny, d.Effect, "in instance: %v", inInstance)
+	}
+}

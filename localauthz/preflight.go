@@ -59,7 +59,11 @@ func (s *PolicySet) Check(principal string, c Call) Report {
 	}
 	rep.Checks = make([]Check, len(reqs))
 	for i, rq := range reqs {
-		d := s.Evaluate(Request{Principal: principal, Action: rq.Action, Resource: rq.Resource, Context: requirementContext(c, rq.Resource), InKMSInstance: c.Facts.InKMSInstance})
+		inInstance := c.Facts.InKMSInstance
+		if v, ok := c.Facts.InstanceResources[rq.Resource]; ok {
+			inInstance = v
+		}
+		d := s.Evaluate(Request{Principal: principal, Action: rq.Action, Resource: rq.Resource, Context: requirementContext(c, rq.Resource), InKMSInstance: inInstance})
 		d.Assumptions |= rq.Assumptions
 		rep.Checks[i] = Check{Requirement: rq, Decision: d}
 	}

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/kmsenvelope/kmsenvelope/kmsclient"
 	"github.com/kmsenvelope/kmsenvelope/localauthz"
@@ -197,21 +198,52 @@ func (g *Guard) Calls() []CallStat {
 // alias, with the facts the Guard knows (alias target, KMS instance).
 func (g *Guard) KeyCall(op, keyID string) localauthz.Call {
 	res, facts := g.keyResource(keyID)
-	return localauthz.Call{Operation: op, Resource: res, Facts: facts, Context: g.cfg.Context}
+	return localauthz.Call{Operation: op, Resource: res, Facts: facts, Context: g.requestContext(nil)}
 }
 
-// SecretCall is the localauthz call for reading a secret, with the key that
-// encrypts it when that key is self-managed.
+// requestContext is the Guard's fixed context plus what each request
+// supplies to RAM: acs:CurrentTime and, for calls that carry one, the
+// encryption context as kms:EncryptionContext:<key>. Without them, a Deny
+// conditioned on either would never match locally.
+func (g *Guard) requestContext(ec map[string]string) localauthz.Context {
+	c := make(localauthz.Context, len(g.cfg.Context)+1+len(ec))
+	for k, v := range g.cfg.Context {
+		c[k] = v
+	}
+	c.Set(localauthz.CondKeyCurrentTime, time.Now().UTC().Format(time.RFC3339))
+	for k, v := range ec {
+		c.Set("kms:EncryptionContext:"+k, v)
+	}
+	return c
+}
+
+// keyCallWithContext is KeyCall for a call that carries an encryption
+// context.
+func (g *Guard) keyCallWithContext(op, keyID string, ec map[string]string) localauthz.Call {
+	call := g.KeyCall(op, keyID)
+	call.Context = g.requestContext(ec)
+	return call
+}
+
+// SecretCall is the localauthz call for reading a secret (named by name or
+// ARN), with the key that encrypts it when that key is self-managed. A
+// secret the Guard has no fact for (not declared, or its key could not be
+// described) is checked with its key unknown, which the report records as
+// an assumption, rather than as if it used the service-managed key.
 func (g *Guard) SecretCall(name string) localauthz.Call {
 	facts := g.baseFacts()
-	if key := g.cfg.Facts.SecretKeys[name]; key != "" {
+	if i := strings.Index(name, ":secret/"); strings.HasPrefix(name, "acs:kms:") && i >= 0 {
+		name = name[i+len(":secret/"):]
+	}
+	switch key, known := g.cfg.Facts.SecretKeys[name]; {
+	case key != "":
 		facts.EncryptionKey = g.keyARN(key)
 		facts.EncryptionKeyType = localauthz.KeyTypeSelfManaged
 		facts.InKMSInstance = g.cfg.Facts.InstanceKeys[facts.EncryptionKey]
-	} else {
+	case known:
 		facts.EncryptionKeyType = localauthz.KeyTypeServiceManaged
 	}
-	return localauthz.Call{Operation: "GetSecretValue", Resource: g.secretARN(name), Facts: facts, Context: g.cfg.Context}
+	return localauthz.Call{Operation: "GetSecretValue", Resource: g.secretARN(name), Facts: facts, Context: g.requestContext(nil)}
 }
 
 // Check returns the preflight report for one call without making it.
@@ -288,7 +320,7 @@ func (g *Guard) baseFacts() localauthz.Facts {
 
 // GenerateDataKey checks kms:GenerateDataKey, then calls KMS.
 func (g *Guard) GenerateDataKey(ctx context.Context, in *kmsclient.GenerateDataKeyInput) (*kmsclient.GenerateDataKeyOutput, error) {
-	if err := g.authorize(ctx, g.KeyCall("GenerateDataKey", in.KeyID)); err != nil {
+	if err := g.authorize(ctx, g.keyCallWithContext("GenerateDataKey", in.KeyID, in.EncryptionContext)); err != nil {
 		return nil, err
 	}
 	return g.next.GenerateDataKey(ctx, in)
@@ -296,7 +328,7 @@ func (g *Guard) GenerateDataKey(ctx context.Context, in *kmsclient.GenerateDataK
 
 // Encrypt checks kms:Encrypt, then calls KMS.
 func (g *Guard) Encrypt(ctx context.Context, in *kmsclient.EncryptInput) (*kmsclient.EncryptOutput, error) {
-	if err := g.authorize(ctx, g.KeyCall("Encrypt", in.KeyID)); err != nil {
+	if err := g.authorize(ctx, g.keyCallWithContext("Encrypt", in.KeyID, in.EncryptionContext)); err != nil {
 		return nil, err
 	}
 	return g.next.Encrypt(ctx, in)
@@ -306,7 +338,7 @@ func (g *Guard) Encrypt(ctx context.Context, in *kmsclient.EncryptInput) (*kmscl
 // calls KMS. A blob without a KeyARN cannot be checked locally: in Enforce
 // mode it is refused.
 func (g *Guard) Decrypt(ctx context.Context, in *kmsclient.DecryptInput) (*kmsclient.DecryptOutput, error) {
-	call := g.KeyCall("Decrypt", in.KeyARN)
+	call := g.keyCallWithContext("Decrypt", in.KeyARN, in.EncryptionContext)
 	if in.KeyARN == "" {
 		call.Resource = "*"
 	}
@@ -321,10 +353,16 @@ func (g *Guard) Decrypt(ctx context.Context, in *kmsclient.DecryptInput) (*kmscl
 func (g *Guard) ReEncrypt(ctx context.Context, in *kmsclient.ReEncryptInput) (*kmsclient.EncryptOutput, error) {
 	call := g.KeyCall("ReEncrypt", in.SourceKeyARN)
 	dst, dfacts := g.keyResource(in.DestinationKeyID)
-	call.Facts.DestinationKey = dst
-	if dfacts.AliasTargetKey != "" {
-		call.Facts.DestinationKey = dfacts.AliasTargetKey
+	call.Facts.DestinationKey = dst // an alias stays an alias: it needs ReEncryptTo too
+	call.Facts.DestinationAliasTargetKey = dfacts.AliasTargetKey
+	// Source and destination may differ in being in a KMS instance.
+	ir := map[string]bool{call.Resource: call.Facts.InKMSInstance, dst: dfacts.InKMSInstance}
+	for _, target := range []string{call.Facts.AliasTargetKey, dfacts.AliasTargetKey} {
+		if target != "" {
+			ir[target] = g.cfg.Facts.InstanceKeys[target]
+		}
 	}
+	call.Facts.InstanceResources = ir
 	if err := g.authorize(ctx, call); err != nil {
 		return nil, err
 	}

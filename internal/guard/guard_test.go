@@ -92,3 +92,38 @@ func TestNewValidates(t *testing.T) {
 	_, err := guard.New(nil, guard.Config{})
 	assert.Error(t, err)
 }
+
+// TestGuardReviewFindings: cases where the local check used to allow what
+// KMS would deny (each refused locally now, so nothing reaches KMS).
+func TestGuardReviewFindings(t *testing.T) {
+	ctx := context.Background()
+	t.Run("a secret named by ARN still needs Decrypt on its key", func(t *testing.T) {
+		g, srv, _, keyARN := setup(t, guard.Enforce, `{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:GetSecretValue","Resource":"*"}]}`)
+		arn := "acs:kms:" + srv.Region() + ":" + srv.DefaultAccount() + ":secret/db"
+		_, err := g.GetSecretValue(ctx, &kmsclient.GetSecretValueInput{SecretName: arn})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "kms:Decrypt on "+keyARN)
+	})
+	t.Run("an encryption-context Deny applies", func(t *testing.T) {
+		g, _, keyID, _ := setup(t, guard.Enforce, `{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"},
+			{"Effect":"Deny","Action":"kms:GenerateDataKey","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:tenant":"acme"}}}]}`)
+		_, err := g.GenerateDataKey(ctx, &kmsclient.GenerateDataKeyInput{KeyID: keyID, EncryptionContext: map[string]string{"tenant": "acme"}})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "explicitly denied")
+		_, err = g.GenerateDataKey(ctx, &kmsclient.GenerateDataKeyInput{KeyID: keyID, EncryptionContext: map[string]string{"tenant": "globex"}})
+		require.NoError(t, err)
+	})
+	t.Run("a time Deny applies", func(t *testing.T) {
+		g, _, keyID, _ := setup(t, guard.Enforce, `{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"},
+			{"Effect":"Deny","Action":"kms:*","Resource":"*","Condition":{"DateGreaterThan":{"acs:CurrentTime":"2020-01-01T00:00:00Z"}}}]}`)
+		_, err := g.GenerateDataKey(ctx, &kmsclient.GenerateDataKeyInput{KeyID: keyID})
+		require.Error(t, err)
+	})
+	t.Run("ReEncrypt to an alias needs the alias too", func(t *testing.T) {
+		g, _, keyID, _ := setup(t, guard.Enforce, `{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:ReEncrypt*","Resource":"acs:kms:*:*:key/*"}]}`)
+		_, err := g.ReEncrypt(ctx, &kmsclient.ReEncryptInput{CiphertextBlob: []byte("x"), SourceKeyARN: keyID, DestinationKeyID: "alias/app"})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "kms:ReEncryptTo on acs:kms:")
+		assert.Contains(t, err.Error(), ":alias/app")
+	})
+}
