@@ -178,7 +178,10 @@ func (c *Client) fetchLivePolicies(ctx context.Context, st *policyState) error {
 		}
 		p, err := localauthz.ParsePolicy([]byte(doc), localauthz.RAMPolicy, localauthz.WithName(a.Type+" policy "+a.Name))
 		if err != nil {
-			st.notes = append(st.notes, "policy "+a.Name+" does not parse: "+err.Error())
+			if c.cfg.PolicyMode == PolicyEnforce {
+				return fmt.Errorf("RAM policy %s does not parse: %w", a.Name, err)
+			}
+			st.notes = append(st.notes, "policy "+a.Name+" does not parse (its statements, Deny included, are not checked locally): "+err.Error())
 			continue
 		}
 		if err := st.set.Add(p, holder); err != nil {
@@ -191,9 +194,16 @@ func (c *Client) fetchLivePolicies(ctx context.Context, st *policyState) error {
 			st.notes = append(st.notes, "could not read the key policy of "+arn+": "+err.Error())
 			continue
 		}
-		if p, err := localauthz.ParsePolicy([]byte(doc), localauthz.KeyPolicy, localauthz.WithName("key policy of "+arn)); err == nil {
-			_ = st.set.Add(p, arn)
+		p, err := localauthz.ParsePolicy([]byte(doc), localauthz.KeyPolicy, localauthz.WithName("key policy of "+arn))
+		if err != nil {
+			// Dropping it could drop a Deny: say so, and fail in Enforce.
+			if c.cfg.PolicyMode == PolicyEnforce {
+				return fmt.Errorf("the key policy of %s does not parse: %w", arn, err)
+			}
+			st.notes = append(st.notes, "key policy of "+arn+" does not parse (its statements, Deny included, are not checked locally): "+err.Error())
+			continue
 		}
+		_ = st.set.Add(p, arn)
 	}
 	for name, key := range st.facts.SecretKeys {
 		if !st.facts.InstanceKeys[key] {
@@ -204,9 +214,15 @@ func (c *Client) fetchLivePolicies(ctx context.Context, st *policyState) error {
 			st.notes = append(st.notes, "could not read the secret policy of "+name+": "+err.Error())
 			continue
 		}
-		if p, err := localauthz.ParsePolicy([]byte(doc), localauthz.SecretPolicy, localauthz.WithName("secret policy of "+name)); err == nil {
-			_ = st.set.Add(p, "acs:kms:"+c.cfg.Region+":"+st.account+":secret/"+name)
+		p, err := localauthz.ParsePolicy([]byte(doc), localauthz.SecretPolicy, localauthz.WithName("secret policy of "+name))
+		if err != nil {
+			if c.cfg.PolicyMode == PolicyEnforce {
+				return fmt.Errorf("the secret policy of %s does not parse: %w", name, err)
+			}
+			st.notes = append(st.notes, "secret policy of "+name+" does not parse (its statements, Deny included, are not checked locally): "+err.Error())
+			continue
 		}
+		_ = st.set.Add(p, "acs:kms:"+c.cfg.Region+":"+st.account+":secret/"+name)
 	}
 	return nil
 }

@@ -336,7 +336,9 @@ func (g *Guard) Encrypt(ctx context.Context, in *kmsclient.EncryptInput) (*kmscl
 
 // Decrypt checks kms:Decrypt on the key the input names (KeyARN), then
 // calls KMS. A blob without a KeyARN cannot be checked locally: in Enforce
-// mode it is refused.
+// mode it is refused. KeyARN is what the message header claims, not what
+// the blob is under; the check is advisory for that key (KMS decides on the
+// real one, and envelope rejects an answer from any other key).
 func (g *Guard) Decrypt(ctx context.Context, in *kmsclient.DecryptInput) (*kmsclient.DecryptOutput, error) {
 	call := g.keyCallWithContext("Decrypt", in.KeyARN, in.EncryptionContext)
 	if in.KeyARN == "" {
