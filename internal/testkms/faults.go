@@ -196,7 +196,6 @@ func matchAPI(action, principal string) func(*Fault) bool {
 }
 
 var (
-	networkFaults  = []FaultKind{FaultLatency, FaultReset}
 	responseFaults = []FaultKind{FaultThrottle, FaultInternal, FaultUnavailable,
 		FaultMalformedHTML, FaultMalformedJSON200, FaultBadCodeType}
 	denyFaults = []FaultKind{FaultDeny}
