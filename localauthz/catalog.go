@@ -120,8 +120,12 @@ type Requirement struct {
 // Errors of [Expand].
 var (
 	ErrUnknownOperation = errors.New("localauthz: unknown KMS operation")
-	ErrMissingFact      = errors.New("localauthz: missing fact")
-	ErrResourceType     = errors.New("localauthz: wrong resource type")
+	// ErrUnknownAction is in Decision.Err for a request whose action is a
+	// "kms:" action the catalogue does not know (a typo, most often); the
+	// decision is then ImplicitDeny whatever the policies say.
+	ErrUnknownAction = errors.New("localauthz: unknown KMS action")
+	ErrMissingFact   = errors.New("localauthz: missing fact")
+	ErrResourceType  = errors.New("localauthz: wrong resource type")
 )
 
 type condSet uint8
@@ -224,7 +228,26 @@ var (
 	actionIndex  = map[string]condSet{}  // lower-case action -> condition keys supplied
 	knownActions []string                // canonical spelling, sorted
 	canonical    = map[string]string{}   // lower-case action -> canonical spelling
+	canonicalSet = map[string]bool{}     // canonical spellings, for an allocation-free check
 )
+
+// isKnownKMSAction reports whether a (any case) is a catalogue action.
+func isKnownKMSAction(a string) bool {
+	if canonicalSet[a] {
+		return true
+	}
+	_, ok := canonical[strings.ToLower(a)]
+	return ok
+}
+
+// unknownActionError names an unknown kms: action and the nearest known one.
+func unknownActionError(a string) error {
+	msg := fmt.Sprintf("%q", a)
+	if s := closest(a, knownActions, 3); s != "" {
+		msg += fmt.Sprintf(" (did you mean %s?)", s)
+	}
+	return fmt.Errorf("%w %s", ErrUnknownAction, msg)
+}
 
 func init() {
 	for i := range catalogue {
@@ -246,6 +269,9 @@ func init() {
 		knownActions = append(knownActions, act)
 	}
 	sort.Strings(knownActions)
+	for _, a := range canonical {
+		canonicalSet[a] = true
+	}
 }
 
 func (e *opEntry) operation() Operation {

@@ -357,6 +357,11 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 		d.Err = errors.New("localauthz: request needs an action and a resource")
 		return
 	}
+	if len(r.Action) > 4 && strings.EqualFold(r.Action[:4], "kms:") && !strings.ContainsAny(r.Action, "*?") && !isKnownKMSAction(r.Action) {
+		d.Effect = ImplicitDeny
+		d.Err = unknownActionError(r.Action)
+		return
+	}
 	if p.kind == pkSession {
 		d.Assumptions |= AssumeSessionAsRole
 	}

@@ -363,3 +363,19 @@ func TestResourcePolicyDenyOutsideInstance(t *testing.T) {
 		assert.Equal(t, localauthz.ExplicitDeny, d.Effect, "in instance: %v", inInstance)
 	}
 }
+
+// TestUnknownActionIsATypedError: a request for a kms: action the
+// catalogue does not know is refused with ErrUnknownAction naming the
+// nearest action, even under kms:*.
+func TestUnknownActionIsATypedError(t *testing.T) {
+	const user = "acs:ram::1111111111111111:user/svc"
+	var set localauthz.PolicySet
+	require.NoError(t, set.Add(localauthz.MustParsePolicy(`{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`, localauthz.RAMPolicy), user))
+	d := set.Evaluate(localauthz.Request{Principal: user, Action: "kms:Decrpyt", Resource: "acs:kms:cn-hangzhou:1111111111111111:key/key-1"})
+	assert.Equal(t, localauthz.ImplicitDeny, d.Effect)
+	require.ErrorIs(t, d.Err, localauthz.ErrUnknownAction)
+	assert.Contains(t, d.Err.Error(), "did you mean kms:Decrypt")
+	d = set.Evaluate(localauthz.Request{Principal: user, Action: "KMS:DECRYPT", Resource: "acs:kms:cn-hangzhou:1111111111111111:key/key-1"})
+	assert.Equal(t, localauthz.Allow, d.Effect, "actions are case-insensitive")
+	assert.NoError(t, d.Err)
+}
