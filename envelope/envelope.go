@@ -543,18 +543,30 @@ func (c *Client) openHeader(ctx context.Context, h *Header, opts []DecryptOption
 			return nil, &ContextError{Key: safeKey(k), Reason: "has a different value than required", kind: ErrContextMismatch}
 		}
 	}
+	return c.authenticate(ctx, h, nil)
+}
+
+// authenticate tries the wrapped keys of h in order: the first that
+// unwraps (provider, AllowedKeys, the key KMS used, the commitment) and
+// whose keys verify the header tag, and for which use (if not nil)
+// succeeds, gives the message keys. Decrypt and Rewrap share it, so that
+// Rewrap never acts on a wrapped key Decrypt would not accept.
+func (c *Client) authenticate(ctx context.Context, h *Header, use func(WrappedKey) error) (*messageKeys, error) {
 	if len(h.WrappedKeys) > c.cfg.MaxWrappedKeys {
 		return nil, fmt.Errorf("%w: the message has %d, the limit is %d", ErrTooManyWrappedKeys, len(h.WrappedKeys), c.cfg.MaxWrappedKeys)
 	}
 	var attempts []UnwrapAttempt
 	for _, wk := range h.WrappedKeys {
 		mk, err := c.unwrap(ctx, h, wk)
-		if err == nil {
+		if err == nil && !mk.verifyHeader(h.authed, h.tag) {
 			// The data key is the committed one, so a bad tag means the
 			// header itself was modified: no other wrapped key can help.
-			if !mk.verifyHeader(h.authed, h.tag) {
-				return nil, &FormatError{Offset: len(h.authed), Field: "header tag", Reason: "header authentication failed", Err: ErrAuthentication}
-			}
+			return nil, &FormatError{Offset: len(h.authed), Field: "header tag", Reason: "header authentication failed", Err: ErrAuthentication}
+		}
+		if err == nil && use != nil {
+			err = use(wk)
+		}
+		if err == nil {
 			return mk, nil
 		}
 		if ctx.Err() != nil {

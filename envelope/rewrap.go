@@ -3,7 +3,6 @@ package envelope
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/kmsenvelope/kmsenvelope/kmsclient"
@@ -73,43 +72,27 @@ func (c *Client) rewrapSection(ctx context.Context, h *Header, newKeyID string) 
 	if newKeyID == "" {
 		return nil, errors.New("envelope: Rewrap: newKeyID is required")
 	}
-	if len(h.WrappedKeys) > c.cfg.MaxWrappedKeys {
-		return nil, fmt.Errorf("%w: the message has %d, the limit is %d", ErrTooManyWrappedKeys, len(h.WrappedKeys), c.cfg.MaxWrappedKeys)
-	}
-	var attempts []UnwrapAttempt
-	for _, wk := range h.WrappedKeys {
-		// unwrap checks the provider, AllowedKeys, the key KMS used and the
-		// commitment.
-		mk, err := c.unwrap(ctx, h, wk)
-		if err == nil && !mk.verifyHeader(h.authed, h.tag) {
-			// The data key is the committed one, so the header itself was
-			// modified: no other wrapped key can help.
-			return nil, &FormatError{Offset: len(h.authed), Field: "header tag", Reason: "header authentication failed", Err: ErrAuthentication}
+	var section []byte
+	_, err := c.authenticate(ctx, h, func(wk WrappedKey) error {
+		region, _, _, _ := splitKeyARN(wk.KeyARN) // unwrap parsed it
+		k := c.clientFor(region)
+		h.ensureContext()
+		out, err := k.ReEncrypt(ctx, &kmsclient.ReEncryptInput{
+			CiphertextBlob:               wk.Blob,
+			SourceEncryptionContext:      h.Context,
+			DestinationKeyID:             newKeyID,
+			DestinationEncryptionContext: h.Context,
+			SourceKeyARN:                 wk.KeyARN,
+		})
+		if err != nil {
+			return err
 		}
-		if err == nil {
-			region, _, _, _ := splitKeyARN(wk.KeyARN) // unwrap parsed it
-			k := c.clientFor(region)
-			h.ensureContext()
-			var out *kmsclient.EncryptOutput
-			out, err = k.ReEncrypt(ctx, &kmsclient.ReEncryptInput{
-				CiphertextBlob:               wk.Blob,
-				SourceEncryptionContext:      h.Context,
-				DestinationKeyID:             newKeyID,
-				DestinationEncryptionContext: h.Context,
-				SourceKeyARN:                 wk.KeyARN,
-			})
-			if err == nil {
-				arn, err := c.keyARN(ctx, k, newKeyID, out.KeyID)
-				if err != nil {
-					return nil, err
-				}
-				return encodeWrappedKeys([]WrappedKey{{Provider: ProviderAliyunKMS, KeyARN: arn, Blob: out.CiphertextBlob}})
-			}
+		arn, err := c.keyARN(ctx, k, newKeyID, out.KeyID)
+		if err != nil {
+			return err
 		}
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		attempts = append(attempts, UnwrapAttempt{KeyARN: wk.KeyARN, Err: err})
-	}
-	return nil, &UnwrapError{Attempts: attempts}
+		section, err = encodeWrappedKeys([]WrappedKey{{Provider: ProviderAliyunKMS, KeyARN: arn, Blob: out.CiphertextBlob}})
+		return err
+	})
+	return section, err
 }
