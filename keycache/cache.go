@@ -141,16 +141,16 @@ type entry struct {
 	inCache         bool   // in Cache.entries and Cache.lru
 	prev, next      *entry // Cache.lru links; prev is more recently used
 
-	// state is the number of WithKey callbacks running (the low bits), and
-	// the retired and wiped flags. One word, changed only by compare-and-swap,
-	// so that whoever sees "retired, no reader" first wipes, exactly once,
-	// with no wakeup to lose between a reader leaving and retirement.
+	// state is the number of WithKey callbacks running (the low bits) and
+	// the retired flag, in one atomic word. No reader starts once retired is
+	// set, so exactly one party sees "retired, no reader": retirement itself
+	// (no reader then), or the last reader leaving. That one wipes; there is
+	// no wakeup to lose between the two.
 	state atomic.Uint64
 }
 
 const (
-	stateRetired = 1 << 62
-	stateWiped   = 1 << 63
+	stateRetired = 1 << 63
 	stateReaders = stateRetired - 1
 )
 
@@ -525,22 +525,8 @@ func (c *Cache) reportEviction(e *entry, reason EvictReason) {
 
 // markRetired sets the retired flag; with no reader left, it also wipes.
 func (e *entry) markRetired() {
-	for {
-		s := e.state.Load()
-		if s&stateRetired != 0 {
-			return
-		}
-		ns := s | stateRetired
-		wipe := s&stateReaders == 0
-		if wipe {
-			ns |= stateWiped
-		}
-		if e.state.CompareAndSwap(s, ns) {
-			if wipe {
-				e.key.Wipe()
-			}
-			return
-		}
+	if old := e.state.Or(stateRetired); old == 0 { // not retired before, no reader
+		e.key.Wipe()
 	}
 }
 
@@ -624,7 +610,7 @@ func (h Handle) WithKey(f func(key []byte)) error {
 	e := h.entry()
 	for {
 		s := e.state.Load()
-		if s&(stateRetired|stateWiped) != 0 {
+		if s&stateRetired != 0 {
 			return ErrRetired
 		}
 		if e.state.CompareAndSwap(s, s+1) {
@@ -638,19 +624,8 @@ func (h Handle) WithKey(f func(key []byte)) error {
 
 // endRead ends one WithKey; the last reader of a retired entry wipes it.
 func (e *entry) endRead() {
-	for {
-		s := e.state.Load()
-		ns := s - 1
-		wipe := ns&stateReaders == 0 && ns&stateRetired != 0 && ns&stateWiped == 0
-		if wipe {
-			ns |= stateWiped
-		}
-		if e.state.CompareAndSwap(s, ns) {
-			if wipe {
-				e.key.Wipe()
-			}
-			return
-		}
+	if e.state.Add(^uint64(0)) == stateRetired { // retired, and this was the last reader
+		e.key.Wipe()
 	}
 }
 
