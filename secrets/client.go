@@ -362,8 +362,8 @@ func (c *Client) rememberFailure(key string, err error, now time.Time) {
 	if c.failed == nil {
 		c.failed = map[string]failure{}
 	}
-	f := c.failed[key]
-	if _, ok := c.failed[key]; !ok && len(c.failed) >= c.cfg.MaxEntries {
+	f, ok := c.failed[key]
+	if !ok && len(c.failed) >= c.cfg.MaxEntries {
 		for k := range c.failed { // full: forget one (any)
 			delete(c.failed, k)
 			break
