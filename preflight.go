@@ -176,15 +176,7 @@ func (c *Client) fetchLivePolicies(ctx context.Context, st *policyState) error {
 		if err != nil {
 			return err
 		}
-		p, err := localauthz.ParsePolicy([]byte(doc), localauthz.RAMPolicy, localauthz.WithName(a.Type+" policy "+a.Name))
-		if err != nil {
-			if c.cfg.PolicyMode == PolicyEnforce {
-				return fmt.Errorf("RAM policy %s does not parse: %w", a.Name, err)
-			}
-			st.notes = append(st.notes, "policy "+a.Name+" does not parse (its statements, Deny included, are not checked locally): "+err.Error())
-			continue
-		}
-		if err := st.set.Add(p, holder); err != nil {
+		if err := c.addLivePolicy(st, doc, localauthz.RAMPolicy, a.Type+" policy "+a.Name, holder); err != nil {
 			return err
 		}
 	}
@@ -194,16 +186,9 @@ func (c *Client) fetchLivePolicies(ctx context.Context, st *policyState) error {
 			st.notes = append(st.notes, "could not read the key policy of "+arn+": "+err.Error())
 			continue
 		}
-		p, err := localauthz.ParsePolicy([]byte(doc), localauthz.KeyPolicy, localauthz.WithName("key policy of "+arn))
-		if err != nil {
-			// Dropping it could drop a Deny: say so, and fail in Enforce.
-			if c.cfg.PolicyMode == PolicyEnforce {
-				return fmt.Errorf("the key policy of %s does not parse: %w", arn, err)
-			}
-			st.notes = append(st.notes, "key policy of "+arn+" does not parse (its statements, Deny included, are not checked locally): "+err.Error())
-			continue
+		if err := c.addLivePolicy(st, doc, localauthz.KeyPolicy, "key policy of "+arn, arn); err != nil {
+			return err
 		}
-		_ = st.set.Add(p, arn)
 	}
 	for name, key := range st.facts.SecretKeys {
 		if !st.facts.InstanceKeys[key] {
@@ -214,17 +199,26 @@ func (c *Client) fetchLivePolicies(ctx context.Context, st *policyState) error {
 			st.notes = append(st.notes, "could not read the secret policy of "+name+": "+err.Error())
 			continue
 		}
-		p, err := localauthz.ParsePolicy([]byte(doc), localauthz.SecretPolicy, localauthz.WithName("secret policy of "+name))
-		if err != nil {
-			if c.cfg.PolicyMode == PolicyEnforce {
-				return fmt.Errorf("the secret policy of %s does not parse: %w", name, err)
-			}
-			st.notes = append(st.notes, "secret policy of "+name+" does not parse (its statements, Deny included, are not checked locally): "+err.Error())
-			continue
+		if err := c.addLivePolicy(st, doc, localauthz.SecretPolicy, "secret policy of "+name, "acs:kms:"+c.cfg.Region+":"+st.account+":secret/"+name); err != nil {
+			return err
 		}
-		_ = st.set.Add(p, "acs:kms:"+c.cfg.Region+":"+st.account+":secret/"+name)
 	}
 	return nil
+}
+
+// addLivePolicy parses a policy read from RAM or KMS and adds it for
+// target. One that does not parse is noted, or in Enforce mode is an error:
+// dropping it could drop a Deny.
+func (c *Client) addLivePolicy(st *policyState, doc string, kind localauthz.PolicyKind, name, target string) error {
+	p, err := localauthz.ParsePolicy([]byte(doc), kind, localauthz.WithName(name))
+	if err != nil {
+		if c.cfg.PolicyMode == PolicyEnforce {
+			return fmt.Errorf("the %s does not parse: %w", name, err)
+		}
+		st.notes = append(st.notes, name+" does not parse (its statements, Deny included, are not checked locally): "+err.Error())
+		return nil
+	}
+	return st.set.Add(p, target)
 }
 
 // PreflightReport says whether the Client's declared operations (encrypt

@@ -196,9 +196,12 @@ func (g *Guard) Calls() []CallStat {
 
 // KeyCall is the localauthz call for op on a key named by id, ARN or
 // alias, with the facts the Guard knows (alias target, KMS instance).
-func (g *Guard) KeyCall(op, keyID string) localauthz.Call {
+func (g *Guard) KeyCall(op, keyID string) localauthz.Call { return g.keyCall(op, keyID, nil) }
+
+// keyCall is KeyCall for a call that may carry an encryption context.
+func (g *Guard) keyCall(op, keyID string, ec map[string]string) localauthz.Call {
 	res, facts := g.keyResource(keyID)
-	return localauthz.Call{Operation: op, Resource: res, Facts: facts, Context: g.requestContext(nil)}
+	return localauthz.Call{Operation: op, Resource: res, Facts: facts, Context: g.requestContext(ec)}
 }
 
 // requestContext is the Guard's fixed context plus what each request
@@ -215,14 +218,6 @@ func (g *Guard) requestContext(ec map[string]string) localauthz.Context {
 		c.Set("kms:EncryptionContext:"+k, v)
 	}
 	return c
-}
-
-// keyCallWithContext is KeyCall for a call that carries an encryption
-// context.
-func (g *Guard) keyCallWithContext(op, keyID string, ec map[string]string) localauthz.Call {
-	call := g.KeyCall(op, keyID)
-	call.Context = g.requestContext(ec)
-	return call
 }
 
 // SecretCall is the localauthz call for reading a secret (named by name or
@@ -320,7 +315,7 @@ func (g *Guard) baseFacts() localauthz.Facts {
 
 // GenerateDataKey checks kms:GenerateDataKey, then calls KMS.
 func (g *Guard) GenerateDataKey(ctx context.Context, in *kmsclient.GenerateDataKeyInput) (*kmsclient.GenerateDataKeyOutput, error) {
-	if err := g.authorize(ctx, g.keyCallWithContext("GenerateDataKey", in.KeyID, in.EncryptionContext)); err != nil {
+	if err := g.authorize(ctx, g.keyCall("GenerateDataKey", in.KeyID, in.EncryptionContext)); err != nil {
 		return nil, err
 	}
 	return g.next.GenerateDataKey(ctx, in)
@@ -328,7 +323,7 @@ func (g *Guard) GenerateDataKey(ctx context.Context, in *kmsclient.GenerateDataK
 
 // Encrypt checks kms:Encrypt, then calls KMS.
 func (g *Guard) Encrypt(ctx context.Context, in *kmsclient.EncryptInput) (*kmsclient.EncryptOutput, error) {
-	if err := g.authorize(ctx, g.keyCallWithContext("Encrypt", in.KeyID, in.EncryptionContext)); err != nil {
+	if err := g.authorize(ctx, g.keyCall("Encrypt", in.KeyID, in.EncryptionContext)); err != nil {
 		return nil, err
 	}
 	return g.next.Encrypt(ctx, in)
@@ -340,7 +335,7 @@ func (g *Guard) Encrypt(ctx context.Context, in *kmsclient.EncryptInput) (*kmscl
 // the blob is under; the check is advisory for that key (KMS decides on the
 // real one, and envelope rejects an answer from any other key).
 func (g *Guard) Decrypt(ctx context.Context, in *kmsclient.DecryptInput) (*kmsclient.DecryptOutput, error) {
-	call := g.keyCallWithContext("Decrypt", in.KeyARN, in.EncryptionContext)
+	call := g.keyCall("Decrypt", in.KeyARN, in.EncryptionContext)
 	if in.KeyARN == "" {
 		call.Resource = "*"
 	}
