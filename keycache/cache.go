@@ -457,13 +457,14 @@ func (c *Cache) finish(k entryKey, cl *call, m *Materials, err error) {
 	if err != nil {
 		c.fetchErrors.Add(1)
 	}
-	// Wipe (or mark) every retired key and release the waiters before any
-	// hook runs.
+	if stale != nil {
+		evicted = append(evicted, eviction{stale, EvictPurged})
+	}
+	// Wipe (or mark) every retired key and count it, then release the
+	// waiters (so the Stats they read add up), and only then run the hooks.
 	for _, ev := range evicted {
 		ev.e.markRetired()
-	}
-	if stale != nil {
-		stale.markRetired()
+		c.evictions[ev.reason].Add(1)
 	}
 	cl.err = err
 	close(cl.done)
@@ -471,10 +472,7 @@ func (c *Cache) finish(k entryKey, cl *call, m *Materials, err error) {
 		c.emit(Event{Kind: EventFetchError, Encryption: k.enc})
 	}
 	for _, ev := range evicted {
-		c.reportEviction(ev.e, ev.reason)
-	}
-	if stale != nil {
-		c.reportEviction(stale, EvictPurged)
+		c.emit(Event{Kind: EventEvict, Encryption: ev.e.k.enc, Reason: ev.reason})
 	}
 }
 
