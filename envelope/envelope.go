@@ -5,11 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"path"
-	"strings"
 	"sync"
 
 	"github.com/kmsenvelope/kmsenvelope/keycache"
@@ -252,38 +250,6 @@ func (m *message) derive(schedule []byte) { m.err = deriveKeys(m.keys, schedule,
 // was retired under it; each retry fetches or finds a fresh entry.
 const maxRetiredRetries = 3
 
-// Cache ids. Every variable field is length-prefixed (uvarint), so no two
-// different inputs share an id: a decryption id that two (blob, context)
-// pairs could share would let a message reuse a data key KMS unwrapped for
-// another context, with no KMS call to refuse it. The encoded context is
-// the last field and is self-delimiting.
-
-// appendIDField appends one length-prefixed field.
-func appendIDField(dst []byte, f string) []byte {
-	return append(binary.AppendUvarint(dst, uint64(len(f))), f...)
-}
-
-// encIDPrefix is the part of an encryption cache id fixed by the Client:
-// "e", the partition, and the wrapping keys (region/key id each); the
-// message's encoded context follows it.
-func encIDPrefix(partition string, keys []string) []byte {
-	id := appendIDField([]byte("e"), partition)
-	id = binary.AppendUvarint(id, uint64(len(keys)))
-	for _, k := range keys {
-		id = appendIDField(id, k)
-	}
-	return id
-}
-
-// decID appends the decryption cache id of one wrapped key of a message:
-// "d", the partition, the key ARN, the blob, then the encoded context.
-func decID(dst []byte, partition, keyARN string, blob, ctxBytes []byte) []byte {
-	dst = appendIDField(append(dst, 'd'), partition)
-	dst = appendIDField(dst, keyARN)
-	dst = append(binary.AppendUvarint(dst, uint64(len(blob))), blob...)
-	return append(dst, ctxBytes...)
-}
-
 // startMessage obtains encryption materials for a message bound to ec and
 // derives the message keys into m.
 func (c *Client) startMessage(ctx context.Context, m *message, ec map[string]string, n uint64) error {
@@ -389,83 +355,6 @@ func materials(dataKey, wrapped []byte) (*keycache.Materials, error) {
 	return &keycache.Materials{Key: keycache.NewKey(schedule), Aux: newKeyState(schedule, wrapped)}, nil
 }
 
-// keyARN returns the ARN of the key KMS reported (keyID as KMS returned it),
-// resolving it once per key with DescribeKey. If the configured name is
-// already a key ARN it is used as is. If DescribeKey is not permitted the
-// ARN is built without the account ("acs:kms:<region>::key/<id>").
-func (c *Client) keyARN(ctx context.Context, k KMS, configured, keyID string) (string, error) {
-	if isKeyARN(keyID) {
-		return keyID, nil
-	}
-	if isKeyARN(configured) && strings.HasSuffix(configured, "/"+keyID) {
-		return configured, nil
-	}
-	// Only a key this client wraps with (configured != "") is known to be in
-	// Config.Account; a key a message names may be in any account.
-	complete := func(arn string) string {
-		if configured == "" || c.cfg.Account == "" {
-			return arn
-		}
-		if region, account, id, ok := splitKeyARN(arn); ok && account == "" {
-			return "acs:kms:" + region + ":" + c.cfg.Account + ":key/" + id
-		}
-		return arn
-	}
-	cacheKey := k.Region() + "\x00" + keyID
-	if v, ok := c.arnCache.Load(cacheKey); ok {
-		return complete(v.(string)), nil
-	}
-	md, err := k.DescribeKey(ctx, keyID)
-	var arn string
-	switch {
-	case err == nil && isKeyARN(md.ARN):
-		arn = md.ARN
-	case err == nil || errors.Is(err, kmsclient.ErrAccessDenied):
-		arn = "acs:kms:" + k.Region() + "::key/" + keyID
-	default:
-		return "", fmt.Errorf("envelope: describing key %s: %w", keyID, err)
-	}
-	c.arnCache.Store(cacheKey, arn)
-	return complete(arn), nil
-}
-
-func isKeyARN(s string) bool {
-	_, _, id, ok := splitKeyARN(s)
-	return ok && id != ""
-}
-
-// splitKeyARN splits acs:kms:<region>:<account>:key/<id> without
-// allocating.
-func splitKeyARN(arn string) (region, account, keyID string, ok bool) {
-	rest, ok := strings.CutPrefix(arn, "acs:kms:")
-	if !ok {
-		return "", "", "", false
-	}
-	region, rest, ok1 := strings.Cut(rest, ":")
-	account, rest, ok2 := strings.Cut(rest, ":")
-	keyID, ok3 := strings.CutPrefix(rest, "key/")
-	if !ok1 || !ok2 || !ok3 {
-		return "", "", "", false
-	}
-	return region, account, keyID, true
-}
-
-// DecryptOption configures one Decrypt, NewReader or Rewrap call.
-type DecryptOption func(*decryptOptions)
-
-type decryptOptions struct {
-	required map[string]string
-}
-
-// RequireContext makes decryption fail with ErrContextMismatch unless the
-// message's encryption context has every pair of required (it may have
-// more). Check this for every tenant- or purpose-bound message: the
-// context is what stops a message made for one tenant being accepted for
-// another.
-func RequireContext(required map[string]string) DecryptOption {
-	return func(o *decryptOptions) { o.required = required }
-}
-
 // Decrypt authenticates and decrypts a message.
 func (c *Client) Decrypt(ctx context.Context, msg []byte, opts ...DecryptOption) ([]byte, error) {
 	return c.AppendDecrypt(ctx, nil, msg, opts...)
@@ -517,14 +406,6 @@ func openBody(dst, body []byte, mk *messageKeys, fs int, off int64) ([]byte, err
 		return fail(i, off, ErrAuthentication)
 	}
 	return out, nil
-}
-
-func applyDecryptOptions(opts []DecryptOption) *decryptOptions {
-	o := new(decryptOptions)
-	for _, opt := range opts {
-		opt(o)
-	}
-	return o
 }
 
 // openHeader checks the message's policy constraints, unwraps its data key,
@@ -663,33 +544,6 @@ func (c *Client) unwrapWithKMS(ctx context.Context, k KMS, ec map[string]string,
 	return materials(out.Plaintext, nil)
 }
 
-// checkUnwrappingKey verifies that the key KMS used to unwrap (usedID, as
-// KMS reports it) is the key the message names (named, its ARN). The
-// wrapped keys are outside the header tag, so without this an attacker could
-// relabel a key of another account as an allowed one: KMS decrypts with the
-// key inside the blob whatever the label says, and reports only its id. The
-// true ARN comes from DescribeKey (cached per key). When DescribeKey is not
-// permitted the account cannot be verified; that is tolerated only when no
-// AllowedKeys restriction depends on it.
-func (c *Client) checkUnwrappingKey(ctx context.Context, k KMS, named, namedID, usedID string) error {
-	if usedID != namedID && !strings.HasSuffix(usedID, "/"+namedID) {
-		return errors.New("KMS unwrapped the data key with a different key than the message names")
-	}
-	actual, err := c.keyARN(ctx, k, "", usedID)
-	if err != nil {
-		return err
-	}
-	if actual == named {
-		return nil
-	}
-	aRegion, aAccount, aID, _ := splitKeyARN(actual)
-	nRegion, nAccount, nID, _ := splitKeyARN(named)
-	if (aAccount == "" || nAccount == "") && aRegion == nRegion && aID == nID && len(c.cfg.AllowedKeys) == 0 {
-		return nil
-	}
-	return fmt.Errorf("the message names key %s but KMS used %s", named, actual)
-}
-
 // keysForHeader checks the key commitment of h against the schedule of a
 // data key (in constant time) and only then derives the message keys into
 // mk.
@@ -698,18 +552,6 @@ func keysForHeader(mk *messageKeys, h *Header, schedule []byte, st *keyState) er
 		return ErrCommitmentMismatch
 	}
 	return deriveKeys(mk, schedule, st, &h.MessageID)
-}
-
-func (c *Client) allowed(arn string) bool {
-	if len(c.cfg.AllowedKeys) == 0 {
-		return true
-	}
-	for _, p := range c.cfg.AllowedKeys {
-		if ok, _ := path.Match(p, arn); ok {
-			return true
-		}
-	}
-	return false
 }
 
 func (c *Client) clientFor(region string) KMS {
