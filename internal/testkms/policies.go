@@ -7,21 +7,21 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kmsenvelope/kmsenvelope/localauthz"
+	"github.com/kmsenvelope/kmsenvelope/internal/testkms/refpolicy"
 )
 
 // This file enforces RAM identity policies and key and secret policies with
-// localauthz's evaluator. Only the evaluator is used: which (action,
-// resource) pairs an API needs is stated by each handler in its own code,
-// never taken from localauthz's operation catalogue, so that the
-// differential test between the catalogue and this emulator means something.
+// the emulator's own reference evaluator (package refpolicy), which shares
+// no code with localauthz. Which (action, resource) pairs an API needs is
+// stated by each handler in its own code, so that the differential test
+// between localauthz's preflight and this emulator means something.
 
 // AttachPolicy attaches a RAM identity policy, under name, to a RAM user or
 // role (acs:ram::<uid>:user/<name> or acs:ram::<uid>:role/<name>); sessions of
 // an assumed role are governed by the role's policies. Attaching a second
 // document under the same name replaces the first. The document is parsed
 // and validated as RAM would; a malformed one is returned as a
-// *localauthz.PolicyError. Policies are enforced only after
+// *refpolicy.Error. Policies are enforced only after
 // [Server.EnforcePolicies].
 //
 // The RAM APIs (ListPoliciesForUser, GetPolicy, ...) show the policy as a
@@ -35,20 +35,15 @@ func (s *Server) AttachPolicy(target, name, document string) error {
 	if name == "" {
 		return fmt.Errorf("testkms: AttachPolicy: empty policy name")
 	}
-	p, err := localauthz.ParsePolicy([]byte(document), localauthz.RAMPolicy, localauthz.WithName(name))
+	p, err := refpolicy.Parse([]byte(document), refpolicy.RAM)
 	if err != nil {
 		return err
-	}
-	// Validate the target now rather than on the first request.
-	var probe localauthz.PolicySet
-	if err := probe.Add(p, target); err != nil || target == "" {
-		return fmt.Errorf("testkms: AttachPolicy: target %q is not a RAM user or role ARN", target)
 	}
 	if !validRAMName(name) {
 		return fmt.Errorf("testkms: AttachPolicy: policy name %q has characters RAM does not allow", name)
 	}
 	kind, account, entity, ok := parseRAMEntityARN(target)
-	if !ok || (kind != "user" && kind != "role") {
+	if !ok || (kind != "user" && kind != "role") || !validRAMName(entity) || !validAccountID(account) {
 		return fmt.Errorf("testkms: AttachPolicy: target %q is not a RAM user or role ARN", target)
 	}
 	now := s.now()
@@ -58,6 +53,9 @@ func (s *Server) AttachPolicy(target, name, document string) error {
 	s.ram.attachLocked(target, name, document, p, now)
 	return nil
 }
+
+// validAccountID refuses account IDs with wildcards or ARN separators.
+func validAccountID(a string) bool { return a != "" && !strings.ContainsAny(a, "*?/:") }
 
 // DetachPolicy removes the policy attached under name from target (a user,
 // role or group ARN, acs:ram::<uid>:group/<name>) and reports whether there
@@ -99,7 +97,7 @@ type ramPolicies struct {
 
 // ramAttachment is one policy attached to one user, role or group.
 type ramAttachment struct {
-	policy   *localauthz.Policy
+	policy   *refpolicy.Policy
 	document string
 	attached time.Time
 	seq      uint64
@@ -125,7 +123,7 @@ func (r *ramPolicies) registerLocked(kind, account, name string, now time.Time) 
 
 // attachLocked attaches (or replaces) policy name on target. Call with r.mu
 // held.
-func (r *ramPolicies) attachLocked(target, name, doc string, p *localauthz.Policy, now time.Time) {
+func (r *ramPolicies) attachLocked(target, name, doc string, p *refpolicy.Policy, now time.Time) {
 	if r.attached == nil {
 		r.attached = map[string]map[string]*ramAttachment{}
 	}
@@ -136,52 +134,80 @@ func (r *ramPolicies) attachLocked(target, name, doc string, p *localauthz.Polic
 	r.attached[target][name] = &ramAttachment{policy: p, document: doc, attached: now, seq: r.seq}
 }
 
-// snapshot returns every attached policy with the user or role it governs,
-// in a stable order. A group's policies are listed once per member user: a
-// user's effective RAM policies are its own and those of its groups.
-func (r *ramPolicies) snapshot() []attachedPolicy {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []attachedPolicy
-	for target, byName := range r.attached {
-		if g := r.groups[target]; g != nil {
-			for member := range g.members {
-				user := ramEntityARN(g.account, "user", member)
-				for name, a := range byName {
-					out = append(out, attachedPolicy{target: user, name: "group/" + g.name + "/" + name, policy: a.policy})
-				}
-			}
-			continue
-		}
-		for name, a := range byName {
-			out = append(out, attachedPolicy{target: target, name: name, policy: a.policy})
+// identityPolicies returns the RAM policies that govern principal, in a
+// stable order: a user's own and those of the groups it belongs to, a role
+// session's role's (RAM attaches policies to the role, and every session of
+// it acts with them). The account root has none.
+func (r *ramPolicies) identityPolicies(principal string) []refpolicy.Named {
+	var holder, user, account string
+	if rest, ok := strings.CutPrefix(principal, "acs:sts::"); ok {
+		acct, rel, _ := strings.Cut(rest, ":")
+		role, _, _ := strings.Cut(strings.TrimPrefix(rel, "assumed-role/"), "/")
+		holder = ramEntityARN(acct, "role", role)
+	} else if kind, acct, name, ok := parseRAMEntityARN(principal); ok && (kind == "user" || kind == "role") {
+		holder = principal
+		if kind == "user" {
+			user, account = name, acct
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].target != out[j].target {
-			return out[i].target < out[j].target
+	if holder == "" {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []refpolicy.Named
+	add := func(prefix string, byName map[string]*ramAttachment) {
+		names := make([]string, 0, len(byName))
+		for n := range byName {
+			names = append(names, n)
 		}
-		return out[i].name < out[j].name
-	})
+		sort.Strings(names)
+		for _, n := range names {
+			out = append(out, refpolicy.Named{Name: prefix + n, Policy: byName[n].policy})
+		}
+	}
+	add("", r.attached[holder])
+	if user != "" {
+		groups := make([]string, 0, len(r.groups))
+		for arn, g := range r.groups {
+			if _, member := g.members[user]; member && g.account == account {
+				groups = append(groups, arn)
+			}
+		}
+		sort.Strings(groups)
+		for _, arn := range groups {
+			add("group/"+r.groups[arn].name+"/", r.attached[arn])
+		}
+	}
 	return out
 }
 
-type attachedPolicy struct {
-	target, name string
-	policy       *localauthz.Policy
+// policyAuthorizer evaluates each check against the caller's RAM policies
+// and the resource's own policy with refpolicy.
+type policyAuthorizer struct {
+	s *Server
+
+	mu    sync.Mutex
+	cache map[string]parsedPolicy // kind + "\x00" + document -> parse result
 }
 
-// policyAuthorizer evaluates each check against the attached RAM policies
-// and the resource's own policy.
-type policyAuthorizer struct {
-	s     *Server
-	cache sync.Map // resource policy document -> *localauthz.Policy or error
+type parsedPolicy struct {
+	p   *refpolicy.Policy
+	err error
 }
+
+// maxCachedPolicies bounds the parse cache: a long-lived server seeing
+// many distinct key policies must not grow without bound.
+const maxCachedPolicies = 256
 
 func (a *policyAuthorizer) Authorize(req AuthzRequest) *Denial {
-	var set localauthz.PolicySet
-	for _, ap := range a.s.ram.snapshot() {
-		_ = set.Add(ap.policy, ap.target) // targets were validated on attach
+	in := refpolicy.Request{
+		Principal:     req.Principal,
+		Action:        req.Action,
+		Resource:      req.Resource,
+		Context:       req.Context,
+		Identity:      a.s.ram.identityPolicies(req.Principal),
+		InKMSInstance: req.InKMSInstance,
 	}
 	if req.ResourcePolicy != "" {
 		p, err := a.resourcePolicy(req.Resource, req.ResourcePolicy)
@@ -189,62 +215,41 @@ func (a *policyAuthorizer) Authorize(req AuthzRequest) *Denial {
 			return &Denial{Reason: "the resource policy of " + req.Resource + " is invalid: " + err.Error(), PolicyType: PolicyTypeResource}
 		}
 		if p != nil {
-			_ = set.Add(p, req.Resource)
+			in.ResourcePolicy = &refpolicy.Named{Name: "default", Policy: p}
 		}
 	}
-	ctx := make(localauthz.Context, len(req.Context))
-	for k, v := range req.Context {
-		ctx.Set(k, v)
-	}
-	d := set.Evaluate(localauthz.Request{
-		Principal:     req.Principal,
-		Action:        req.Action,
-		Resource:      req.Resource,
-		Context:       ctx,
-		InKMSInstance: req.InKMSInstance,
-	})
-	if d.Effect == localauthz.Allow {
+	d := refpolicy.Evaluate(in)
+	if d.Effect == refpolicy.Allow {
 		return nil
 	}
-	den := &Denial{Explicit: d.Effect == localauthz.ExplicitDeny, PolicyType: PolicyTypeIdentity}
-	var reason strings.Builder
-	switch {
-	case d.Err != nil:
-		reason.WriteString(d.Err.Error())
-	case d.Effect == localauthz.ExplicitDeny && len(d.Denied) > 0:
-		reason.WriteString("explicitly denied by " + d.Denied[0].StatementRef.String())
-		if d.Denied[0].Kind != localauthz.RAMPolicy {
-			den.PolicyType = PolicyTypeResource
-		}
-	default:
-		reason.WriteString("no policy allows " + req.Action + " on " + req.Resource)
+	den := &Denial{Explicit: d.Effect == refpolicy.ExplicitDeny, PolicyType: PolicyTypeIdentity, Reason: d.Reason}
+	if d.ByResourcePolicy {
+		den.PolicyType = PolicyTypeResource
 	}
-	den.Reason = reason.String()
 	return den
 }
 
-// resourcePolicy parses (once per distinct document) the key or secret
-// policy attached to resource. It returns nil for resources that carry none.
-func (a *policyAuthorizer) resourcePolicy(resource, doc string) (*localauthz.Policy, error) {
-	kind := localauthz.KeyPolicy
+// resourcePolicy parses (once per distinct document, while the cache has
+// room) the key or secret policy attached to resource. It returns nil for
+// resources that carry none.
+func (a *policyAuthorizer) resourcePolicy(resource, doc string) (*refpolicy.Policy, error) {
+	kind := refpolicy.Key
 	switch {
 	case strings.Contains(resource, ":secret/"):
-		kind = localauthz.SecretPolicy
+		kind = refpolicy.Secret
 	case !strings.Contains(resource, ":key/"):
 		return nil, nil
 	}
-	key := string(kind) + "\x00" + doc
-	if v, ok := a.cache.Load(key); ok {
-		if err, isErr := v.(error); isErr {
-			return nil, err
-		}
-		return v.(*localauthz.Policy), nil
+	key := kind.String() + "\x00" + doc
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c, ok := a.cache[key]; ok {
+		return c.p, c.err
 	}
-	p, err := localauthz.ParsePolicy([]byte(doc), kind)
-	if err != nil {
-		a.cache.Store(key, err)
-		return nil, err
+	p, err := refpolicy.Parse([]byte(doc), kind)
+	if a.cache == nil || len(a.cache) >= maxCachedPolicies {
+		a.cache = make(map[string]parsedPolicy)
 	}
-	a.cache.Store(key, p)
-	return p, nil
+	a.cache[key] = parsedPolicy{p: p, err: err}
+	return p, err
 }

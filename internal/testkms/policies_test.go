@@ -10,13 +10,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kmsenvelope/kmsenvelope/internal/testkms"
-	"github.com/kmsenvelope/kmsenvelope/localauthz"
+	"github.com/kmsenvelope/kmsenvelope/internal/testkms/refpolicy"
 )
 
 func TestAttachPolicyValidates(t *testing.T) {
 	srv := testkms.Start(t)
 	user := "acs:ram::" + srv.DefaultAccount() + ":user/alice"
-	var pe *localauthz.PolicyError
+	var pe *refpolicy.Error
 	err := srv.AttachPolicy(user, "bad", `{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:Decrypt"}]}`)
 	require.True(t, errors.As(err, &pe), "got %v", err)
 	assert.Contains(t, pe.Path, "Statement")
@@ -59,9 +59,17 @@ func TestEnforcePolicies(t *testing.T) {
 	}())
 	require.NoError(t, err, "the account root needs no policy")
 
-	// A key in an instance: its default key policy lets every identity of
-	// the account use it; an explicit Deny in a key policy wins over RAM.
+	// A key in an instance whose key policy is the default one: its
+	// statement "Grant the current Alibaba Cloud account full permissions
+	// to manage and use the key" (acs:ram::<uid>:*, seed 004) names the
+	// account, not its RAM users, so alice without a RAM grant is denied.
+	se = requireAPIError(t, gdk(inst), http.StatusForbidden, "Forbidden.NoPermission")
+	assert.Equal(t, "ImplicitDeny", se.AccessDeniedDetail()["NoPermissionType"])
+	// A key policy that names alice grants her (same account: the key
+	// policy alone suffices, seed 004).
+	require.NoError(t, f.srv.SetKeyPolicy(acct, inst, `{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:GenerateDataKey","Resource":"*","Principal":{"RAM":["`+user+`"]}}]}`))
 	require.NoError(t, gdk(inst))
+	// An explicit Deny in a key policy wins over RAM.
 	require.NoError(t, f.srv.SetKeyPolicy(acct, inst, `{"Version":"1","Statement":[{"Effect":"Deny","Action":"kms:GenerateDataKey","Resource":"*","Principal":{"RAM":["`+user+`"]}}]}`))
 	require.NoError(t, f.srv.AttachPolicy(user, "inst", `{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"`+instARN+`"}]}`))
 	se = requireAPIError(t, gdk(inst), http.StatusForbidden, "Forbidden.NoPermission")

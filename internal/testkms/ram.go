@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kmsenvelope/kmsenvelope/localauthz"
+	"github.com/kmsenvelope/kmsenvelope/internal/testkms/refpolicy"
 )
 
 // This file emulates the read side of RAM (2015-05-01) that a permission
@@ -22,9 +22,10 @@ import (
 //
 // Permission checks go through the same path as KMS's (call.authorize, so
 // the installed Authorizer, EnforcePolicies and Deny all apply). With
-// EnforcePolicies the localauthz evaluator decides, and it evaluates ram:
-// actions on acs:ram:: resources like any other: an Allow statement whose
-// Action and Resource match grants, the account root needs nothing.
+// EnforcePolicies the emulator's reference evaluator (refpolicy) decides, and
+// it evaluates ram: actions on acs:ram:: resources like any other: an Allow
+// statement whose Action and Resource match grants, the account root needs
+// nothing.
 
 const ramVersion = "2015-05-01"
 
@@ -137,7 +138,7 @@ func (s *Server) AttachGroupPolicy(accountID, group, name, document string) erro
 	if name == "" || !validRAMName(name) {
 		return fmt.Errorf("testkms: AttachGroupPolicy: invalid policy name %q", name)
 	}
-	p, err := localauthz.ParsePolicy([]byte(document), localauthz.RAMPolicy, localauthz.WithName(name))
+	p, err := refpolicy.Parse([]byte(document), refpolicy.RAM)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kmsenvelope/kmsenvelope/internal/testkms"
-	"github.com/kmsenvelope/kmsenvelope/localauthz"
+	"github.com/kmsenvelope/kmsenvelope/internal/testkms/refpolicy"
 )
 
 func providerOf(cred testkms.Credential) credentials.CredentialsProvider {
@@ -483,7 +483,7 @@ func TestRAMSeedingHelpers(t *testing.T) {
 	srv.AddGroup(acct, "g") // idempotent
 	assert.Error(t, srv.AddUserToGroup(acct, "bad/name", "g"))
 	assert.Error(t, srv.AttachGroupPolicy(acct, "g", "", doc))
-	var pe *localauthz.PolicyError
+	var pe *refpolicy.Error
 	err := srv.AttachGroupPolicy(acct, "g", "p", `{"Version":"1","Statement":[{"Effect":"Allow","Action":"ram:GetPolicy"}]}`)
 	assert.True(t, errors.As(err, &pe), "got %v", err)
 	require.NoError(t, srv.AttachGroupPolicy(acct, "g", "p", doc))
