@@ -163,16 +163,44 @@ func (s *source) next(n int, f field) ([]byte, error) {
 		s.off += n
 		return out, nil
 	}
+	// A length comes from the header itself, so the bytes are read in
+	// bounded chunks and the buffer grows only as they arrive: a stream that
+	// claims 8 KiB of context and ends after a few bytes costs a few bytes,
+	// not the claim.
 	start := len(s.b)
-	s.b = append(s.b, make([]byte, n)...)
-	if _, err := io.ReadFull(s.r, s.b[start:]); err != nil {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return nil, formatErr(s.off, f.String(), ErrTruncated, "stream ends inside the header")
+	for got := 0; got < n; {
+		k := min(n-got, readChunk)
+		s.b = growSource(s.b, k)
+		m, err := io.ReadFull(s.r, s.b[len(s.b):len(s.b)+k])
+		s.b = s.b[:len(s.b)+m]
+		got += m
+		if err != nil {
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return nil, formatErr(s.off, f.String(), ErrTruncated, "stream ends inside the header")
+			}
+			return nil, &FormatError{Offset: s.off, Field: f.String(), Reason: "reading the header failed", Err: err}
 		}
-		return nil, &FormatError{Offset: s.off, Field: f.String(), Reason: "reading the header failed", Err: err}
 	}
 	s.off += n
 	return s.b[start:], nil
+}
+
+// readChunk is the most a stream source reads (and grows its buffer by) at
+// once for one field.
+const readChunk = 512
+
+// growSource returns b with room for k more bytes, doubling its capacity
+// (from 256) when it must grow: all the buffers a header ever allocates add
+// up to less than twice the final one plus a chunk, so to a small multiple
+// of the bytes actually read. Slices the header took from the old buffer
+// stay valid: growing copies, it never writes the old array.
+func growSource(b []byte, k int) []byte {
+	if cap(b)-len(b) >= k {
+		return b
+	}
+	nb := make([]byte, len(b), max(2*cap(b), len(b)+k, 256))
+	copy(nb, b)
+	return nb
 }
 
 func (s *source) offset() int { return s.off }
@@ -184,7 +212,7 @@ func (s *source) authed(n int) []byte { return s.b[:n] }
 // was validated then, so decoding cannot fail.
 func (h *Header) ensureContext() {
 	if h.Context == nil && len(h.ctxBytes) > 2 {
-		h.Context, _ = decodeContext(h.ctxBytes, 0, true)
+		h.Context = buildContext(h.ctxBytes, int(binary.BigEndian.Uint16(h.ctxBytes)))
 	}
 }
 
@@ -237,7 +265,10 @@ func parseHeader(src *source, decodeCtx bool) (*Header, error) {
 	if h.ctxBytes, err = src.next(clen, fieldName("encryption context")); err != nil {
 		return nil, err
 	}
-	if h.Context, err = decodeContext(h.ctxBytes, ctxStart, decodeCtx); err != nil {
+	// The context is only validated here; its map is built once the whole
+	// header has parsed, so a header that fails later costs no map.
+	pairs, err := checkContext(h.ctxBytes, ctxStart)
+	if err != nil {
 		return nil, err
 	}
 	if h.commitment, err = src.next(commitmentSize, fieldName("commitment")); err != nil {
@@ -252,6 +283,9 @@ func parseHeader(src *source, decodeCtx bool) (*Header, error) {
 	}
 	h.length = src.offset()
 	h.authed = src.authed(authedLen)
+	if decodeCtx && pairs > 0 {
+		h.Context = buildContext(h.ctxBytes, pairs)
+	}
 	return h, nil
 }
 
@@ -265,7 +299,11 @@ func parseWrappedKeys(src *source) ([]WrappedKey, error) {
 	if n < 1 || n > MaxWrappedKeysFormat {
 		return nil, formatErr(off, "wrapped key count", ErrMalformed, "wrapped key count "+itoa(n)+" is outside [1, 16]")
 	}
-	keys := make([]WrappedKey, n)
+	// The keys are parsed into a fixed array and copied out once all of
+	// them are present: nothing is allocated for a count the bytes do not
+	// back.
+	var keysBuf [MaxWrappedKeysFormat]WrappedKey
+	keys := keysBuf[:n]
 	for i := range keys {
 		f := field{name: "wrapped key", idx: i}
 		p, err := readLenPrefixed(src, 1, maxProviderLen, f.with("provider"))
@@ -282,7 +320,7 @@ func parseWrappedKeys(src *source) ([]WrappedKey, error) {
 		}
 		keys[i] = WrappedKey{Provider: internProvider(p), KeyARN: string(a), Blob: bl}
 	}
-	return keys, nil
+	return slices.Clone(keys), nil
 }
 
 // internProvider avoids allocating the (almost always identical) provider.
@@ -311,55 +349,78 @@ func readLenPrefixed(src *source, width, max int, f field) ([]byte, error) {
 
 // decodeContext parses the context section, enforcing the canonical form
 // (ascending unique keys, valid UTF-8) so that every context has exactly one
-// encoding.
+// encoding. With build it returns the context as a map, built only once the
+// whole section is valid, so the map is sized by pairs actually present,
+// never by the section's claimed pair count.
 func decodeContext(b []byte, base int, build bool) (map[string]string, error) {
+	n, err := checkContext(b, base)
+	if err != nil || !build || n == 0 {
+		return nil, err
+	}
+	return buildContext(b, n), nil
+}
+
+// buildContext builds the map of a section checkContext accepted with n > 0
+// pairs.
+func buildContext(b []byte, n int) map[string]string {
+	// One string holds every key and value (a pair is a substring of it),
+	// so the map costs two allocations, not one per key and value.
+	s := string(b)
+	m := make(map[string]string, n) // n pairs were just checked to be there
+	off := 2
+	for range n {
+		kl := int(binary.BigEndian.Uint16(b[off:]))
+		k := s[off+2 : off+2+kl]
+		off += 2 + kl
+		vl := int(binary.BigEndian.Uint16(b[off:]))
+		m[k] = s[off+2 : off+2+vl]
+		off += 2 + vl
+	}
+	return m
+}
+
+// checkContext validates a context section and returns its pair count.
+func checkContext(b []byte, base int) (int, error) {
 	if len(b) == 0 {
-		return nil, formatErr(base, "encryption context", ErrMalformed, "empty context section (want at least the pair count)")
+		return 0, formatErr(base, "encryption context", ErrMalformed, "empty context section (want at least the pair count)")
 	}
 	if len(b) < 2 {
-		return nil, formatErr(base, "encryption context", ErrMalformed, "context section too short")
+		return 0, formatErr(base, "encryption context", ErrMalformed, "context section too short")
 	}
 	n := int(binary.BigEndian.Uint16(b))
 	off := 2
 	if n == 0 {
 		if len(b) != 2 {
-			return nil, formatErr(base+2, "encryption context", ErrMalformed, "bytes after an empty context")
+			return 0, formatErr(base+2, "encryption context", ErrMalformed, "bytes after an empty context")
 		}
-		return nil, nil
-	}
-	var m map[string]string
-	if build {
-		m = make(map[string]string, n)
+		return 0, nil
 	}
 	var prev []byte
 	for i := 0; i < n; i++ {
 		f := field{name: "encryption context pair", idx: i}
 		k, next, err := lenBytes(b, off, base, f.with("key"))
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		v, next2, err := lenBytes(b, next, base, f.with("value"))
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		switch {
 		case len(k) == 0:
-			return nil, formatErr(base+off, f.String(), ErrMalformed, "empty key")
+			return 0, formatErr(base+off, f.String(), ErrMalformed, "empty key")
 		case i > 0 && bytes.Compare(k, prev) <= 0:
-			return nil, formatErr(base+off, f.String(), ErrMalformed, "keys not in strictly ascending order")
+			return 0, formatErr(base+off, f.String(), ErrMalformed, "keys not in strictly ascending order")
 		case !utf8.Valid(k) || !utf8.Valid(v):
-			return nil, formatErr(base+off, f.String(), ErrMalformed, "not valid UTF-8")
-		}
-		if build {
-			m[string(k)] = string(v)
+			return 0, formatErr(base+off, f.String(), ErrMalformed, "not valid UTF-8")
 		}
 		prev = k
 		off = next2
 	}
 	if off != len(b) {
-		return nil, formatErr(base+off, "encryption context", ErrMalformed, "bytes after the last pair")
+		return 0, formatErr(base+off, "encryption context", ErrMalformed, "bytes after the last pair")
 	}
-	return m, nil
+	return n, nil
 }
 
 // contextValue looks key up in a context section decodeContext accepted,

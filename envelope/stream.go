@@ -114,7 +114,8 @@ var errWriterClosed = errors.New("envelope: write after Close")
 // connection) is returned as it is. ctx bounds the KMS calls NewReader
 // makes; the Reader itself makes none and does not watch ctx.
 func (c *Client) NewReader(ctx context.Context, src io.Reader, opts ...DecryptOption) (io.Reader, error) {
-	h, err := ReadHeader(src)
+	// As in Decrypt, the context map is built only if KMS must be called.
+	h, err := parseHeader(&source{r: src}, false)
 	if err != nil {
 		return nil, err
 	}
