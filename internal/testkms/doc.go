@@ -51,6 +51,20 @@
 // acs:SourceIp, acs:CurrentTime, acs:SecureTransport and kms:tag/<key>.
 // [Server.Deny] forces denials regardless of the Authorizer.
 //
+// [Server.EnforcePolicies] decides checks with the emulator's own reference
+// evaluator, package refpolicy, written from the seeds and Alibaba's RAM
+// documentation and sharing no code with localauthz (a test enforces it):
+// explicit Deny wins; the account root needs no policy; key and secret
+// policies apply only to keys and secrets in a KMS instance; in the
+// resource's own account a RAM or a key (secret) policy Allow suffices,
+// across accounts both are needed; the key-policy principal
+// acs:ram::<uid>:* names the account (its root), not its RAM users and
+// roles. Malformed policies are refused with a *refpolicy.Error naming the
+// JSON path.
+//
+// [Server.Reset] drops all state but the listener, so that one server can
+// serve many independent scenarios in turn.
+//
 // # STS and RAM
 //
 // Requests are routed by their Version parameter: 2016-01-20 to KMS,

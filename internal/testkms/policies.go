@@ -21,8 +21,8 @@ import (
 // an assumed role are governed by the role's policies. Attaching a second
 // document under the same name replaces the first. The document is parsed
 // and validated as RAM would; a malformed one is returned as a
-// *refpolicy.Error. Policies are enforced only after
-// [Server.EnforcePolicies].
+// *refpolicy.Error naming the JSON path of the fault. Policies are
+// enforced only after [Server.EnforcePolicies].
 //
 // The RAM APIs (ListPoliciesForUser, GetPolicy, ...) show the policy as a
 // custom policy named name, version "v1", in the target's account; the
@@ -74,7 +74,10 @@ func (s *Server) DetachPolicy(target, name string) bool {
 // attached RAM policies and the key and secret policies, as KMS does: a
 // request that no policy allows is answered 403 Forbidden.NoPermission with
 // an AccessDeniedDetail. A user's RAM policies are its own and those of the
-// groups it belongs to; a role session's are its role's. The same
+// groups it belongs to; a role session's are its role's. Decisions follow
+// package refpolicy (see its documentation for the seed sentence behind
+// each rule); in particular a key's default policy, whose only principal is
+// acs:ram::<uid>:*, grants the account root and no RAM user or role. The same
 // evaluation decides the ram: actions of the RAM APIs. It replaces any
 // Authorizer set with [Server.SetAuthorizer]; forced denials
 // ([Server.Deny]) still apply.

@@ -561,8 +561,10 @@ func secretContext(sec *secret, versionID string) map[string]string {
 }
 
 // defaultPolicy is the policy KMS reports for a key or secret that never got
-// one: every RAM identity of the owning account may use it (access is then
-// decided by identity-based policies).
+// one. Its principal acs:ram::<uid>:* is seed 004's "Grant the current
+// Alibaba Cloud account full permissions to manage and use the key": it
+// names the account (its root identity), so RAM users and roles of the
+// account are governed by their RAM policies alone.
 func defaultPolicy(accountID string) string {
 	return `{"Version":"1","Statement":[{"Sid":"Enable user-level permission","Effect":"Allow",` +
 		`"Principal":{"RAM":["acs:ram::` + accountID + `:*"]},"Action":["kms:*"],"Resource":["*"]}]}`
