@@ -14,7 +14,9 @@ func appendIDField(dst []byte, f string) []byte {
 }
 
 // encIDPrefix is the part of an encryption cache id fixed by the Client:
-// "e", the partition, and the wrapping keys (region/key id each); the
+// "e", the partition, and the wrapping keys (each its KMS client's cache
+// identity, which separates accounts, regions and endpoints, and the
+// configured key id: an alias of one account is not another's); the
 // message's encoded context follows it.
 func encIDPrefix(partition string, keys []string) []byte {
 	id := appendIDField([]byte("e"), partition)
@@ -26,9 +28,11 @@ func encIDPrefix(partition string, keys []string) []byte {
 }
 
 // decID appends the decryption cache id of one wrapped key of a message:
-// "d", the partition, the key ARN, the blob, then the encoded context.
-func decID(dst []byte, partition, keyARN string, blob, ctxBytes []byte) []byte {
+// "d", the partition, the identity that unwraps ("" when decrypted keys
+// are shared), the key ARN, the blob, then the encoded context.
+func decID(dst []byte, partition, identity, keyARN string, blob, ctxBytes []byte) []byte {
 	dst = appendIDField(append(dst, 'd'), partition)
+	dst = appendIDField(dst, identity)
 	dst = appendIDField(dst, keyARN)
 	dst = append(binary.AppendUvarint(dst, uint64(len(blob))), blob...)
 	return append(dst, ctxBytes...)

@@ -73,6 +73,7 @@ type keyState struct {
 	// cache entry. The schedule bytes it came from are wiped.
 	prf     hash.Hash
 	wrapped []byte // encryption: the encoded wrapped-key section
+	arn     string // decryption: the wrapping key's ARN as KMS confirmed it
 }
 
 // hmacClones reports whether crypto/hmac over crypto/sha256 can be cloned

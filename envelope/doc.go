@@ -44,7 +44,43 @@
 //     re-encrypts, because ReEncrypt does not report the key it decrypted
 //     with.
 //   - Errors name what is wrong and where (offset, field, frame), never key
-//     bytes, plaintext or context values.
+//     bytes, plaintext or context values. Fields read from the
+//     unauthenticated wrapped-key section (key ARNs, providers) are quoted,
+//     escaped and capped before they reach an error.
+//
+// # Key trust (strict by default)
+//
+// Like the AWS Encryption SDK's strict mode, a Client decrypts only
+// messages whose wrapped key is under a key it trusts: one of
+// [Config.Keys], or one matching a [Config.AllowedKeys] pattern (RAM
+// wildcards: '*' spans '/' and ':'). A wrapped key under any other key is
+// refused before it is sent to KMS, with [ErrNoUsableKey] naming why.
+// Accepting any key KMS will unwrap for the caller ("discovery") is an
+// explicit choice, [Config.Discovery], with an account filter. After KMS
+// unwraps, the key it reports must be the key the message names; when KMS
+// can confirm the key but not its account (DescribeKey not permitted), trust
+// is checked again on what it confirmed, so trust that rests on the
+// account in the label is not granted.
+//
+// # Requirements compose
+//
+// [DecryptOption] values only add requirements: several [RequireContext]
+// options are all required, [RequireKeys] narrows the trusted keys, and
+// [Config.RequiredContext] (set by the root kmsenvelope.Client from its
+// bound context) holds for every Decrypt, NewReader, Rewrap and
+// RewrapStream whatever the options. A key required with two values fails
+// with [ErrContextConflict] before any KMS call.
+//
+// # Cache identity
+//
+// Clients may share one [keycache.Cache]. Encryption entries are keyed by
+// the partition, each wrapping key's KMS client identity
+// ([CacheIdentifier]: for *kmsclient.Client, that client value with its
+// endpoint and region) and configured key id, and the context, so clients
+// with credentials of different accounts that name the same "alias/app"
+// never share a data key. A decryption entry is served only to the identity
+// that obtained its data key from KMS, unless [Config.ShareDecryptedKeys]
+// is set. To share cached keys, share the *kmsclient.Client.
 //
 // # Message format, version 1
 //

@@ -7,8 +7,13 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"path"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/kmsenvelope/kmsenvelope/keycache"
 	"github.com/kmsenvelope/kmsenvelope/kmsclient"
@@ -61,11 +66,36 @@ type Config struct {
 	// sts:GetCallerIdentity.
 	Account string
 
-	// AllowedKeys restricts decryption to wrapped keys whose KMS key ARN
-	// matches one of these patterns (path.Match syntax, e.g.
-	// "acs:kms:*:1234567890123456:key/*"). Empty allows every key. The key
-	// KMS reports after unwrapping must be the one the message names.
+	// Key trust. Decrypt, NewReader and Rewrap use a wrapped key only if its
+	// KMS key ARN is trusted ("strict" by default, as the AWS Encryption SDK's
+	// strict mode): it is one of Keys (named by ARN; by key id, in that key's
+	// region and, when Account is set, that account; by alias, as the key the
+	// alias named when this Client wrapped with it or first resolved it with
+	// DescribeKey), or it matches an AllowedKeys pattern, or Discovery admits
+	// it. A message under any other key fails with ErrNoUsableKey before the
+	// key is sent to KMS. The key KMS reports after unwrapping must be the one
+	// the message names, and trust is checked again on the ARN KMS confirms.
+	//
+	// AllowedKeys are further trusted key ARN patterns with RAM's wildcards:
+	// '*' matches any run of characters, '/' and ':' included, '?' one
+	// character; matching is case-sensitive. For example
+	// "acs:kms:*:1234567890123456:*" trusts every key of that account in any
+	// region. A pattern must be "*" or start with "acs:kms:"; New rejects
+	// any other with a *KeyPatternError naming it.
 	AllowedKeys []string
+
+	// Discovery, when set, trusts any key KMS will unwrap for the caller
+	// whose ARN's account passes the filter ("discovery" mode). Nil (the
+	// default) is strict key trust.
+	Discovery *DiscoveryFilter
+
+	// RequiredContext is encryption context every Decrypt, NewReader, Rewrap
+	// and RewrapStream of this Client requires of a message, whatever
+	// options the call passes (options add to it; a conflicting value fails
+	// with ErrContextConflict). The root kmsenvelope.Client sets it to its
+	// configured context, so a Client bound to a tenant accepts no other
+	// tenant's messages.
+	RequiredContext map[string]string
 
 	// MaxWrappedKeys is the most wrapped keys a message may carry for
 	// Decrypt to consider it; more fails with ErrTooManyWrappedKeys before
@@ -79,8 +109,18 @@ type Config struct {
 	DisableCache bool
 
 	// Partition separates cache entries of clients sharing one Cache (for
-	// example per tenant), on top of keys and encryption context.
+	// example per tenant), on top of keys, identities and encryption context.
 	Partition string
+
+	// ShareDecryptedKeys lets clients that share a Cache also share the data
+	// keys they unwrap. By default a cached decryption entry is served only to
+	// the identity that obtained it from KMS (the KMS client's CacheIdentity,
+	// see [CacheIdentifier]), so a client whose credentials KMS would refuse is
+	// never served a data key another identity unwrapped. With this set,
+	// entries are keyed by the message's wrapped key and context alone: any
+	// client sharing the Cache and this setting is served them, and KMS does
+	// not decide for it. Encryption entries are always per identity.
+	ShareDecryptedKeys bool
 }
 
 // Client encrypts and decrypts envelope messages. It is safe for
@@ -90,8 +130,32 @@ type Client struct {
 	cache    *keycache.Cache
 	encID    string   // prefix of encryption cache ids: partition and Keys
 	clients  []KMS    // Keys' clients then Decrypters, for region lookup
+	ids      []string // cache identity of each of clients
 	arnCache sync.Map // region + "\x00" + key id -> ARN
+	learned  sync.Map // ARNs Keys wrapped data keys under -> struct{}
+	aliases  sync.Map // region + "\x00" + alias of Keys -> ARN, "" if unresolvable
 }
+
+// DiscoveryFilter says which accounts' keys [Config.Discovery] trusts.
+type DiscoveryFilter struct {
+	// Accounts are Alibaba Cloud account ids (digits); "*" trusts keys of
+	// every account. At least one is required.
+	Accounts []string
+}
+
+// CacheIdentifier is implemented by KMS clients that can name the identity
+// (credentials, region and endpoint) their data keys belong to; cache
+// entries are keyed by it, so clients of different identities sharing a
+// Cache never share a data key. *kmsclient.Client implements it. A KMS
+// without it gets an identity unique to the Client and its position in
+// Config, so it shares cache entries with nobody else.
+type CacheIdentifier interface {
+	CacheIdentity() string
+}
+
+// clientSeq numbers Clients, for the identities of KMS values that are not
+// CacheIdentifiers.
+var clientSeq atomic.Uint64
 
 // New validates cfg and returns a Client. It makes no KMS call.
 func New(cfg Config) (*Client, error) {
@@ -101,12 +165,15 @@ func New(cfg Config) (*Client, error) {
 	if len(cfg.Keys) > MaxWrappedKeysFormat {
 		return nil, fmt.Errorf("envelope: Config.Keys: at most %d wrapping keys", MaxWrappedKeysFormat)
 	}
-	var ids []string
 	for i, k := range cfg.Keys {
 		if k.KeyID == "" || k.KMS == nil {
 			return nil, fmt.Errorf("envelope: Config.Keys[%d]: KeyID and KMS are required", i)
 		}
-		ids = append(ids, k.KMS.Region()+"/"+k.KeyID)
+	}
+	for i, d := range cfg.Decrypters {
+		if d == nil {
+			return nil, fmt.Errorf("envelope: Config.Decrypters[%d] is nil", i)
+		}
 	}
 	switch {
 	case cfg.FrameSize == 0:
@@ -120,13 +187,17 @@ func New(cfg Config) (*Client, error) {
 	case cfg.MaxWrappedKeys < 0 || cfg.MaxWrappedKeys > MaxWrappedKeysFormat:
 		return nil, fmt.Errorf("envelope: Config.MaxWrappedKeys %d is outside [1, %d]", cfg.MaxWrappedKeys, MaxWrappedKeysFormat)
 	}
-	for _, p := range cfg.AllowedKeys {
-		if _, err := path.Match(p, ""); err != nil {
-			return nil, fmt.Errorf("envelope: Config.AllowedKeys: bad pattern %q", p)
-		}
+	if err := validTrust(&cfg); err != nil {
+		return nil, err
 	}
-	c := &Client{cfg: cfg, encID: string(encIDPrefix(cfg.Partition, ids))}
-	c.cfg.Keys = append([]WrappingKey(nil), cfg.Keys...)
+	c := &Client{cfg: cfg}
+	c.cfg.Keys = slices.Clone(cfg.Keys)
+	c.cfg.Decrypters = slices.Clone(cfg.Decrypters)
+	c.cfg.AllowedKeys = slices.Clone(cfg.AllowedKeys)
+	c.cfg.RequiredContext = maps.Clone(cfg.RequiredContext)
+	if d := cfg.Discovery; d != nil {
+		c.cfg.Discovery = &DiscoveryFilter{Accounts: slices.Clone(d.Accounts)}
+	}
 	if !cfg.DisableCache {
 		c.cache = cfg.Cache
 		if c.cache == nil {
@@ -140,7 +211,51 @@ func New(cfg Config) (*Client, error) {
 		c.clients = append(c.clients, k.KMS)
 	}
 	c.clients = append(c.clients, cfg.Decrypters...)
+	seq := clientSeq.Add(1)
+	for i, k := range c.clients {
+		c.ids = append(c.ids, cacheIdentity(k, seq, i))
+	}
+	keys := make([]string, len(cfg.Keys))
+	for i, k := range cfg.Keys {
+		keys[i] = string(appendIDField(appendIDField(nil, c.ids[i]), k.KeyID))
+	}
+	c.encID = string(encIDPrefix(cfg.Partition, keys))
 	return c, nil
+}
+
+// cacheIdentity names the identity of the KMS client k for cache ids.
+func cacheIdentity(k KMS, seq uint64, i int) string {
+	if ci, ok := k.(CacheIdentifier); ok {
+		if id := ci.CacheIdentity(); id != "" {
+			return "id:" + id
+		}
+	}
+	return "client:" + strconv.FormatUint(seq, 10) + "/" + strconv.Itoa(i) + "/" + k.Region()
+}
+
+// validTrust checks the key trust configuration.
+func validTrust(cfg *Config) error {
+	for i, p := range cfg.AllowedKeys {
+		if err := validKeyPattern(p); err != nil {
+			return &KeyPatternError{Where: "Config.AllowedKeys[" + strconv.Itoa(i) + "]", Pattern: p, Reason: err.Error()}
+		}
+	}
+	if d := cfg.Discovery; d != nil {
+		if len(d.Accounts) == 0 {
+			return errors.New(`envelope: Config.Discovery.Accounts: name the accounts whose keys to trust, or "*" for any account`)
+		}
+		for i, a := range d.Accounts {
+			if a != "*" && (a == "" || strings.ContainsFunc(a, func(r rune) bool { return r < '0' || r > '9' })) {
+				return fmt.Errorf("envelope: Config.Discovery.Accounts[%d] %s: want an account id (digits) or \"*\"", i, strconv.QuoteToASCII(safeKey(a)))
+			}
+		}
+	}
+	for k, v := range cfg.RequiredContext {
+		if k == "" || !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return &ContextError{Key: safeKey(k), Reason: "Config.RequiredContext: keys must be non-empty and keys and values valid UTF-8"}
+		}
+	}
+	return nil
 }
 
 // Cache returns the data-key cache, or nil when caching is disabled.
@@ -323,6 +438,7 @@ func (c *Client) generate(ctx context.Context, ec map[string]string) (*keycache.
 	if err != nil {
 		return nil, err
 	}
+	c.learn(arn)
 	wrapped := []WrappedKey{{Provider: ProviderAliyunKMS, KeyARN: arn, Blob: out.CiphertextBlob}}
 	for _, k := range c.cfg.Keys[1:] {
 		enc, err := k.KMS.Encrypt(ctx, &kmsclient.EncryptInput{KeyID: k.KeyID, Plaintext: out.Plaintext, EncryptionContext: ec})
@@ -333,6 +449,7 @@ func (c *Client) generate(ctx context.Context, ec map[string]string) (*keycache.
 		if err != nil {
 			return nil, err
 		}
+		c.learn(arn)
 		wrapped = append(wrapped, WrappedKey{Provider: ProviderAliyunKMS, KeyARN: arn, Blob: enc.CiphertextBlob})
 	}
 	section, err := encodeWrappedKeys(wrapped)
@@ -411,34 +528,26 @@ func openBody(dst, body []byte, mk *messageKeys, fs int, off int64) ([]byte, err
 // openHeader checks the message's policy constraints, unwraps its data key,
 // verifies the commitment and header tag, and returns the message keys.
 func (c *Client) openHeader(ctx context.Context, h *Header, opts []DecryptOption) (*messageKeys, error) {
-	var required map[string]string
-	if len(opts) > 0 { // (o escapes into the option funcs: allocate it only when there are some)
-		required = applyDecryptOptions(opts).required
+	o, err := c.requirements(h, opts)
+	if err != nil {
+		return nil, err
 	}
-	for k, want := range required {
-		got, ok := contextValue(h.ctxBytes, k)
-		if !ok {
-			return nil, &ContextError{Key: safeKey(k), Reason: "required but absent from the message", kind: ErrContextMismatch}
-		}
-		if string(got) != want {
-			return nil, &ContextError{Key: safeKey(k), Reason: "has a different value than required", kind: ErrContextMismatch}
-		}
-	}
-	return c.authenticate(ctx, h, nil)
+	return c.authenticate(ctx, h, o, nil)
 }
 
 // authenticate tries the wrapped keys of h in order: the first that
-// unwraps (provider, AllowedKeys, the key KMS used, the commitment) and
-// whose keys verify the header tag, and for which use (if not nil)
-// succeeds, gives the message keys. Decrypt and Rewrap share it, so that
-// Rewrap never acts on a wrapped key Decrypt would not accept.
-func (c *Client) authenticate(ctx context.Context, h *Header, use func(WrappedKey) error) (*messageKeys, error) {
+// unwraps (provider, key trust, the key KMS used, the commitment) and whose
+// keys verify the header tag, and for which use (if not nil) succeeds,
+// gives the message keys. Decrypt and Rewrap share it, so that Rewrap never
+// acts on a wrapped key Decrypt would not accept. o (nil when the call has
+// no options) holds the call's requirements.
+func (c *Client) authenticate(ctx context.Context, h *Header, o *decryptOptions, use func(WrappedKey) error) (*messageKeys, error) {
 	if len(h.WrappedKeys) > c.cfg.MaxWrappedKeys {
 		return nil, fmt.Errorf("%w: the message has %d, the limit is %d", ErrTooManyWrappedKeys, len(h.WrappedKeys), c.cfg.MaxWrappedKeys)
 	}
 	var attempts []UnwrapAttempt
 	for _, wk := range h.WrappedKeys {
-		mk, err := c.unwrap(ctx, h, wk)
+		mk, err := c.unwrap(ctx, h, wk, o)
 		if err == nil && !mk.verifyHeader(h.authed, h.tag) {
 			// The data key is the committed one, so a bad tag means the
 			// header itself was modified: no other wrapped key can help.
@@ -460,21 +569,22 @@ func (c *Client) authenticate(ctx context.Context, h *Header, use func(WrappedKe
 
 // unwrap obtains the data key of one wrapped key and derives and checks the
 // message keys.
-func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey) (*messageKeys, error) {
+func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey, o *decryptOptions) (*messageKeys, error) {
 	if wk.Provider != ProviderAliyunKMS {
-		return nil, fmt.Errorf("unknown key provider %q", safeKey(wk.Provider))
+		return nil, fmt.Errorf("unknown key provider %s", strconv.QuoteToASCII(safeKey(wk.Provider)))
 	}
 	region, _, keyID, ok := splitKeyARN(wk.KeyARN)
 	if !ok {
 		return nil, errors.New("not a KMS key ARN")
 	}
-	if !c.allowed(wk.KeyARN) {
-		return nil, errors.New("key not in Config.AllowedKeys")
+	if ok, why := c.trusted(ctx, wk.KeyARN, o); !ok {
+		return nil, errors.New(why)
 	}
-	k := c.clientFor(region)
-	if k == nil {
-		return nil, fmt.Errorf("no KMS client for region %q", safeKey(region))
+	i := c.clientIndex(region)
+	if i < 0 {
+		return nil, fmt.Errorf("no KMS client for region %s", strconv.QuoteToASCII(safeKey(region)))
 	}
+	k := c.clients[i]
 	mk := &messageKeys{}
 	var derr error
 	var st *keyState
@@ -489,9 +599,16 @@ func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey) (*message
 		derive(mat.Key.Bytes())
 		mat.Key.Wipe()
 	} else {
-		// Built on the stack when it fits; a string only on a miss.
+		// Built on the stack when it fits; a string only on a miss. The
+		// id names the identity that unwraps (unless the user shares
+		// decrypted keys), so a data key one identity obtained from KMS is
+		// never served to another.
+		ident := c.ids[i]
+		if c.cfg.ShareDecryptedKeys {
+			ident = ""
+		}
 		var buf [512]byte
-		id := decID(buf[:0], c.cfg.Partition, wk.KeyARN, wk.Blob, h.ctxBytes)
+		id := decID(buf[:0], c.cfg.Partition, ident, wk.KeyARN, wk.Blob, h.ctxBytes)
 		for attempt := 0; ; attempt++ {
 			hd, ok := c.cache.LookupDecryption(id)
 			if !ok {
@@ -524,24 +641,38 @@ func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey) (*message
 	if derr != nil {
 		return nil, derr
 	}
+	// KMS confirmed a key without its account (DescribeKey not permitted):
+	// trust must hold for what was confirmed, not only for the label.
+	if st.arn != wk.KeyARN {
+		if ok, why := c.trusted(ctx, st.arn, o); !ok {
+			return nil, fmt.Errorf("KMS confirmed only %s: %s", safeARN(st.arn), why)
+		}
+	}
 	return mk, nil
 }
 
 // unwrapWithKMS asks KMS to decrypt a wrapped key and checks that the key
-// KMS used is the one the message names.
+// KMS used is the one the message names; the materials record the ARN as
+// confirmed.
 func (c *Client) unwrapWithKMS(ctx context.Context, k KMS, ec map[string]string, wk WrappedKey, keyID string) (*keycache.Materials, error) {
 	out, err := k.Decrypt(ctx, &kmsclient.DecryptInput{CiphertextBlob: wk.Blob, EncryptionContext: ec, KeyARN: wk.KeyARN})
 	if err != nil {
 		return nil, err
 	}
 	defer out.Plaintext.Wipe()
-	if err := c.checkUnwrappingKey(ctx, k, wk.KeyARN, keyID, out.KeyID); err != nil {
+	confirmed, err := c.checkUnwrappingKey(ctx, k, wk.KeyARN, keyID, out.KeyID)
+	if err != nil {
 		return nil, err
 	}
 	if len(out.Plaintext) != DataKeySize {
 		return nil, ErrCommitmentMismatch
 	}
-	return materials(out.Plaintext, nil)
+	mat, err := materials(out.Plaintext, nil)
+	if err != nil {
+		return nil, err
+	}
+	mat.Aux.(*keyState).arn = confirmed
+	return mat, nil
 }
 
 // keysForHeader checks the key commitment of h against the schedule of a
@@ -554,11 +685,13 @@ func keysForHeader(mk *messageKeys, h *Header, schedule []byte, st *keyState) er
 	return deriveKeys(mk, schedule, st, &h.MessageID)
 }
 
-func (c *Client) clientFor(region string) KMS {
-	for _, k := range c.clients {
+// clientIndex returns the index in c.clients of the first client of
+// region, or -1.
+func (c *Client) clientIndex(region string) int {
+	for i, k := range c.clients {
 		if k.Region() == region {
-			return k
+			return i
 		}
 	}
-	return nil
+	return -1
 }

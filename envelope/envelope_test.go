@@ -273,16 +273,20 @@ func TestWrongKeyAndAllowedKeys(t *testing.T) {
 	msg, err := f.env.Encrypt(ctx, []byte("record"), nil)
 	require.NoError(t, err)
 
+	// A client wrapping with another key, trusting only account 9999's
+	// keys besides its own: the message's key is neither.
+	otherKey, _, err := f.srv.CreateKey(f.srv.DefaultAccount(), testkms.KeyOptions{})
+	require.NoError(t, err)
 	strict, err := envelope.New(envelope.Config{
-		Keys:        []envelope.WrappingKey{{KeyID: f.keyID, KMS: f.kms}},
+		Keys:        []envelope.WrappingKey{{KeyID: otherKey, KMS: f.kms}},
 		AllowedKeys: []string{"acs:kms:*:9999999999999999:key/*"},
 	})
 	require.NoError(t, err)
 	calls := f.srv.Calls("Decrypt")
 	_, err = strict.Decrypt(ctx, msg)
 	assert.ErrorIs(t, err, envelope.ErrNoUsableKey)
-	assert.Contains(t, err.Error(), "AllowedKeys")
-	assert.Equal(t, calls, f.srv.Calls("Decrypt"), "a disallowed key is never sent to KMS")
+	assert.Contains(t, err.Error(), "strict key trust")
+	assert.Equal(t, calls, f.srv.Calls("Decrypt"), "an untrusted key is never sent to KMS")
 
 	// Relabelling the wrapped key as an allowed account's is caught: KMS
 	// uses the key in the blob, and its real ARN must match the label.
@@ -345,7 +349,7 @@ func TestRedundantWrappingAcrossRegions(t *testing.T) {
 	sh := kmsFor(t, srv, cred, "cn-shanghai")
 	k1, _, err := srv.CreateKey(acct, testkms.KeyOptions{})
 	require.NoError(t, err)
-	k2, _, err := srv.CreateKey(acct, testkms.KeyOptions{Region: "cn-shanghai"})
+	k2, k2ARN, err := srv.CreateKey(acct, testkms.KeyOptions{Region: "cn-shanghai"})
 	require.NoError(t, err)
 	env, err := envelope.New(envelope.Config{Keys: []envelope.WrappingKey{{KeyID: k1, KMS: hz}, {KeyID: k2, KMS: sh}}})
 	require.NoError(t, err)
@@ -357,7 +361,10 @@ func TestRedundantWrappingAcrossRegions(t *testing.T) {
 	assert.Contains(t, h.WrappedKeys[1].KeyARN, ":cn-shanghai:")
 
 	require.NoError(t, srv.SetKeyState(acct, k1, "Disabled"))
-	reader, err := envelope.New(envelope.Config{Keys: []envelope.WrappingKey{{KeyID: k1, KMS: hz}}, Decrypters: []envelope.KMS{sh}, DisableCache: true})
+	// Strict key trust: the Shanghai key is not one of reader's Keys, so it
+	// is trusted explicitly.
+	reader, err := envelope.New(envelope.Config{Keys: []envelope.WrappingKey{{KeyID: k1, KMS: hz}}, Decrypters: []envelope.KMS{sh},
+		AllowedKeys: []string{k2ARN}, DisableCache: true})
 	require.NoError(t, err)
 	got, err := reader.Decrypt(ctx, msg)
 	require.NoError(t, err)
@@ -387,7 +394,7 @@ func TestRewrap(t *testing.T) {
 
 	// Retire the old key: the rewrapped message still decrypts.
 	require.NoError(t, f.srv.SetKeyState(acct, f.keyID, "Disabled"))
-	fresh, err := envelope.New(envelope.Config{Keys: []envelope.WrappingKey{{KeyID: newKey, KMS: f.kms}}, DisableCache: true})
+	fresh, err := envelope.New(envelope.Config{Keys: []envelope.WrappingKey{{KeyID: newKey, KMS: f.kms}}, AllowedKeys: []string{f.keyARN}, DisableCache: true})
 	require.NoError(t, err)
 	got, err := fresh.Decrypt(ctx, moved)
 	require.NoError(t, err)
@@ -435,12 +442,12 @@ func TestRewrapAuthenticatesFirst(t *testing.T) {
 	})
 	t.Run("a bogus wrapped key in front is skipped", func(t *testing.T) {
 		f := newFixture(t)
-		newKey, _, err := f.srv.CreateKey(f.srv.DefaultAccount(), testkms.KeyOptions{})
+		newKey, newARN, err := f.srv.CreateKey(f.srv.DefaultAccount(), testkms.KeyOptions{})
 		require.NoError(t, err)
 		ec := map[string]string{"t": "1"}
 		a, err := f.env.Encrypt(ctx, []byte("A"), ec)
 		require.NoError(t, err)
-		other, err := envelope.New(envelope.Config{Keys: []envelope.WrappingKey{{KeyID: f.keyID, KMS: f.kms}}, DisableCache: true})
+		other, err := envelope.New(envelope.Config{Keys: []envelope.WrappingKey{{KeyID: f.keyID, KMS: f.kms}}, AllowedKeys: []string{newARN}, DisableCache: true})
 		require.NoError(t, err)
 		b, err := other.Encrypt(ctx, []byte("B"), ec)
 		require.NoError(t, err)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/kmsenvelope/kmsenvelope/internal/safetext"
 )
 
 // Sentinel errors; the typed errors below unwrap to them.
@@ -25,6 +27,15 @@ var (
 	// ErrContextMismatch: the message's encryption context lacks a required
 	// pair (see RequireContext).
 	ErrContextMismatch = errors.New("envelope: encryption context mismatch")
+	// ErrContextConflict: the requirements of one call cannot all hold: a
+	// context key is required with two different values (by two
+	// RequireContext options, or by an option and Config.RequiredContext),
+	// or an Encrypt through the root client gives a configured key another
+	// value. Nothing is sent to KMS.
+	ErrContextConflict = errors.New("envelope: conflicting encryption context requirements")
+	// ErrBadKeyPattern: a key ARN pattern in Config.AllowedKeys or
+	// RequireKeys is invalid (see KeyPatternError).
+	ErrBadKeyPattern = errors.New("envelope: invalid key ARN pattern")
 	// ErrInvalidContext: an encryption context given to Encrypt is invalid.
 	ErrInvalidContext = errors.New("envelope: invalid encryption context")
 	// ErrTooManyWrappedKeys: the message carries more wrapped keys than
@@ -73,9 +84,10 @@ func (e *FrameError) Error() string {
 func (e *FrameError) Unwrap() error { return e.Err }
 
 // ContextError reports an encryption context problem: an invalid context
-// given to Encrypt (unwraps to ErrInvalidContext), or a message whose
-// context lacks a required pair (unwraps to ErrContextMismatch). It names the
-// key but never echoes values.
+// given to Encrypt (unwraps to ErrInvalidContext), a message whose context
+// lacks a required pair (ErrContextMismatch), or requirements that
+// contradict each other (ErrContextConflict). It names the key but never
+// echoes values.
 type ContextError struct {
 	Key    string
 	Reason string
@@ -90,7 +102,8 @@ func (e *ContextError) Error() string {
 	return s + ": " + e.Reason
 }
 
-// Unwrap returns ErrInvalidContext or ErrContextMismatch.
+// Unwrap returns ErrInvalidContext, ErrContextMismatch or
+// ErrContextConflict.
 func (e *ContextError) Unwrap() error {
 	if e.kind != nil {
 		return e.kind
@@ -106,19 +119,9 @@ func safeKey(k string) string {
 	return strings.ToValidUTF8(k, "\uFFFD")
 }
 
-// safeARN is a key ARN from a message header, fit for an error string: as
-// is when it is short printable ASCII (every real ARN), else quoted and cut
-// to 128 bytes, so a crafted header cannot put control characters or
-// kilobytes into logs.
-func safeARN(arn string) string {
-	if len(arn) <= 256 && !strings.ContainsFunc(arn, func(r rune) bool { return r < 0x21 || r > 0x7e || r == '"' }) {
-		return arn
-	}
-	if len(arn) > 128 {
-		arn = arn[:128]
-	}
-	return strconv.QuoteToASCII(strings.ToValidUTF8(arn, "\uFFFD"))
-}
+// safeARN is a key ARN from a message header or a KMS answer, fit for an
+// error string (see safetext.Field).
+func safeARN(arn string) string { return safetext.Field(arn) }
 
 // UnwrapError reports why no wrapped key of a message could be unwrapped,
 // one reason per wrapped key, in order. It unwraps to ErrNoUsableKey and to

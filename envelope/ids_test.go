@@ -23,7 +23,7 @@ func TestCacheIDsUnambiguous(t *testing.T) {
 	}
 	seen := map[string]dec{}
 	for _, d := range decs {
-		id := string(decID(nil, d.partition, d.arn, []byte(d.blob), []byte(d.ctx)))
+		id := string(decID(nil, d.partition, "", d.arn, []byte(d.blob), []byte(d.ctx)))
 		if prev, dup := seen[id]; dup {
 			t.Errorf("decryption ids collide: %q and %q", prev, d)
 		}

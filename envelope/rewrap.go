@@ -27,12 +27,16 @@ import (
 // kms:ReEncryptTo on the new one, and the data key passes through this
 // process (wiped after use) as it does for Decrypt. The body is neither
 // decrypted nor checked: a damaged body stays damaged.
-func (c *Client) Rewrap(ctx context.Context, msg []byte, newKeyID string) ([]byte, error) {
+//
+// Rewrap takes the options Decrypt takes and applies them, with
+// [Config.RequiredContext] and key trust, exactly as Decrypt does: a message
+// Decrypt would refuse is not moved.
+func (c *Client) Rewrap(ctx context.Context, msg []byte, newKeyID string, opts ...DecryptOption) ([]byte, error) {
 	h, err := ParseHeader(msg)
 	if err != nil {
 		return nil, err
 	}
-	section, err := c.rewrapSection(ctx, h, newKeyID)
+	section, err := c.rewrapSection(ctx, h, newKeyID, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -47,12 +51,12 @@ func (c *Client) Rewrap(ctx context.Context, msg []byte, newKeyID string) ([]byt
 // the body is copied through without being held in memory. If src or dst
 // fails midway the error is returned and dst holds a partial message that
 // will not decrypt.
-func (c *Client) RewrapStream(ctx context.Context, dst io.Writer, src io.Reader, newKeyID string) (int64, error) {
+func (c *Client) RewrapStream(ctx context.Context, dst io.Writer, src io.Reader, newKeyID string, opts ...DecryptOption) (int64, error) {
 	h, err := ReadHeader(src)
 	if err != nil {
 		return 0, err
 	}
-	section, err := c.rewrapSection(ctx, h, newKeyID)
+	section, err := c.rewrapSection(ctx, h, newKeyID, opts)
 	if err != nil {
 		return 0, err
 	}
@@ -68,14 +72,18 @@ func (c *Client) RewrapStream(ctx context.Context, dst io.Writer, src io.Reader,
 // rewrapSection authenticates the header with the first wrapped key that
 // unwraps (as Decrypt does), re-encrypts that wrapped key under newKeyID and
 // returns the new wrapped-key section.
-func (c *Client) rewrapSection(ctx context.Context, h *Header, newKeyID string) ([]byte, error) {
+func (c *Client) rewrapSection(ctx context.Context, h *Header, newKeyID string, opts []DecryptOption) ([]byte, error) {
 	if newKeyID == "" {
 		return nil, errors.New("envelope: Rewrap: newKeyID is required")
 	}
+	o, err := c.requirements(h, opts)
+	if err != nil {
+		return nil, err
+	}
 	var section []byte
-	_, err := c.authenticate(ctx, h, func(wk WrappedKey) error {
+	_, err = c.authenticate(ctx, h, o, func(wk WrappedKey) error {
 		region, _, _, _ := splitKeyARN(wk.KeyARN) // unwrap parsed it
-		k := c.clientFor(region)
+		k := c.clients[c.clientIndex(region)]
 		h.ensureContext()
 		out, err := k.ReEncrypt(ctx, &kmsclient.ReEncryptInput{
 			CiphertextBlob:               wk.Blob,

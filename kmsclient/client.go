@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
@@ -28,7 +30,11 @@ type Client struct {
 	ep        endpoints
 	creds     CredentialsProvider
 	transport http.RoundTripper
+	identity  string // see CacheIdentity
 }
+
+// clientSeq numbers Clients for CacheIdentity.
+var clientSeq atomic.Uint64
 
 // New returns a Client for cfg. It validates cfg and does no I/O.
 func New(cfg Config) (*Client, error) {
@@ -40,6 +46,8 @@ func New(cfg Config) (*Client, error) {
 		return nil, configError("AllowSDKDebug", "is false but DEBUG contains \"sdk\": the Alibaba SDK would print plaintext, data keys and secret values to stdout; unset DEBUG=sdk")
 	}
 	c := &Client{cfg: cfg, ep: ep, creds: cfg.Credentials, transport: cfg.Transport}
+	c.identity = "kmsclient#" + strconv.FormatUint(clientSeq.Add(1), 10) + " " +
+		strings.ToLower(ep.kms.scheme) + "://" + ep.kms.host + " " + cfg.Region
 	if c.creds == nil {
 		c.creds = DefaultCredentials()
 	}
@@ -64,6 +72,15 @@ func sdkDebugEnabled(env string) bool {
 	}
 	return false
 }
+
+// CacheIdentity names the identity whose data keys this client obtains:
+// this Client value, with its endpoint and region. Data-key caches key
+// their entries by it (envelope.CacheIdentifier), so clients built with
+// different credentials (say of two accounts) never share a cached data key
+// even when they name the same alias. It is unique to the Client within
+// the process: share one Client (it is safe for concurrent use) to share
+// cached keys.
+func (c *Client) CacheIdentity() string { return c.identity }
 
 // Region returns the region the client calls.
 func (c *Client) Region() string { return c.cfg.Region }

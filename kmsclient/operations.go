@@ -12,6 +12,8 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/responses"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/kms"
+
+	"github.com/kmsenvelope/kmsenvelope/internal/safetext"
 )
 
 // Limits KMS enforces, checked locally so a bad call fails before it is
@@ -249,7 +251,7 @@ func (c *Client) Decrypt(ctx context.Context, in *DecryptInput) (*DecryptOutput,
 	}
 	if in.KeyARN != "" && !sameKey(in.KeyARN, resp.KeyId) {
 		return nil, &APIError{Operation: op, Code: "KeyMismatch", Attempts: 1, HTTPStatus: 200, RequestID: resp.RequestId,
-			Message: "KMS decrypted the blob with key " + resp.KeyId + ", not the expected " + in.KeyARN, kind: ErrInvalidCiphertext}
+			Message: "KMS decrypted the blob with key " + safetext.Field(resp.KeyId) + ", not the expected " + safetext.Field(in.KeyARN), kind: ErrInvalidCiphertext}
 	}
 	pt, err := decodeB64(op, "Plaintext", resp.Plaintext)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kmsenvelope/kmsenvelope/internal/safetext"
 	"github.com/kmsenvelope/kmsenvelope/kmsclient"
 	"github.com/kmsenvelope/kmsenvelope/localauthz"
 )
@@ -144,7 +145,7 @@ func (e *DeniedError) Error() string {
 	var missing []string
 	for _, ch := range e.Report.Checks {
 		if ch.Decision.Effect != localauthz.Allow {
-			s := ch.Action + " on " + ch.Resource
+			s := ch.Action + " on " + safetext.Field(ch.Resource)
 			if ch.Decision.Effect == localauthz.ExplicitDeny {
 				s = "explicitly denied " + s
 			} else {
@@ -167,6 +168,16 @@ func (e *DeniedError) Unwrap() error { return kmsclient.ErrAccessDenied }
 
 // Region returns the wrapped client's region.
 func (g *Guard) Region() string { return g.next.Region() }
+
+// CacheIdentity is the wrapped client's, when it has one (see
+// envelope.CacheIdentifier): the local check decides nothing KMS would not,
+// so it does not change whose data keys these are.
+func (g *Guard) CacheIdentity() string {
+	if ci, ok := g.next.(interface{ CacheIdentity() string }); ok {
+		return ci.CacheIdentity()
+	}
+	return ""
+}
 
 // CallStat is a Call, how often it was made, and the facts it was
 // authorized with (enough to expand it into its requirements again).
