@@ -68,11 +68,20 @@ type Config struct {
 	// KeyID is the KMS key (id, ARN or "alias/<name>") that wraps data keys
 	// for Encrypt. Required for Encrypt and NewWriter.
 	KeyID string
-	// EncryptionContext is added to every Encrypt's context (the call's
-	// pairs win on a clash) and required of every Decrypt.
+	// EncryptionContext binds the Client, say to a tenant: it is added to
+	// every Encrypt's and NewWriter's context (a call may add pairs, but
+	// giving a configured key another value fails with
+	// envelope.ErrContextConflict), and it is required of every message
+	// Decrypt, NewReader, Rewrap and RewrapStream accept, whatever options
+	// the caller passes (it becomes envelope.Config.RequiredContext, which
+	// options only add to). So a Client bound to {"tenant": "acme"} never
+	// decrypts another tenant's message.
 	EncryptionContext map[string]string
 	// Envelope adjusts the envelope configuration (frame size, extra
-	// wrapping keys, AllowedKeys, ...). Keys[0] is KeyID.
+	// wrapping keys, AllowedKeys, Discovery, ...). Keys[0] is KeyID. Key
+	// trust is strict by default: only messages under Keys and AllowedKeys
+	// decrypt (see envelope.Config.AllowedKeys). EncryptionContext stays
+	// required whatever this function does to RequiredContext.
 	Envelope func(*envelope.Config)
 	// Cache bounds the data-key cache.
 	Cache keycache.Config
@@ -151,6 +160,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		if cfg.Envelope != nil {
 			cfg.Envelope(&ecfg)
 		}
+		if ecfg.RequiredContext, err = bind(ecfg.RequiredContext, cfg.EncryptionContext); err != nil {
+			return nil, fmt.Errorf("kmsenvelope: Config.Envelope set RequiredContext against Config.EncryptionContext: %w", err)
+		}
 		if c.env, err = envelope.New(ecfg); err != nil {
 			return nil, err
 		}
@@ -183,41 +195,65 @@ func (c *Client) Close() error {
 
 var errNoKey = errors.New("kmsenvelope: Config.KeyID is not set: no key to encrypt with")
 
-func (c *Client) context(ec map[string]string) map[string]string {
-	if len(c.cfg.EncryptionContext) == 0 {
-		return ec
+// bind returns ec with every pair of bound added; a key of bound that ec
+// gives another value is a conflict. ec itself is never written.
+func bind(ec, bound map[string]string) (map[string]string, error) {
+	if len(bound) == 0 {
+		return ec, nil
 	}
 	if len(ec) == 0 {
-		return c.cfg.EncryptionContext
+		return bound, nil
 	}
-	out := maps.Clone(c.cfg.EncryptionContext)
-	maps.Copy(out, ec)
-	return out
+	out := maps.Clone(ec)
+	for k, v := range bound {
+		if have, ok := out[k]; ok && have != v {
+			return nil, fmt.Errorf("kmsenvelope: encryption context key %q is bound by Config.EncryptionContext to another value: %w", k, envelope.ErrContextConflict)
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 // Encrypt encrypts plaintext into an envelope message bound to the
-// Client's default encryption context plus ec.
+// Client's configured encryption context plus ec; ec may add pairs but not
+// change a configured one (envelope.ErrContextConflict).
 func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]string) ([]byte, error) {
 	if c.env == nil {
 		return nil, errNoKey
 	}
-	return c.env.Encrypt(ctx, plaintext, c.context(ec))
+	full, err := bind(ec, c.cfg.EncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	return c.env.Encrypt(ctx, plaintext, full)
 }
 
-// Decrypt decrypts a message, requiring the Client's default encryption
-// context (and any further pairs given with envelope.RequireContext).
+// Decrypt decrypts a message. The Client's configured encryption context is
+// always required; options (envelope.RequireContext, envelope.RequireKeys)
+// add requirements and never remove one.
 func (c *Client) Decrypt(ctx context.Context, msg []byte, opts ...envelope.DecryptOption) ([]byte, error) {
 	if c.env == nil {
 		return nil, errNoKey
 	}
-	return c.env.Decrypt(ctx, msg, c.decryptOptions(opts)...)
+	return c.env.Decrypt(ctx, msg, opts...)
 }
 
-func (c *Client) decryptOptions(opts []envelope.DecryptOption) []envelope.DecryptOption {
-	if len(c.cfg.EncryptionContext) == 0 {
-		return opts
+// Rewrap moves a message to the KMS key newKeyID; see envelope.Client.Rewrap.
+// It accepts only what Decrypt accepts: the configured encryption context
+// is required, and options add to it.
+func (c *Client) Rewrap(ctx context.Context, msg []byte, newKeyID string, opts ...envelope.DecryptOption) ([]byte, error) {
+	if c.env == nil {
+		return nil, errNoKey
 	}
-	return append([]envelope.DecryptOption{envelope.RequireContext(c.cfg.EncryptionContext)}, opts...)
+	return c.env.Rewrap(ctx, msg, newKeyID, opts...)
+}
+
+// RewrapStream is Rewrap for a stream; see envelope.Client.RewrapStream.
+func (c *Client) RewrapStream(ctx context.Context, dst io.Writer, src io.Reader, newKeyID string, opts ...envelope.DecryptOption) (int64, error) {
+	if c.env == nil {
+		return 0, errNoKey
+	}
+	return c.env.RewrapStream(ctx, dst, src, newKeyID, opts...)
 }
 
 // NewWriter encrypts a stream; see envelope.Client.NewWriter.
@@ -225,7 +261,11 @@ func (c *Client) NewWriter(ctx context.Context, dst io.Writer, ec map[string]str
 	if c.env == nil {
 		return nil, errNoKey
 	}
-	return c.env.NewWriter(ctx, dst, c.context(ec))
+	full, err := bind(ec, c.cfg.EncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	return c.env.NewWriter(ctx, dst, full)
 }
 
 // NewReader decrypts a stream; see envelope.Client.NewReader.
@@ -233,11 +273,13 @@ func (c *Client) NewReader(ctx context.Context, src io.Reader, opts ...envelope.
 	if c.env == nil {
 		return nil, errNoKey
 	}
-	return c.env.NewReader(ctx, src, c.decryptOptions(opts)...)
+	return c.env.NewReader(ctx, src, opts...)
 }
 
-// Envelope returns the envelope client (for Rewrap and AppendEncrypt), or
-// nil when Config.KeyID is not set.
+// Envelope returns the envelope client (for AppendEncrypt and
+// AppendDecrypt), or nil when Config.KeyID is not set. It requires the
+// configured encryption context on every decryption too (it is its
+// RequiredContext); Encrypt through it does not add the context for you.
 func (c *Client) Envelope() *envelope.Client { return c.env }
 
 // Secrets returns the secrets client.
