@@ -184,6 +184,10 @@ var knownClasses = map[string]string{
 	"account-wildcard-principal": `localauthz reads the key/secret policy principal acs:ram::<uid>:* as every RAM identity of the account; ` +
 		`seed 004's default statement "Grant the current Alibaba Cloud account full permissions to manage and use the key" names the account (its root) only, ` +
 		`so the emulator is right (issue 11 item 3)`,
+	"reencrypt-destination-alias-tags": `for ReEncrypt to an alias (Facts.DestinationKey alias + DestinationAliasTargetKey), localauthz evaluates the ` +
+		`kms:ReEncryptTo requirement on the alias with no kms:tag keys; its package doc (and the emulator) say "an alias, which cannot be tagged, ` +
+		`presents the tags of its target key", so the alias requirement must carry the destination key's tags (requirementContext consults only ` +
+		`AliasTargetKey); the emulator is right`,
 }
 
 func scenarioRNG(seed uint64, i int) *rand.Rand {
@@ -285,6 +289,9 @@ type scenario struct {
 	// (the default ones included) to also list every identity the
 	// scenarios use; see classify.
 	expandWildcard bool
+	// tagDstAlias gives the preflight the destination key's tags for
+	// ReEncrypt's destination alias explicitly; see classify.
+	tagDstAlias bool
 }
 
 func (s scenario) String() string {
@@ -513,9 +520,17 @@ func (h *harness) classify(sc scenario, res comparison) string {
 		return "agree"
 	}
 	if !sc.expandWildcard {
-		sc.expandWildcard = true
-		if r, err := h.compare(sc); err == nil && r.agree() {
+		c := sc
+		c.expandWildcard = true
+		if r, err := h.compare(c); err == nil && r.agree() {
 			return "account-wildcard-principal"
+		}
+	}
+	if sc.Op == "ReEncrypt" && sc.DstAlias && !sc.tagDstAlias {
+		c := sc
+		c.tagDstAlias = true
+		if r, err := h.compare(c); err == nil && r.agree() {
+			return "reencrypt-destination-alias-tags"
 		}
 	}
 	return ""
@@ -837,6 +852,9 @@ func (h *harness) compare(sc scenario) (comparison, error) {
 		if sc.DstAlias {
 			call.Facts.DestinationKey, call.Facts.DestinationAliasTargetKey = aliasDst, key2
 			dst = "alias/dst"
+			if sc.tagDstAlias {
+				call.Facts.Tags[aliasDst] = call.Facts.Tags[key2]
+			}
 			if sc.Who.cross() {
 				dst = aliasDst
 			}
