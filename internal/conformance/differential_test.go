@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/kms"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kmsenvelope/kmsenvelope/internal/testkms"
@@ -983,4 +985,33 @@ func (h *harness) describeRegions(cred testkms.Credential) error {
 		return fmt.Errorf("%w: DescribeRegions", kmsclient.ErrAccessDenied)
 	}
 	return err
+}
+
+// TestScenarioHarnessHoldsDescriptorsConstant guards the scaling of the
+// differential test: running scenarios must not accumulate open files
+// (each scenario once kept its own emulator open until the test ended, and
+// the test died past ~3,000 scenarios with "too many open files").
+func TestScenarioHarnessHoldsDescriptorsConstant(t *testing.T) {
+	if _, err := os.ReadDir("/proc/self/fd"); err != nil {
+		t.Skip("no /proc/self/fd to count open files")
+	}
+	openFiles := func() int {
+		fds, err := os.ReadDir("/proc/self/fd")
+		require.NoError(t, err)
+		return len(fds)
+	}
+	h, err := newHarness()
+	require.NoError(t, err)
+	defer h.close()
+	run := func(from, n int) {
+		for i := from; i < from+n; i++ {
+			_, err := h.compare(newScenario(scenarioRNG(1, i)))
+			require.NoError(t, err)
+		}
+	}
+	run(0, 50) // warm up: connections, the listener
+	before := openFiles()
+	run(50, 300)
+	after := openFiles()
+	assert.LessOrEqual(t, after-before, 8, "open files grew from %d to %d over 300 scenarios", before, after)
 }
