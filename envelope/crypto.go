@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"sync"
+	"unsafe"
 
 	"golang.org/x/crypto/hkdf"
 )
@@ -189,4 +190,45 @@ func (mk *messageKeys) sealFrame(dst []byte, i uint64, final bool, plaintext []b
 // openFrame appends the plaintext of frame i.
 func (mk *messageKeys) openFrame(dst []byte, i uint64, final bool, frame []byte) ([]byte, error) {
 	return mk.aead.Open(dst, mk.setNonce(i, final), frame, nil)
+}
+
+// ErrInvalidBufferOverlap: the spare capacity of the dst given to
+// AppendEncrypt or AppendDecrypt overlaps the input other than exactly (see
+// their documentation). Nothing was written to dst.
+var ErrInvalidBufferOverlap = errors.New("envelope: invalid buffer overlap")
+
+// anyOverlap reports whether x and y share any byte of memory. It compares
+// addresses only, as crypto/cipher's implementations do (see
+// crypto/internal/alias); the pointers are never dereferenced.
+func anyOverlap(x, y []byte) bool {
+	return len(x) > 0 && len(y) > 0 &&
+		uintptr(unsafe.Pointer(&x[0])) <= uintptr(unsafe.Pointer(&y[len(y)-1])) &&
+		uintptr(unsafe.Pointer(&y[0])) <= uintptr(unsafe.Pointer(&x[len(x)-1]))
+}
+
+// spareAlias says how the spare capacity of dst, where an append writes,
+// meets in: exactly (it starts at in's first byte: in-place use), not at
+// all, or otherwise, which is ErrInvalidBufferOverlap.
+func spareAlias(dst, in []byte) (exact bool, err error) {
+	spare := dst[len(dst):cap(dst)]
+	if !anyOverlap(spare, in) {
+		return false, nil
+	}
+	if &spare[0] == &in[0] {
+		return true, nil
+	}
+	return false, ErrInvalidBufferOverlap
+}
+
+// outputAtOrBefore reports whether out, where a decryption writes, overlaps
+// in and starts at or before it: then frames can be opened in place front to
+// back. Overlap with out starting after in is ErrInvalidBufferOverlap.
+func outputAtOrBefore(out, in []byte) (bool, error) {
+	if !anyOverlap(out, in) {
+		return false, nil
+	}
+	if uintptr(unsafe.Pointer(&out[0])) > uintptr(unsafe.Pointer(&in[0])) {
+		return false, ErrInvalidBufferOverlap
+	}
+	return true, nil
 }

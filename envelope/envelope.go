@@ -273,19 +273,55 @@ func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]st
 
 // AppendEncrypt is Encrypt appending the message to dst, like
 // cipher.AEAD.Seal; reusing dst avoids an allocation per message.
+//
+// To reuse plaintext's storage for the encrypted output, use plaintext[:0]
+// as dst. Otherwise, the remaining capacity of dst must not overlap
+// plaintext. (As crypto/cipher states it for Seal. An overlap other than
+// exactly that one fails with ErrInvalidBufferOverlap, before anything is
+// written.) In place, the message is written over plaintext when dst has
+// the capacity for it; otherwise it goes to a new buffer and plaintext is
+// left as it was.
 func (c *Client) AppendEncrypt(ctx context.Context, dst, plaintext []byte, ec map[string]string) ([]byte, error) {
+	exact, err := spareAlias(dst, plaintext)
+	if err != nil {
+		return nil, err
+	}
 	fs := c.cfg.FrameSize
 	frames := uint64(len(plaintext)/fs) + 1
-	if frames > maxFrames {
-		return nil, ErrTooLarge
-	}
 	var m message
 	if err := c.startMessage(ctx, &m, ec, uint64(len(plaintext))); err != nil {
 		return nil, err
 	}
-	dst = grow(dst, m.headerLen()+len(plaintext)+int(frames)*tagSize)
-	dst = m.appendHeader(dst)
-	return sealBody(dst, m.keys, fs, plaintext), nil
+	hl := m.headerLen()
+	if frames > maxFrames { // frame maxFrames-1 would be full, so not final
+		return nil, errFrameLimit(maxFrames-1, int64(hl)+int64(maxFrames-1)*int64(fs+tagSize))
+	}
+	start, n := len(dst), hl+len(plaintext)+int(frames)*tagSize
+	if !exact || cap(dst)-start < n {
+		// Distinct buffers (grow allocates one if dst is too small, and
+		// then plaintext, even if dst aliased it, is only read).
+		dst = grow(dst, n)
+		dst = m.appendHeader(dst)
+		return sealBody(dst, m.keys, fs, plaintext), nil
+	}
+	// In place: out[:len(plaintext)] is plaintext. Every frame's output
+	// lies at or after its input (the header comes first and each frame
+	// grows by a tag), so working from the last frame down, each frame's
+	// plaintext is moved to its place and sealed there before anything
+	// overwrites an earlier frame's input; the header goes in last.
+	out := dst[start : start+n]
+	full, last := fs+tagSize, len(plaintext)/fs
+	for i := last; i >= 0; i-- {
+		in, k := i*fs, fs
+		if i == last {
+			k = len(plaintext) - in
+		}
+		o := hl + i*full
+		copy(out[o:o+k], out[in:in+k])
+		m.keys.sealFrame(out[o:o], uint64(i), i == last, out[o:o+k])
+	}
+	m.appendHeader(dst[:start])
+	return dst[:start+n], nil
 }
 
 // sealBody appends the frames of plaintext.
@@ -382,7 +418,8 @@ func (c *Client) startMessage(ctx context.Context, m *message, ec map[string]str
 	if _, err := rand.Read(m.msgID[:]); err != nil {
 		return err
 	}
-	if c.cache == nil {
+	// uncached gives the message a data key of its own, from KMS.
+	uncached := func() error {
 		mat, err := c.generate(ctx, ec)
 		if err != nil {
 			return err
@@ -393,6 +430,9 @@ func (c *Client) startMessage(ctx context.Context, m *message, ec map[string]str
 		m.wrapped, m.state = m.state.wrapped, nil
 		return m.err
 	}
+	if c.cache == nil {
+		return uncached()
+	}
 	for attempt := 0; ; attempt++ {
 		h, ok := c.cache.LookupEncryption(m.cacheID(), n)
 		if !ok {
@@ -401,6 +441,14 @@ func (c *Client) startMessage(ctx context.Context, m *message, ec map[string]str
 			// nothing here.
 			fetch := func(fctx context.Context) (*keycache.Materials, error) { return c.generate(fctx, ec) }
 			if h, err = c.cache.GetEncryption(ctx, string(m.cacheID()), n, fetch); err != nil {
+				if errors.Is(err, keycache.ErrMessageTooLarge) {
+					// No cache entry may protect n bytes (n > the cache's
+					// MaxBytes): the message gets an uncached data key, as a
+					// stream of the same bytes ends up with its own key
+					// after crossing MaxBytes. Nothing was fetched or
+					// charged for it.
+					return uncached()
+				}
 				return err
 			}
 		}
@@ -481,7 +529,17 @@ func (c *Client) Decrypt(ctx context.Context, msg []byte, opts ...DecryptOption)
 // cipher.AEAD.Open. On error it returns nil, and any plaintext already
 // written to dst's spare capacity is zeroed: nothing unauthenticated is
 // released.
+//
+// To reuse msg's storage for the decrypted output, use msg[:0] as dst.
+// Otherwise, the remaining capacity of dst must not overlap msg. (As
+// crypto/cipher states it for Open. An overlap other than exactly that one
+// fails with ErrInvalidBufferOverlap, before anything is written.) In
+// place, the plaintext is written over msg; if a frame then fails, msg's
+// storage (dst's spare capacity) is zeroed, as it would be for any dst.
 func (c *Client) AppendDecrypt(ctx context.Context, dst, msg []byte, opts ...DecryptOption) ([]byte, error) {
+	if _, err := spareAlias(dst, msg); err != nil {
+		return nil, err
+	}
 	// The context map is built only if KMS must be called (a cache miss).
 	h, err := parseHeader(&source{b: msg}, false)
 	if err != nil {
@@ -496,27 +554,55 @@ func (c *Client) AppendDecrypt(ctx context.Context, dst, msg []byte, opts ...Dec
 
 // openBody appends the plaintext of the frames in body, which starts at
 // message offset off. Nothing is appended unless every frame authenticates.
+//
+// dst's spare capacity may start at or before body and overlap it (in-place
+// decryption: AppendDecrypt allows only the start of the message): each
+// frame's output then lies at or before its input, so each frame is opened
+// where it is and its plaintext moved down to its place, front to back,
+// never overwriting a frame not yet opened. Any other overlap is refused.
 func openBody(dst, body []byte, mk *messageKeys, fs int, off int64) ([]byte, error) {
 	full := fs + tagSize
 	frames := len(body)/full + 1
+	if uint64(frames) > maxFrames { // frame maxFrames-1 is full, so not final
+		return nil, errFrameLimit(maxFrames-1, off+int64(maxFrames-1)*int64(full))
+	}
 	start := len(dst)
 	dst = grow(dst, max(0, len(body)-frames*tagSize))
+	inPlace, err := outputAtOrBefore(dst[start:cap(dst)], body)
+	if err != nil {
+		return nil, err
+	}
 	fail := func(i uint64, off int64, kind error) ([]byte, error) {
 		clear(dst[start:cap(dst)]) // GCM may have written unauthenticated bytes
 		return nil, &FrameError{Frame: i, Offset: off, Err: kind}
 	}
 	var i uint64
 	for ; len(body) >= full; i++ {
-		out, err := mk.openFrame(dst, i, false, body[:full])
-		if err != nil {
-			return fail(i, off, ErrAuthentication)
+		if inPlace {
+			pt, err := mk.openFrame(body[:0], i, false, body[:full])
+			if err != nil {
+				return fail(i, off, ErrAuthentication)
+			}
+			dst = append(dst, pt...) // a move down (append copies as memmove)
+		} else {
+			out, err := mk.openFrame(dst, i, false, body[:full])
+			if err != nil {
+				return fail(i, off, ErrAuthentication)
+			}
+			dst = out
 		}
-		dst = out
 		body = body[full:]
 		off += int64(full)
 	}
 	if len(body) < tagSize {
 		return fail(i, off, ErrTruncated)
+	}
+	if inPlace {
+		pt, err := mk.openFrame(body[:0], i, true, body)
+		if err != nil {
+			return fail(i, off, ErrAuthentication)
+		}
+		return append(dst, pt...), nil
 	}
 	out, err := mk.openFrame(dst, i, true, body)
 	if err != nil {

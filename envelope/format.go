@@ -41,9 +41,30 @@ const (
 
 	// ProviderAliyunKMS names Alibaba Cloud KMS as the wrapper of a data key.
 	ProviderAliyunKMS = "aliyun-kms"
-
-	maxFrames = 1 << 32
 )
+
+// maxFrames is the most frames a message may have (2^32: frame indices are
+// 32-bit, see the package documentation). It is a variable only so tests
+// can lower it (export_limits_test.go); nothing else writes it.
+var maxFrames uint64 = 1 << 32
+
+// frameFits reports whether frame i can be part of a message: every path
+// (Encrypt, Writer, Decrypt, Reader) checks it before it seals, opens,
+// sends or releases frame i. The final frame must have an index below
+// maxFrames; a frame that is not final needs room for the final frame
+// after it, so its index must be below maxFrames-1.
+func frameFits(i uint64, final bool) bool {
+	if final {
+		return i < maxFrames
+	}
+	return i < maxFrames-1
+}
+
+// errFrameLimit is the error of every path for frame i, at message offset
+// off, that frameFits refuses.
+func errFrameLimit(i uint64, off int64) error {
+	return &FrameError{Frame: i, Offset: off, Err: ErrTooLarge}
+}
 
 // Suite identifies the algorithms of a message.
 type Suite uint16

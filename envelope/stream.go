@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 )
 
 // NewWriter returns a WriteCloser that encrypts what is written to it into a
@@ -16,12 +17,24 @@ import (
 // Each frame's plaintext is charged to the data key's cache entry as it is
 // sealed, so a stream that takes the entry past keycache's MaxBytes retires
 // it for later messages; the stream itself goes on with its own message key.
+//
+// The WriteCloser is safe for concurrent use: Write and Close are
+// serialised (one at a time, each whole), so the message holds the bytes of
+// each Write call contiguously, in the order the calls were serialised, and
+// no frame number (the nonce) is ever used twice. Concurrent writers still
+// get an unspecified order of their calls; give each its own message where
+// order matters. dst is written only from inside Write and Close, one call
+// at a time.
+//
+// A message has at most 2^32 frames; a Write that would need more fails
+// with a *FrameError wrapping ErrTooLarge before the frame is sealed or
+// written, and the writer fails from then on.
 func (c *Client) NewWriter(ctx context.Context, dst io.Writer, ec map[string]string) (io.WriteCloser, error) {
 	m := &message{}
 	if err := c.startMessage(ctx, m, ec, 0); err != nil {
 		return nil, err
 	}
-	w := &writer{m: m, dst: dst, buf: make([]byte, 0, m.fs+tagSize)}
+	w := &writer{m: m, dst: dst, buf: make([]byte, 0, m.fs+tagSize), hdr: int64(m.headerLen())}
 	if _, err := dst.Write(m.appendHeader(make([]byte, 0, m.headerLen()))); err != nil {
 		return nil, err
 	}
@@ -29,14 +42,24 @@ func (c *Client) NewWriter(ctx context.Context, dst io.Writer, ec map[string]str
 }
 
 type writer struct {
+	// mu serialises Write and Close. Without it two goroutines could seal
+	// two frames with one frame number, that is one nonce under one key:
+	// a mutex, not a detector of concurrent use, because it costs an
+	// uncontended lock per call (nothing next to sealing a frame), never
+	// fails a correct program, and gives concurrent callers a defined
+	// result (whole writes in some order) instead of a sporadic error.
+	mu    sync.Mutex
 	m     *message
 	dst   io.Writer
 	buf   []byte // pending plaintext, then the sealed frame in place
 	frame uint64
+	hdr   int64 // header length: the message offset of frame 0
 	err   error // sticky
 }
 
 func (w *writer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.err != nil {
 		return 0, w.err
 	}
@@ -46,7 +69,7 @@ func (w *writer) Write(p []byte) (int, error) {
 		if len(w.buf) == 0 && len(p) >= fs {
 			// A whole frame is available: seal it straight from p into the
 			// frame buffer, without staging the plaintext first.
-			if err := w.emit(w.m.keys.sealFrame(w.buf[:0], w.frame, false, p[:fs]), fs); err != nil {
+			if err := w.seal(false, p[:fs]); err != nil {
 				return n, err
 			}
 			p, n = p[fs:], n+fs
@@ -66,17 +89,18 @@ func (w *writer) Write(p []byte) (int, error) {
 }
 
 // flush seals the staged plaintext in place and writes the frame.
-func (w *writer) flush(final bool) error {
-	n := len(w.buf)
-	return w.emit(w.m.keys.sealFrame(w.buf[:0], w.frame, final, w.buf), n)
-}
+func (w *writer) flush(final bool) error { return w.seal(final, w.buf) }
 
-// emit writes one sealed frame of n plaintext bytes.
-func (w *writer) emit(sealed []byte, n int) error {
-	if w.frame >= maxFrames {
-		w.err = ErrTooLarge
+// seal seals plaintext (which may be w.buf itself) as the next frame into
+// the frame buffer and writes it. The frame limit is checked first: a frame
+// that can never be part of a message is neither sealed nor written.
+func (w *writer) seal(final bool, plaintext []byte) error {
+	if !frameFits(w.frame, final) {
+		w.err = errFrameLimit(w.frame, w.hdr+int64(w.frame)*int64(w.m.fs+tagSize))
 		return w.err
 	}
+	n := len(plaintext)
+	sealed := w.m.keys.sealFrame(w.buf[:0], w.frame, final, plaintext)
 	w.frame++
 	w.m.charge(uint64(n)) // the data key has sealed n more bytes, written or not
 	if _, err := w.dst.Write(sealed); err != nil {
@@ -89,6 +113,8 @@ func (w *writer) emit(sealed []byte, n int) error {
 
 // Close writes the final frame. It is an error to Write after Close.
 func (w *writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if errors.Is(w.err, errWriterClosed) {
 		return nil
 	}
@@ -113,6 +139,13 @@ var errWriterClosed = errors.New("envelope: write after Close")
 // the final frame fail authentication. An error of src itself (say a cut
 // connection) is returned as it is. ctx bounds the KMS calls NewReader
 // makes; the Reader itself makes none and does not watch ctx.
+//
+// The Reader is safe for concurrent use: Read and WriteTo are serialised,
+// each call returning the next authenticated bytes, so concurrent callers
+// share the plaintext out between them in some order (each byte goes to
+// one caller). src is read only from inside Read and WriteTo, one call at a
+// time. A frame past the 2^32 a message may have fails with a *FrameError
+// wrapping ErrTooLarge before any of it is released.
 func (c *Client) NewReader(ctx context.Context, src io.Reader, opts ...DecryptOption) (io.Reader, error) {
 	// As in Decrypt, the context map is built only if KMS must be called.
 	h, err := parseHeader(&source{r: src}, false)
@@ -127,6 +160,7 @@ func (c *Client) NewReader(ctx context.Context, src io.Reader, opts ...DecryptOp
 }
 
 type reader struct {
+	mu    sync.Mutex // serialises Read and WriteTo: see NewReader
 	keys  *messageKeys
 	src   io.Reader
 	fs    int
@@ -138,6 +172,8 @@ type reader struct {
 }
 
 func (r *reader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for len(r.plain) == 0 {
 		if r.err != nil {
 			return 0, r.err
@@ -157,6 +193,8 @@ func (r *reader) Read(p []byte) (int, error) {
 // *bytes.Reader, *bytes.Buffer and *bufio.Reader do), each full frame is
 // opened directly from the source's bytes, without copying it first.
 func (r *reader) WriteTo(w io.Writer) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	var total int64
 	drain := func() error {
 		for len(r.plain) > 0 {
@@ -245,6 +283,12 @@ func (s *frameSink) Write(p []byte) (int, error) {
 			}
 			frame = s.pending
 		}
+		// A full frame is never final: it needs room for one after it.
+		if !frameFits(s.r.frame, false) {
+			s.err = errFrameLimit(s.r.frame, s.r.off)
+			s.r.err = s.err
+			return n - len(p), s.err
+		}
 		// Open into the reader's own buffer, never into the source's bytes.
 		pt, err := s.r.keys.openFrame(s.r.buf[:0], s.r.frame, false, frame)
 		s.pending = s.pending[:0]
@@ -255,11 +299,6 @@ func (s *frameSink) Write(p []byte) (int, error) {
 		}
 		s.r.frame++
 		s.r.off += int64(full)
-		if s.r.frame > maxFrames {
-			s.err = &FrameError{Frame: s.r.frame, Offset: s.r.off, Err: ErrTooLarge}
-			s.r.err = s.err
-			return n - len(p), s.err
-		}
 		m, err := s.w.Write(pt)
 		s.written += int64(m)
 		if err != nil {
@@ -312,6 +351,10 @@ func fill(src io.Reader, buf []byte) (int, error) {
 }
 
 func (r *reader) open(frame []byte, final bool) {
+	if !frameFits(r.frame, final) { // checked before anything is opened or released
+		r.err = errFrameLimit(r.frame, r.off)
+		return
+	}
 	pt, err := r.keys.openFrame(frame[:0], r.frame, final, frame)
 	if err != nil {
 		r.err = &FrameError{Frame: r.frame, Offset: r.off, Err: ErrAuthentication}
@@ -320,7 +363,4 @@ func (r *reader) open(frame []byte, final bool) {
 	r.plain = pt
 	r.off += int64(len(frame))
 	r.frame++
-	if r.frame > maxFrames {
-		r.err = &FrameError{Frame: r.frame, Offset: r.off, Err: ErrTooLarge}
-	}
 }
