@@ -2,7 +2,6 @@ package kmsenvelope
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -221,65 +220,13 @@ func (c *Client) addLivePolicy(st *policyState, doc string, kind localauthz.Poli
 	return st.set.Add(p, target)
 }
 
-// PreflightReport says whether the Client's declared operations (encrypt
-// and decrypt with Config.KeyID, reading each of Config.SecretNames) are
-// allowed, and exactly what is missing where they are not.
-type PreflightReport struct {
-	Principal string `json:"principal"`
-	// Source is how the decisions were reached: "configured policies",
-	// "live policies", or "dry run" (KMS DryRun probes, when the caller
-	// cannot read its own policies).
-	Source     string              `json:"source"`
-	Operations []localauthz.Report `json:"operations"`
-	// DryRun holds KMS's own answer to a DryRun of each operation that
-	// supports it: "allowed", or the error.
-	DryRun map[string]string `json:"dryRun,omitempty"`
-	Notes  []string          `json:"notes,omitempty"`
-}
-
-// OK reports whether every operation is allowed.
-func (r *PreflightReport) OK() bool {
-	for _, op := range r.Operations {
-		if op.Decision.Effect != localauthz.Allow || op.Err != nil {
-			return false
-		}
-	}
-	return true
-}
-
-// Text renders the report for people.
-func (r *PreflightReport) Text() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "preflight for %s (from %s):\n", r.Principal, r.Source)
-	for _, op := range r.Operations {
-		for _, line := range strings.Split(strings.TrimRight(op.Text(), "\n"), "\n") {
-			b.WriteString("  " + line + "\n")
-		}
-	}
-	for k, v := range r.DryRun {
-		fmt.Fprintf(&b, "  dry run %s: %s\n", k, v)
-	}
-	for _, n := range r.Notes {
-		b.WriteString("  note: " + n + "\n")
-	}
-	if r.OK() {
-		b.WriteString("all operations allowed\n")
-	} else {
-		b.WriteString("some operations are not allowed: grant the statements above before serving\n")
-	}
-	return b.String()
-}
-
-// JSON renders the report as JSON.
-func (r *PreflightReport) JSON() ([]byte, error) { return json.MarshalIndent(r, "", "  ") }
-
 // Preflight checks the declared operations before the application serves:
 // against the policy set when there is one, otherwise (or in addition, for
 // operations that support it) with KMS DryRun calls, which check
 // permissions and key state without acting.
 func (c *Client) Preflight(ctx context.Context) (*PreflightReport, error) {
 	st := c.state
-	rep := &PreflightReport{Principal: st.principal, Source: st.source, DryRun: map[string]string{}, Notes: append([]string(nil), st.notes...)}
+	rep := &PreflightReport{Principal: st.principal, Source: st.source, Notes: append([]string(nil), st.notes...)}
 	type op struct {
 		call  localauthz.Call
 		probe func() error // a KMS DryRun of the call, if the API has one
@@ -311,57 +258,71 @@ func (c *Client) Preflight(ctx context.Context) (*PreflightReport, error) {
 	if st.set == nil {
 		rep.Source = "dry run"
 	}
-	for _, o := range ops {
-		name, resource := o.call.Operation, o.call.Resource
-		var probeErr error
-		probed := o.probe != nil
-		if probed {
-			probeErr = o.probe()
-			if probeErr == nil {
-				rep.DryRun[name+" "+resource] = "allowed"
-			} else {
-				rep.DryRun[name+" "+resource] = probeErr.Error()
-			}
-		}
-		if st.set != nil {
-			rep.Operations = append(rep.Operations, c.guard.Check(o.call))
-			continue
-		}
-		// No policies: decide from the probe.
-		var (
-			ae *kmsclient.APIError
-			se *probeSetupError
-		)
-		switch {
-		case !probed:
-			rep.Notes = append(rep.Notes, name+" on "+resource+" cannot be probed; not checked")
-		case errors.As(probeErr, &se):
-			// Not a verdict on the operation itself, but it was not checked:
-			// the report must not say OK.
-			rep.Operations = append(rep.Operations, localauthz.Report{Principal: st.principal,
-				Call: o.call, Err: probeErr, Decision: localauthz.Decision{Effect: localauthz.ImplicitDeny, Err: probeErr}})
-		case probeErr == nil:
-			rep.Operations = append(rep.Operations, localauthz.Report{Principal: st.principal,
-				Call: o.call, Decision: localauthz.Decision{Effect: localauthz.Allow}})
-		case errors.As(probeErr, &ae) && ae.AccessDenied != nil:
-			d := ae.AccessDenied
-			if strings.EqualFold(d.Action, "kms:Decrypt") && o.call.Facts.EncryptionKey != "" {
-				resource = o.call.Facts.EncryptionKey
-			}
-			r := localauthz.FromAccessDenied(localauthz.AccessDeniedDetail{
-				AuthAction: d.Action, AuthPrincipalType: d.PrincipalType, AuthPrincipalOwnerId: d.PrincipalOwnerID,
-				AuthPrincipalDisplayName: d.PrincipalDisplayName, NoPermissionType: d.NoPermissionType, PolicyType: d.PolicyType,
-			}, resource)
-			if r.Principal == "" {
-				r.Principal = st.principal
-			}
-			rep.Operations = append(rep.Operations, r)
-		default:
-			rep.Operations = append(rep.Operations, localauthz.Report{Principal: st.principal,
-				Call: o.call, Err: probeErr, Decision: localauthz.Decision{Effect: localauthz.ImplicitDeny, Err: probeErr}})
+	account := st.account
+	if rep.Principal == "" {
+		// Nothing needed the caller until now; a report names it.
+		if id, err := c.kms.GetCallerIdentity(ctx); err == nil {
+			rep.Principal, account = id.ARN, id.AccountID
+		} else {
+			rep.Notes = append(rep.Notes, "the caller is unknown: sts:GetCallerIdentity failed: "+err.Error())
 		}
 	}
+	for _, o := range ops {
+		oc := OperationCheck{Operation: o.call.Operation, Resource: withAccount(o.call.Resource, account)}
+		if o.probe != nil {
+			oc.DryRun = dryRunResult(o.probe())
+		}
+		if st.set != nil {
+			local := c.guard.Check(o.call)
+			oc.Local = &local
+		}
+		combine(&oc)
+		oc.FromDryRun = c.explainDenial(oc.DryRun, o.call)
+		rep.Operations = append(rep.Operations, oc)
+	}
 	return rep, nil
+}
+
+// withAccount fills the empty account of a KMS resource ARN the guard built
+// before the account was known, or names it as unknown: a report never
+// shows a blank where a fact is missing.
+func withAccount(arn, account string) string {
+	rest, ok := strings.CutPrefix(arn, "acs:kms:")
+	if !ok {
+		return arn
+	}
+	region, tail, ok := strings.Cut(rest, ":")
+	if !ok || !strings.HasPrefix(tail, ":") {
+		return arn
+	}
+	if account == "" {
+		account = "<account unknown>"
+	}
+	return "acs:kms:" + region + ":" + account + tail
+}
+
+// explainDenial turns a DryRun access denial into preflight words: the
+// missing (action, resource) and the statement that would grant it. A
+// secret's missing kms:Decrypt is about the key that encrypts it, so that
+// key is named. nil when d is not an access denial.
+func (c *Client) explainDenial(d *DryRunResult, call localauthz.Call) *localauthz.Report {
+	var ae *kmsclient.APIError
+	if d == nil || !errors.As(d.err, &ae) || ae.AccessDenied == nil {
+		return nil
+	}
+	ad := ae.AccessDenied
+	resource := call.Resource
+	if strings.EqualFold(ad.Action, "kms:Decrypt") && call.Facts.EncryptionKey != "" {
+		resource = call.Facts.EncryptionKey
+	}
+	r := localauthz.FromAccessDenied(localauthz.AccessDeniedDetail{
+		AuthAction: ad.Action, AuthPrincipalType: ad.PrincipalType, AuthPrincipalOwnerId: ad.PrincipalOwnerID,
+		AuthPrincipalDisplayName: ad.PrincipalDisplayName, NoPermissionType: ad.NoPermissionType, PolicyType: ad.PolicyType,
+	}, resource)
+	if r.Principal == "" {
+		r.Principal = c.state.principal
+	}
+	return &r
 }
 
 // probeSetupError is a failure to prepare a DryRun probe (the ciphertext a
@@ -369,7 +330,7 @@ func (c *Client) Preflight(ctx context.Context) (*PreflightReport, error) {
 type probeSetupError struct{ err error }
 
 func (e *probeSetupError) Error() string {
-	return "not checked: could not make a ciphertext to probe Decrypt with (kms:GenerateDataKeyWithoutPlaintext): " + e.err.Error()
+	return "could not make a ciphertext to probe Decrypt with (kms:GenerateDataKeyWithoutPlaintext): " + e.err.Error()
 }
 func (e *probeSetupError) Unwrap() error { return e.err }
 
