@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +32,91 @@ type Client struct {
 	creds     CredentialsProvider
 	transport http.RoundTripper
 	identity  string // see CacheIdentity
+
+	// life tracks the calls in progress and Close; closing is cancelled by
+	// Close, and every call's context is bound to it.
+	life    lifecycle
+	closing context.Context
+	cancel  context.CancelCauseFunc
+}
+
+// lifecycle counts the calls in progress so that Close can wait for them
+// to end before it closes idle connections (a call that ends after that
+// would return its connection to the idle pool and keep it open).
+type lifecycle struct {
+	mu     sync.Mutex // guards closed, active and idle
+	closed bool
+	active int
+	idle   chan struct{} // made by Close; closed when active reaches 0
+}
+
+// begin registers a call; it fails once Close has started.
+func (l *lifecycle) begin() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.active++
+	return true
+}
+
+// end unregisters a call begun with begin.
+func (l *lifecycle) end() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.active--
+	if l.active == 0 && l.idle != nil {
+		close(l.idle)
+		l.idle = nil
+	}
+}
+
+// Close makes every later call fail at once with an error for which
+// errors.Is(err, [ErrClosed]) holds, without sending a request; cancels the
+// calls in progress (they fail the same way); waits for them to return; and
+// then closes the idle connections of the HTTP transport, as
+// [http.Client.CloseIdleConnections] does (a Config.Transport is asked too,
+// if it has that method). Close is idempotent, safe for concurrent use, and
+// returns nil.
+func (c *Client) Close() error {
+	c.life.mu.Lock()
+	if c.life.closed {
+		c.life.mu.Unlock()
+		return nil
+	}
+	c.life.closed = true
+	var idle chan struct{}
+	if c.life.active > 0 {
+		idle = make(chan struct{})
+		c.life.idle = idle
+	}
+	c.life.mu.Unlock()
+	c.cancel(ErrClosed)
+	if idle != nil {
+		<-idle
+	}
+	closeIdle(c.transport)
+	return nil
+}
+
+// closeIdle closes the idle connections of rt, and of the transports a
+// rootsRouter routes to.
+func closeIdle(rt http.RoundTripper) {
+	switch t := rt.(type) {
+	case *rootsRouter:
+		closeIdle(t.custom)
+		closeIdle(t.system)
+	case interface{ CloseIdleConnections() }:
+		t.CloseIdleConnections()
+	}
+}
+
+// Closed reports whether [Client.Close] has been called.
+func (c *Client) Closed() bool {
+	c.life.mu.Lock()
+	defer c.life.mu.Unlock()
+	return c.life.closed
 }
 
 // clientSeq numbers Clients for CacheIdentity.
@@ -46,6 +132,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, configError("AllowSDKDebug", "is false but DEBUG contains \"sdk\": the Alibaba SDK would print plaintext, data keys and secret values to stdout; unset DEBUG=sdk")
 	}
 	c := &Client{cfg: cfg, ep: ep, creds: cfg.Credentials, transport: cfg.Transport}
+	c.closing, c.cancel = context.WithCancelCause(context.Background())
 	c.identity = "kmsclient#" + strconv.FormatUint(clientSeq.Add(1), 10) + " " +
 		strings.ToLower(ep.kms.scheme) + "://" + ep.kms.host + " " + cfg.Region
 	if c.creds == nil {
@@ -161,6 +248,15 @@ func (e *callEnv) timeouts(c interface {
 // call runs op with retries. op performs one SDK call and returns the SDK's
 // error; call ignores the error's text and classifies from the wire record.
 func (c *Client) call(ctx context.Context, op string, dryRun bool, do func(env *callEnv) error) error {
+	if !c.life.begin() {
+		return closedError(op)
+	}
+	defer c.life.end()
+	// Close cancels the call: its context ends with ErrClosed as the cause.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(c.closing, func() { cancel(ErrClosed) })
+	defer stop()
 	start := time.Now()
 	var (
 		attempts int
@@ -210,6 +306,8 @@ func (c *Client) call(ctx context.Context, op string, dryRun bool, do func(env *
 	var re *RequestError
 	switch {
 	case err == nil:
+	case errors.Is(context.Cause(ctx), ErrClosed):
+		err = closedError(op)
 	case ctx.Err() != nil:
 		var prev error
 		if lastErr != nil && !errors.Is(lastErr, ctx.Err()) {

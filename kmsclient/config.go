@@ -246,15 +246,19 @@ func isLoopback(hostport string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// ConfigError reports an invalid [Config] field.
+// ConfigError reports an invalid [Config] field. It unwraps to
+// [ErrInvalidConfig].
 type ConfigError struct {
-	Field  string
-	Reason string
+	Field  string // the Config field, e.g. "Region"
+	Reason string // what is wrong with it
 }
 
 func (e *ConfigError) Error() string {
 	return "kmsclient: invalid config: " + e.Field + " " + e.Reason
 }
+
+// Unwrap returns [ErrInvalidConfig].
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
 
 func configError(field, reason string) error { return &ConfigError{Field: field, Reason: reason} }
 

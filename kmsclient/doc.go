@@ -52,7 +52,14 @@
 // that got no usable answer (network failure, timeout, cancelled context,
 // malformed body) is a [*RequestError], which unwraps to the cause and to
 // the last attempt's error. Invalid arguments fail before anything is sent
-// with an [*InputError].
+// with an [*InputError]; an invalid [Config] with a [*ConfigError], which
+// unwraps to [ErrInvalidConfig].
+//
+// # Closing
+//
+// [Client.Close] cancels the calls in progress, waits for them, and closes
+// the transport's idle connections; every call afterwards fails at once,
+// without a request, with an error matching [ErrClosed].
 //
 // # Security
 //

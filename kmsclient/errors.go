@@ -37,7 +37,22 @@ var (
 	// ErrMalformedResponse: the answer could not be understood (not JSON,
 	// wrong field types, oversized, undecodable base64).
 	ErrMalformedResponse = errors.New("kmsclient: malformed response")
+
+	// ErrClosed: the call was made after [Client.Close], or was in
+	// progress when Close cancelled it. It is the one "closed" sentinel of
+	// the module: kmsenvelope.ErrClosed and secrets.ErrClosed are this
+	// value, so errors.Is matches it whichever layer was closed.
+	ErrClosed = errors.New("kmsenvelope: client closed")
+
+	// ErrInvalidConfig: a Config field is invalid. Every [*ConfigError]
+	// unwraps to it. It is the one "invalid config" sentinel of the module:
+	// kmsenvelope.ErrInvalidConfig and secrets.ErrInvalidConfig are this
+	// value.
+	ErrInvalidConfig = errors.New("kmsenvelope: invalid config")
 )
+
+// closedError is the error of a call refused or cancelled by Close.
+func closedError(op string) error { return fmt.Errorf("kmsclient: %s: %w", op, ErrClosed) }
 
 // APIError is an error answer from KMS (or from RAM/STS).
 type APIError struct {
