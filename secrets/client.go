@@ -15,7 +15,23 @@ import (
 )
 
 // ErrClosed is returned by every method of a [Client] after [Client.Close].
-var ErrClosed = errors.New("secrets: client closed")
+// It is [kmsclient.ErrClosed] (and so kmsenvelope.ErrClosed): one sentinel,
+// whichever layer was closed.
+var ErrClosed = kmsclient.ErrClosed
+
+// ErrInvalidName is what every rejected secret name unwraps to: empty,
+// longer than [MaxNameLen] bytes, or holding a control character. Such a
+// name is refused before any KMS call. The error names the byte at fault
+// but not the whole name.
+var ErrInvalidName = errors.New("secrets: invalid secret name")
+
+// MaxNameLen bounds a secret name (or secret ARN) in bytes. KMS allows
+// names of up to 192 characters ("The name can be up to 192 characters in
+// length", https://www.alibabacloud.com/help/en/kms/support/api-kms-createsecret);
+// an ARN adds its acs:kms:<region>:<account>:secret/ prefix. The bound
+// keeps a caller that passes untrusted names from filling memory with long
+// ones (each failed name is remembered for its retry delay).
+const MaxNameLen = 512
 
 // Client reads secrets through a cache. It is safe for concurrent use. Create
 // one with [New] and stop it with [Client.Close].
@@ -207,15 +223,19 @@ func resolve(name string, opts []GetOption) (string, request) {
 	}
 }
 
-var errNoName = errors.New("secrets: secret name is required")
+var errNoName = fmt.Errorf("%w: a secret name is required", ErrInvalidName)
 
-// checkName rejects names with control characters, which no secret name
-// has, and which would otherwise let a name reach another name's cache
-// entry for a stage or version (their keys join parts with 0x00).
+// checkName rejects names longer than MaxNameLen and names with control
+// characters, which no secret name has, and which would otherwise let a
+// name reach another name's cache entry for a stage or version (their keys
+// join parts with 0x00).
 func checkName(name string) error {
+	if len(name) > MaxNameLen {
+		return fmt.Errorf("%w: %d bytes, more than MaxNameLen (%d)", ErrInvalidName, len(name), MaxNameLen)
+	}
 	for i := 0; i < len(name); i++ {
 		if name[i] < 0x20 || name[i] == 0x7f {
-			return fmt.Errorf("secrets: secret name %q has a control character at byte %d", name, i)
+			return fmt.Errorf("%w: %q has a control character at byte %d", ErrInvalidName, name, i)
 		}
 	}
 	return nil

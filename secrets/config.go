@@ -109,13 +109,22 @@ const (
 	retryMax  = time.Minute
 )
 
-// ConfigError reports an invalid [Config] field.
+// ErrInvalidConfig is what every [*ConfigError] unwraps to. It is
+// [kmsclient.ErrInvalidConfig] (and kmsenvelope.ErrInvalidConfig): one
+// sentinel for an invalid configuration anywhere in the module.
+var ErrInvalidConfig = kmsclient.ErrInvalidConfig
+
+// ConfigError reports an invalid [Config] field. It unwraps to
+// [ErrInvalidConfig].
 type ConfigError struct {
-	Field  string
-	Reason string
+	Field  string // the Config field, e.g. "TTL"
+	Reason string // what is wrong with it
 }
 
 func (e *ConfigError) Error() string { return "secrets: Config." + e.Field + " " + e.Reason }
+
+// Unwrap returns [ErrInvalidConfig].
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
 
 // withDefaults returns a copy of c with zero fields defaulted, or an error
 // naming the invalid field.

@@ -80,10 +80,12 @@ func (v *Value) Stale() bool { return v.stale }
 func (v *Value) FetchedAt() time.Time { return v.fetchedAt }
 
 // JSON decodes the secret, which must hold one JSON value, into dst as
-// [json.Unmarshal] does. A decoding error names the secret and the position
-// (line, column and byte offset) and, for a type mismatch, the field and Go
-// type, but never contains any part of the secret: encoding/json's own
-// messages may quote it, so they are not wrapped.
+// [json.Unmarshal] does. A decoding error is a [*JSONError] (which unwraps to
+// [ErrInvalidJSON]) naming the secret and the position (line, column and
+// byte offset) and, for a type mismatch, the field and Go type, but never
+// containing any part of the secret: encoding/json's own messages may quote
+// it, so they are not wrapped. A nil or non-pointer dst, a programmer error,
+// returns encoding/json's *json.InvalidUnmarshalError, wrapped.
 func (v *Value) JSON(dst any) error {
 	err := json.Unmarshal(v.data.bytes(), dst)
 	if err == nil {
@@ -97,13 +99,17 @@ func (v *Value) JSON(dst any) error {
 	switch {
 	case errors.As(err, &syn):
 		// Offset counts the bytes read, the offending one included.
-		return &jsonError{name: v.name, what: "is not valid JSON", pos: "at " + position(v.data.bytes(), syn.Offset-1)}
+		e := &JSONError{Name: v.name, Kind: JSONSyntax, Reason: "is not valid JSON"}
+		e.at(v.data.bytes(), syn.Offset-1)
+		return e
 	case errors.As(err, &typ):
-		what := "holds a JSON value that cannot be stored in Go type " + typeName(typ.Type)
+		e := &JSONError{Name: v.name, Kind: JSONType, GoType: typeName(typ.Type), Field: typ.Field,
+			Reason: "holds a JSON value that cannot be stored in Go type " + typeName(typ.Type)}
 		if typ.Field != "" {
-			what += " (field " + strconv.Quote(typ.Field) + ")"
+			e.Reason += " (field " + strconv.Quote(typ.Field) + ")"
 		}
-		return &jsonError{name: v.name, what: what, pos: "near " + position(v.data.bytes(), typ.Offset)}
+		e.at(v.data.bytes(), typ.Offset)
+		return e
 	case errors.As(err, &inv):
 		// A programmer error (nil or non-pointer dst); the message holds
 		// only the Go type.
@@ -111,46 +117,90 @@ func (v *Value) JSON(dst any) error {
 	default:
 		// An UnmarshalJSON method of dst failed; its message may quote the
 		// input, so only its Go type is reported.
-		return &jsonError{name: v.name, what: "could not be decoded into " + typeName(reflect.TypeOf(dst)) +
-			" (a custom decoder failed with " + typeName(reflect.TypeOf(err)) + ")", pos: ""}
+		return &JSONError{Name: v.name, Kind: JSONDecoder, GoType: typeName(reflect.TypeOf(dst)), Offset: -1,
+			Reason: "could not be decoded into " + typeName(reflect.TypeOf(dst)) +
+				" (a custom decoder failed with " + typeName(reflect.TypeOf(err)) + ")"}
 	}
 }
 
-// jsonError is a JSON decoding error that carries no part of the secret.
-type jsonError struct {
-	name string
-	what string
-	pos  string
+// ErrInvalidJSON is what every [*JSONError] unwraps to: the secret's value
+// could not be decoded as the JSON the caller asked for.
+var ErrInvalidJSON = errors.New("secrets: secret value is not the JSON expected")
+
+// JSONErrorKind says why [Value.JSON] failed.
+type JSONErrorKind int
+
+// JSON error kinds.
+const (
+	// JSONSyntax: the value is not valid JSON.
+	JSONSyntax JSONErrorKind = iota + 1
+	// JSONType: a JSON value does not fit the Go type (JSONError.GoType)
+	// of the destination or one of its fields (JSONError.Field).
+	JSONType
+	// JSONDecoder: an UnmarshalJSON method of the destination failed.
+	JSONDecoder
+)
+
+func (k JSONErrorKind) String() string {
+	switch k {
+	case JSONSyntax:
+		return "syntax"
+	case JSONType:
+		return "type"
+	case JSONDecoder:
+		return "decoder"
+	}
+	return "JSONErrorKind(" + strconv.Itoa(int(k)) + ")"
 }
 
-func (e *jsonError) Error() string {
-	s := "secrets: " + e.name + ": secret value " + e.what
-	if e.pos != "" {
-		s += " " + e.pos
+// JSONError is a JSON decoding error of [Value.JSON]. It carries no part of
+// the secret: only its name, the position and Go types. It unwraps to
+// [ErrInvalidJSON].
+type JSONError struct {
+	Name   string        // the secret's name
+	Kind   JSONErrorKind // why decoding failed
+	Reason string        // what is wrong, in words
+	// Field is the dotted path of the destination field, for JSONType ("" at
+	// the top level); GoType is the Go type that could not hold the value.
+	Field, GoType string
+	// Line and Column (1-based, columns in bytes) and Offset (0-based) are
+	// where decoding failed; Offset is -1 and Line and Column 0 when a
+	// custom decoder failed and the position is unknown.
+	Line, Column int
+	Offset       int64
+}
+
+// at sets the position of byte offset off of data (clamped to data),
+// counting newlines only.
+func (e *JSONError) at(data []byte, off int64) {
+	off = max(0, min(off, int64(len(data))))
+	before := data[:off]
+	e.Line = bytes.Count(before, []byte{'\n'}) + 1
+	e.Column = int(off) - (bytes.LastIndexByte(before, '\n') + 1) + 1
+	e.Offset = off
+}
+
+func (e *JSONError) Error() string {
+	s := "secrets: " + e.Name + ": secret value " + e.Reason
+	if e.Offset >= 0 {
+		prep := "near "
+		if e.Kind == JSONSyntax {
+			prep = "at "
+		}
+		s += " " + prep + "line " + strconv.Itoa(e.Line) + ", column " + strconv.Itoa(e.Column) +
+			" (byte offset " + strconv.FormatInt(e.Offset, 10) + ")"
 	}
 	return s
 }
+
+// Unwrap returns [ErrInvalidJSON].
+func (e *JSONError) Unwrap() error { return ErrInvalidJSON }
 
 func typeName(t reflect.Type) string {
 	if t == nil {
 		return "nil"
 	}
 	return t.String()
-}
-
-// position describes byte offset off of data as line and column (1-based),
-// counting newlines only.
-func position(data []byte, off int64) string {
-	if off < 0 {
-		off = 0
-	}
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
-	before := data[:off]
-	line := bytes.Count(before, []byte{'\n'}) + 1
-	col := int(off) - (bytes.LastIndexByte(before, '\n') + 1) + 1
-	return "line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col) + " (byte offset " + strconv.FormatInt(off, 10) + ")"
 }
 
 // String returns a redacted description, e.g.
