@@ -36,6 +36,11 @@ var (
 	errFetchExited  = errors.New("keycache: fetch exited without returning")
 
 	errFetchPanicked = errors.New("keycache: the data key fetch panicked")
+
+	// ErrClosed is returned by [Cache.GetEncryption] and
+	// [Cache.GetDecryption] after [Cache.Close] (unless
+	// [Cache.CloseWithError] named another error).
+	ErrClosed = errors.New("keycache: cache closed")
 )
 
 // Materials are what one cache entry holds: the data key and opaque caller
@@ -110,6 +115,13 @@ type Cache struct {
 	calls   map[entryKey]*call // fetches in flight
 	lru     lruList
 	gen     uint64 // incremented by Purge; fetches started earlier are not cached
+	// closeErr is set by Close: every Get returns it, and nothing is
+	// cached any more.
+	closeErr error
+
+	// closing is cancelled by Close; every fetch's context ends with it.
+	closing       context.Context
+	cancelClosing context.CancelFunc
 
 	hits, misses, fetches, fetchErrors, sharedWaits atomic.Uint64
 	evictions                                       [EvictPurged + 1]atomic.Uint64
@@ -183,13 +195,43 @@ func New(cfg Config) (*Cache, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Cache{
+	c := &Cache{
 		cfg:     cfg,
 		now:     cfg.Now,
 		onEvent: cfg.OnEvent,
 		entries: make(map[entryKey]*entry),
 		calls:   make(map[entryKey]*call),
-	}, nil
+	}
+	c.closing, c.cancelClosing = context.WithCancel(context.Background())
+	return c, nil
+}
+
+// Close purges the cache for good: every entry is retired and its key
+// wiped (as by [Cache.Purge]); the fetches in flight have their contexts
+// cancelled, and their waiters are released at once with [ErrClosed] (a
+// key a fetch returns afterwards is wiped, not cached); and every later
+// GetEncryption and GetDecryption returns ErrClosed without fetching, and
+// every Lookup misses. Stats still work. Close is idempotent and returns
+// nil.
+func (c *Cache) Close() error { return c.CloseWithError(nil) }
+
+// CloseWithError is [Cache.Close], except that the fetches in flight and
+// every later Get fail with err (nil means [ErrClosed]), returned as is: an
+// owner that closes its cache gives it its own "closed" sentinel, so its
+// callers see one error whichever layer refused them. Only the first Close
+// or CloseWithError sets the error.
+func (c *Cache) CloseWithError(err error) error {
+	if err == nil {
+		err = ErrClosed
+	}
+	c.mu.Lock()
+	if c.closeErr == nil {
+		c.closeErr = err
+	}
+	c.mu.Unlock()
+	c.cancelClosing()
+	c.Purge()
+	return nil
 }
 
 // GetEncryption returns the encryption materials cached under id, charging
@@ -275,6 +317,10 @@ func (c *Cache) get(ctx context.Context, k entryKey, n uint64, fetch func(contex
 		now := c.now()
 		gaveUp := ctx.Err() != nil // read outside the lock: ctx is caller code
 		c.mu.Lock()
+		if err := c.closeErr; err != nil {
+			c.mu.Unlock()
+			return Handle{}, err
+		}
 		var reason EvictReason
 		e := c.entries[k]
 		if e != nil {
@@ -375,7 +421,13 @@ type fetchResult struct {
 // deadline, and a result that comes later is wiped. A panic or
 // runtime.Goexit in fetch becomes an error for the waiters, not a crash.
 func (c *Cache) runFetch(parent context.Context, k entryKey, cl *call, fetch func(context.Context) (*Materials, error)) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), c.cfg.FetchTimeout)
+	// Detached from the first caller, bounded by FetchTimeout, and ended
+	// by Close.
+	base, cancelBase := context.WithCancel(context.WithoutCancel(parent))
+	defer cancelBase()
+	stop := context.AfterFunc(c.closing, cancelBase)
+	defer stop()
+	ctx, cancel := context.WithTimeout(base, c.cfg.FetchTimeout)
 	defer cancel()
 	done := make(chan fetchResult, 1)
 	go func() {
@@ -394,8 +446,20 @@ func (c *Cache) runFetch(parent context.Context, k entryKey, cl *call, fetch fun
 	select {
 	case r = <-done:
 	case <-ctx.Done():
-		r = fetchResult{err: fmt.Errorf("keycache: the data key fetch did not return within FetchTimeout (%v): %w", c.cfg.FetchTimeout, ctx.Err())}
+		if c.closing.Err() != nil {
+			r = fetchResult{err: ErrClosed} // replaced by closeErr below
+		} else {
+			r = fetchResult{err: fmt.Errorf("keycache: the data key fetch did not return within FetchTimeout (%v): %w", c.cfg.FetchTimeout, ctx.Err())}
+		}
 		go func() { wipeMaterials(<-done) }()
+	}
+	if c.closing.Err() != nil {
+		// Whatever the fetch made of its cancelled context, its waiters
+		// learn that the cache was closed (the result is not cached).
+		wipeMaterials(r)
+		c.mu.Lock()
+		r = fetchResult{err: c.closeErr}
+		c.mu.Unlock()
 	}
 	if r.err != nil {
 		wipeMaterials(r) // a key returned with an error is never used

@@ -71,7 +71,8 @@
 //   - There is no timer: an expired or used-up entry is wiped when its id is
 //     next looked up, when it is evicted for capacity, when a new entry is
 //     cached and it is among the least recently used expired ones, or on
-//     [Cache.Purge]. Call Purge at shutdown.
+//     [Cache.Purge]. Call [Cache.Close] at shutdown: it purges, cancels the
+//     fetches in flight, and makes every later Get fail with [ErrClosed].
 //   - Wiping is best effort. Go's garbage collector may have moved or copied
 //     the bytes earlier, the KMS SDK and its response buffers held them
 //     before [NewKey] copied them, and anything a WithKey callback copies is
