@@ -6,7 +6,8 @@
 // with a *DeniedError carrying the preflight report, and no request leaves
 // the process. In Warn mode the report is logged and the call proceeds. In
 // Off mode nothing is checked. Every mode records the calls made, for
-// least-privilege policy generation.
+// least-privilege policy generation, in memory bounded whatever resources
+// the calls name (see [Guard.Calls]).
 package guard
 
 import (
@@ -14,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,6 +90,18 @@ type Config struct {
 	// acs:SecureTransport, ...).
 	Context localauthz.Context
 	Logger  *slog.Logger
+
+	// DeclaredKeys (ids, ARNs or aliases) and DeclaredSecrets (names or
+	// ARNs) are the resources the owner uses: calls on them are recorded
+	// exactly, each in its own entry, as are calls on every resource named
+	// in Facts. Calls on other resources, which may come from untrusted
+	// input (a message header's key ARN, a secret name from a request),
+	// share at most MaxCalls entries (see [Guard.Calls]).
+	DeclaredKeys, DeclaredSecrets []string
+	// MaxCalls bounds the entries recorded for undeclared resources. Zero
+	// means DefaultMaxCalls (256); negative records none of them (their
+	// calls are only counted, per operation, in [Guard.OtherCalls]).
+	MaxCalls int
 }
 
 // Guard is a KMS client that checks each call against policies first. It is
@@ -99,17 +111,22 @@ type Guard struct {
 	cfg  Config
 
 	mu    sync.Mutex // guards calls
-	calls map[Call]*CallStat
+	calls *callTable
 
 	closed atomic.Bool
 }
 
-// ErrClosed is returned for every call after [Guard.Close].
-var ErrClosed = errors.New("kmsenvelope: client closed")
+// ErrClosed is returned for every call after [Guard.Close]. It is
+// kmsclient.ErrClosed, the module's one "closed" sentinel.
+var ErrClosed = kmsclient.ErrClosed
 
 // Close makes every later call fail with ErrClosed, so that nothing can
-// fetch (and cache) a data key or secret after its owner has shut down.
+// fetch (and cache) a data key or secret after its owner has shut down. It
+// does not close the wrapped client.
 func (g *Guard) Close() { g.closed.Store(true) }
+
+// Closed reports whether Close has been called.
+func (g *Guard) Closed() bool { return g.closed.Load() }
 
 // Call is one (operation, resource) a Guard saw, for least-privilege reports.
 type Call struct {
@@ -131,7 +148,53 @@ func New(next KMS, cfg Config) (*Guard, error) {
 	if cfg.Mode != Off && cfg.Account == "" {
 		return nil, fmt.Errorf("guard: cannot tell the account from principal %q; set Account", cfg.Principal)
 	}
-	return &Guard{next: next, cfg: cfg, calls: map[Call]*CallStat{}}, nil
+	if cfg.MaxCalls == 0 {
+		cfg.MaxCalls = DefaultMaxCalls
+	}
+	g := &Guard{next: next, cfg: cfg}
+	g.calls = newCallTable(g.declared(), cfg.MaxCalls)
+	return g, nil
+}
+
+// declared returns the resources whose calls are recorded exactly: the
+// declared keys and secrets, and every resource the facts name.
+func (g *Guard) declared() map[string]bool {
+	d := map[string]bool{}
+	key := func(k string) {
+		if k != "" {
+			res, facts := g.keyResource(k)
+			d[res] = true
+			if facts.AliasTargetKey != "" {
+				d[facts.AliasTargetKey] = true
+			}
+		}
+	}
+	for _, k := range g.cfg.DeclaredKeys {
+		key(k)
+	}
+	for _, s := range g.cfg.DeclaredSecrets {
+		d[g.secretARN(secretName(s))] = true
+	}
+	for alias, target := range g.cfg.Facts.Aliases {
+		key(alias)
+		key(target)
+	}
+	for name, k := range g.cfg.Facts.SecretKeys {
+		d[g.secretARN(secretName(name))] = true
+		key(k)
+	}
+	for k := range g.cfg.Facts.InstanceKeys {
+		key(k)
+	}
+	return d
+}
+
+// secretName strips the ARN prefix of a secret named by ARN.
+func secretName(name string) string {
+	if i := strings.Index(name, ":secret/"); strings.HasPrefix(name, "acs:kms:") && i >= 0 {
+		return name[i+len(":secret/"):]
+	}
+	return name
 }
 
 // DeniedError reports a call refused locally, before any request was sent.
@@ -187,22 +250,26 @@ type CallStat struct {
 	Facts localauthz.Facts
 }
 
-// Calls returns the calls seen so far with their counts, most frequent
-// first.
+// Calls returns the calls recorded so far with their counts, most frequent
+// first: every (operation, resource) on a declared resource (Config.
+// DeclaredKeys, DeclaredSecrets, and those Facts name), and at most
+// Config.MaxCalls pairs on other resources, those with the highest counts
+// (a new resource displaces the entry with the lowest count). A displaced
+// entry's calls are counted in [Guard.OtherCalls] instead, so a policy made
+// from Calls alone may miss resources used rarely among many others.
 func (g *Guard) Calls() []CallStat {
 	g.mu.Lock()
-	out := make([]CallStat, 0, len(g.calls))
-	for _, st := range g.calls {
-		out = append(out, *st)
-	}
-	g.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Count != out[j].Count {
-			return out[i].Count > out[j].Count
-		}
-		return out[i].Operation+out[i].Resource < out[j].Operation+out[j].Resource
-	})
-	return out
+	defer g.mu.Unlock()
+	return g.calls.calls()
+}
+
+// OtherCalls returns, by operation, how many calls were made on
+// undeclared resources whose entries [Guard.Calls] no longer holds (beyond
+// Config.MaxCalls). Every call is counted once, in Calls or here.
+func (g *Guard) OtherCalls() map[string]int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.calls.others()
 }
 
 // KeyCall is the localauthz call for op on a key named by id, ARN or
@@ -238,9 +305,7 @@ func (g *Guard) requestContext(ec map[string]string) localauthz.Context {
 // an assumption, rather than as if it used the service-managed key.
 func (g *Guard) SecretCall(name string) localauthz.Call {
 	facts := g.baseFacts()
-	if i := strings.Index(name, ":secret/"); strings.HasPrefix(name, "acs:kms:") && i >= 0 {
-		name = name[i+len(":secret/"):]
-	}
+	name = secretName(name)
 	switch key, known := g.cfg.Facts.SecretKeys[name]; {
 	case key != "":
 		facts.EncryptionKey = g.keyARN(key)
@@ -265,13 +330,8 @@ func (g *Guard) authorize(ctx context.Context, call localauthz.Call) error {
 	if g.closed.Load() {
 		return ErrClosed
 	}
-	k := Call{Operation: call.Operation, Resource: call.Resource}
 	g.mu.Lock()
-	if st := g.calls[k]; st != nil {
-		st.Count++
-	} else {
-		g.calls[k] = &CallStat{Call: k, Count: 1, Facts: call.Facts}
-	}
+	g.calls.record(Call{Operation: call.Operation, Resource: call.Resource}, call.Facts)
 	g.mu.Unlock()
 	if g.cfg.Mode == Off {
 		return nil
