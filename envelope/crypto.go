@@ -192,11 +192,6 @@ func (mk *messageKeys) openFrame(dst []byte, i uint64, final bool, frame []byte)
 	return mk.aead.Open(dst, mk.setNonce(i, final), frame, nil)
 }
 
-// ErrInvalidBufferOverlap: the spare capacity of the dst given to
-// AppendEncrypt or AppendDecrypt overlaps the input other than exactly (see
-// their documentation). Nothing was written to dst.
-var ErrInvalidBufferOverlap = errors.New("envelope: invalid buffer overlap")
-
 // anyOverlap reports whether x and y share any byte of memory. It compares
 // addresses only, as crypto/cipher's implementations do (see
 // crypto/internal/alias); the pointers are never dereferenced.

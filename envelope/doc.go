@@ -82,6 +82,22 @@
 // that obtained its data key from KMS, unless [Config.ShareDecryptedKeys]
 // is set. To share cached keys, share the *kmsclient.Client.
 //
+// # Buffers and concurrency
+//
+// [Client.AppendEncrypt] and [Client.AppendDecrypt] follow crypto/cipher's
+// aliasing rule: to reuse the input's storage for the output, pass input[:0]
+// as dst; otherwise dst's spare capacity must not overlap the input. Exact
+// in-place use works (the message is sealed back to front, or opened frame
+// by frame and moved down); any other overlap fails with
+// [ErrInvalidBufferOverlap] before anything is written. It never panics and
+// never yields a wrong message.
+//
+// A [Client] is safe for concurrent use. The Writer of [Client.NewWriter]
+// and the Reader of [Client.NewReader] are too, by serialising their calls:
+// concurrent Writes land whole, one after another, each frame under its own
+// nonce; concurrent Reads share out the plaintext. Neither is a way to make
+// order between goroutines: give each stream its own writer.
+//
 // # Message format, version 1
 //
 // All integers are big-endian. A message is the header, the wrapped keys,

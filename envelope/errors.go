@@ -43,8 +43,15 @@ var (
 	ErrTooManyWrappedKeys = errors.New("envelope: too many wrapped keys")
 	// ErrNoUsableKey: no wrapped key of the message could be unwrapped.
 	ErrNoUsableKey = errors.New("envelope: no wrapped key could be unwrapped")
-	// ErrTooLarge: the plaintext exceeds what one message can carry.
+	// ErrTooLarge: a message would need more than 2^32 frames. Encrypt, a
+	// Writer, Decrypt and a Reader all refuse the frame past the limit with
+	// a *FrameError wrapping it, before that frame is sealed, written,
+	// opened or released.
 	ErrTooLarge = errors.New("envelope: message too large")
+	// ErrInvalidBufferOverlap: the spare capacity of the dst given to
+	// AppendEncrypt or AppendDecrypt overlaps the input other than exactly
+	// (see their documentation). Nothing was written to dst.
+	ErrInvalidBufferOverlap = errors.New("envelope: invalid buffer overlap")
 )
 
 // FormatError reports a structural problem with a message, naming the byte
@@ -67,12 +74,12 @@ func formatErr(off int, field string, kind error, reason string) error {
 	return &FormatError{Offset: off, Field: field, Reason: reason, Err: kind}
 }
 
-// FrameError reports a body frame that failed: authentication, or a body
-// that ends without its final frame.
+// FrameError reports a body frame that failed: authentication, a body that
+// ends without its final frame, or a frame past the 2^32 limit.
 type FrameError struct {
 	Frame  uint64 // index of the frame, from 0
 	Offset int64  // byte offset of the frame in the message
-	Err    error  // ErrAuthentication or ErrTruncated
+	Err    error  // ErrAuthentication, ErrTruncated, or ErrTooLarge (the frame limit)
 }
 
 func (e *FrameError) Error() string {
@@ -80,7 +87,7 @@ func (e *FrameError) Error() string {
 		strconv.FormatInt(e.Offset, 10) + ": " + strings.TrimPrefix(e.Err.Error(), "envelope: ")
 }
 
-// Unwrap returns ErrAuthentication or ErrTruncated.
+// Unwrap returns ErrAuthentication, ErrTruncated or ErrTooLarge.
 func (e *FrameError) Unwrap() error { return e.Err }
 
 // ContextError reports an encryption context problem: an invalid context

@@ -32,7 +32,8 @@ import (
 // [Config.RequiredContext] and key trust, exactly as Decrypt does: a message
 // Decrypt would refuse is not moved.
 func (c *Client) Rewrap(ctx context.Context, msg []byte, newKeyID string, opts ...DecryptOption) ([]byte, error) {
-	h, err := ParseHeader(msg)
+	// The context map is built only if KMS needs it (rewrapSection).
+	h, err := parseHeader(&source{b: msg}, false)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +53,7 @@ func (c *Client) Rewrap(ctx context.Context, msg []byte, newKeyID string, opts .
 // fails midway the error is returned and dst holds a partial message that
 // will not decrypt.
 func (c *Client) RewrapStream(ctx context.Context, dst io.Writer, src io.Reader, newKeyID string, opts ...DecryptOption) (int64, error) {
-	h, err := ReadHeader(src)
+	h, err := parseHeader(&source{r: src}, false)
 	if err != nil {
 		return 0, err
 	}
