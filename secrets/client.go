@@ -51,7 +51,10 @@ type Client struct {
 	// failed holds, by cache key, the last error of a key with no usable
 	// cached value, until its retry time: repeated Gets of a secret that is
 	// denied, missing or unreachable return it instead of calling KMS each
-	// time (1s doubling to 1m, as for refreshes). At most MaxEntries.
+	// time (1s doubling to 1m, as for refreshes). At most
+	// min(MaxEntries, maxFailures): names may come from untrusted input, and
+	// each failure holds its error (a local denial carries its whole
+	// preflight report).
 	failed map[string]failure
 
 	closedFlag atomic.Bool   // mirrors closed for the lock-free Get path
@@ -225,6 +228,16 @@ func resolve(name string, opts []GetOption) (string, request) {
 
 var errNoName = fmt.Errorf("%w: a secret name is required", ErrInvalidName)
 
+// CheckName returns nil if name may be passed to [Client.Get], and
+// otherwise the error Get would return, which unwraps to [ErrInvalidName].
+// It does not check that the secret exists.
+func CheckName(name string) error {
+	if name == "" {
+		return errNoName
+	}
+	return checkName(name)
+}
+
 // checkName rejects names longer than MaxNameLen and names with control
 // characters, which no secret name has, and which would otherwise let a
 // name reach another name's cache entry for a stage or version (their keys
@@ -370,6 +383,10 @@ func (c *Client) load(ctx context.Context, key string, req request) (*Value, err
 	return f.val, f.err
 }
 
+// maxFailures bounds the failures remembered (see Client.failed), whatever
+// MaxEntries is.
+const maxFailures = 256
+
 // failure is a remembered fetch error; see Client.failed.
 type failure struct {
 	err   error
@@ -383,7 +400,7 @@ func (c *Client) rememberFailure(key string, err error, now time.Time) {
 		c.failed = map[string]failure{}
 	}
 	f, ok := c.failed[key]
-	if !ok && len(c.failed) >= c.cfg.MaxEntries {
+	if !ok && len(c.failed) >= min(c.cfg.MaxEntries, maxFailures) {
 		for k := range c.failed { // full: forget one (any)
 			delete(c.failed, k)
 			break

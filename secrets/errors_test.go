@@ -132,3 +132,16 @@ func TestJSONErrorIsTyped(t *testing.T) {
 type failing struct{}
 
 func (*failing) UnmarshalJSON(b []byte) error { return errors.New("bad input: " + string(b)) }
+
+// TestCheckName: CheckName answers as Get would, without a client.
+func TestCheckName(t *testing.T) {
+	for name, ok := range map[string]bool{"db-password": true, "acs:kms:cn-hangzhou:123:secret/db": true, "": false, "a\tb": false,
+		strings.Repeat("x", secrets.MaxNameLen): true, strings.Repeat("x", secrets.MaxNameLen+1): false} {
+		err := secrets.CheckName(name)
+		if ok {
+			assert.NoError(t, err, "%.30q", name)
+		} else {
+			assert.ErrorIs(t, err, secrets.ErrInvalidName, "%.30q", name)
+		}
+	}
+}
