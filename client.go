@@ -128,6 +128,9 @@ type Client struct {
 // local checks need (the key's ARN, the keys that encrypt the declared
 // secrets).
 func New(ctx context.Context, cfg Config) (*Client, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	kcfg := kmsclient.Config{Region: cfg.Region, Endpoint: cfg.Endpoint, Credentials: cfg.Credentials, RootCAs: cfg.RootCAs, Logger: cfg.Logger}
 	if cfg.KMS != nil {
 		cfg.KMS(&kcfg)
@@ -183,14 +186,22 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 // ErrClosed is returned by every KMS-backed call after [Client.Close].
 var ErrClosed = guard.ErrClosed
 
-// Close stops background work (secret refresh) and wipes cached data keys.
-// Every later call that would reach KMS fails with [ErrClosed] (so nothing
-// fetches and caches a data key after Close), including calls through
-// [Client.Envelope] and [Client.Secrets].
+// Close shuts the Client down: it refuses new KMS calls, wipes cached data
+// keys, cancels the data-key and secret fetches in flight (instead of
+// letting them run out their 30-second timeout), stops the secret refresh,
+// waits for the goroutines it started, and closes idle HTTP connections.
+// Every later call that would reach KMS fails at once, without a request,
+// with an error for which errors.Is(err, [ErrClosed]) holds: Encrypt,
+// Decrypt, Rewrap, streams (their next KMS call), Secret, and calls through
+// [Client.Envelope], [Client.Secrets] (Get, Prefetch, RefreshNow) and
+// [Client.KMS]. secrets.ErrClosed and kmsclient.ErrClosed are the same
+// value as ErrClosed. Close is idempotent and returns nil.
 func (c *Client) Close() error {
-	c.guard.Close()
-	c.cache.Purge()
-	return c.secrets.Close()
+	c.guard.Close()                   // no new KMS call through the policy check
+	c.cache.CloseWithError(ErrClosed) // wipe data keys; cancel their fetches
+	err := c.secrets.Close()          // cancel secret fetches, stop the refresher, wait
+	c.kms.Close()                     // cancel what is left, wait, close idle connections
+	return err
 }
 
 var errNoKey = errors.New("kmsenvelope: Config.KeyID is not set: no key to encrypt with")
@@ -321,6 +332,18 @@ type CallCount struct {
 }
 
 // Stats returns the current counters.
+//
+// Stats.Calls is bounded whatever the input: resources come from message
+// headers (the key ARN a message names) and from secret names callers pass,
+// so one entry per distinct resource would let crafted input grow it
+// without end. Calls on the Client's own resources (Config.KeyID and its
+// alias target, the Config.SecretNames, the keys that encrypt them) are
+// counted exactly, each in its own entry. Calls on other resources share
+// at most 256 entries, those with the highest counts; a resource displaced
+// from them is counted, per operation, in an entry with an empty Resource
+// ("other"), so the counts of Calls add up to every call made.
+// [Client.LeastPrivilegePolicy] reads the same entries: it covers the
+// resources listed, not those counted as other.
 func (c *Client) Stats() Stats {
 	st := Stats{DataKeys: c.cache.Stats(), Secrets: c.secrets.Stats(), KMS: KMSStats{
 		Calls: c.kmsStats.calls.Load(), Attempts: c.kmsStats.attempts.Load(),
@@ -329,6 +352,10 @@ func (c *Client) Stats() Stats {
 	for _, call := range c.guard.Calls() {
 		st.Calls = append(st.Calls, CallCount{Operation: call.Operation, Resource: call.Resource, Count: call.Count})
 	}
+	for op, n := range c.guard.OtherCalls() {
+		st.Calls = append(st.Calls, CallCount{Operation: op, Count: n})
+	}
+	sortCallCounts(st.Calls)
 	return st
 }
 
