@@ -36,6 +36,12 @@ type WrappingKey struct {
 	// KeyID names the key: key id, key ARN, or "alias/<name>".
 	KeyID string
 	KMS   KMS
+	// ARN is the key's ARN when KeyID is an alias or a key id and the ARN
+	// is known (the root kmsenvelope.Client sets it from what it learned at
+	// New). Optional: it saves the one DescribeKey a Decrypt under an alias
+	// would otherwise need before any Encrypt, so the data path makes no
+	// management call (a KMS instance gateway serves none).
+	ARN string
 }
 
 // Config configures a [Client]. Zero values are safe defaults; a Config
@@ -482,7 +488,7 @@ func (c *Client) generate(ctx context.Context, ec map[string]string) (*keycache.
 	if len(out.Plaintext) != DataKeySize {
 		return nil, fmt.Errorf("envelope: KMS returned a %d-byte data key, want %d", len(out.Plaintext), DataKeySize)
 	}
-	arn, err := c.keyARN(ctx, first.KMS, first.KeyID, out.KeyID)
+	arn, err := c.wrappingKeyARN(ctx, first, out.KeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -493,7 +499,7 @@ func (c *Client) generate(ctx context.Context, ec map[string]string) (*keycache.
 		if err != nil {
 			return nil, fmt.Errorf("envelope: wrapping the data key with %s: %w", k.KeyID, err)
 		}
-		arn, err := c.keyARN(ctx, k.KMS, k.KeyID, enc.KeyID)
+		arn, err := c.wrappingKeyARN(ctx, k, enc.KeyID)
 		if err != nil {
 			return nil, err
 		}
@@ -730,8 +736,10 @@ func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey, o *decryp
 	// KMS confirmed a key without its account (DescribeKey not permitted):
 	// trust must hold for what was confirmed, not only for the label.
 	if st.arn != wk.KeyARN {
-		if ok, why := c.trusted(ctx, st.arn, o); !ok {
-			return nil, fmt.Errorf("KMS confirmed only %s: %s", safeARN(st.arn), why)
+		if ok, _ := c.trusted(ctx, st.arn, o); !ok {
+			if err := c.confirmAccount(ctx, k, wk.KeyARN, st.arn); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return mk, nil
@@ -746,7 +754,7 @@ func (c *Client) unwrapWithKMS(ctx context.Context, k KMS, ec map[string]string,
 		return nil, err
 	}
 	defer out.Plaintext.Wipe()
-	confirmed, err := c.checkUnwrappingKey(ctx, k, wk.KeyARN, keyID, out.KeyID)
+	confirmed, err := c.checkUnwrappingKey(wk.KeyARN, keyID, out.KeyID)
 	if err != nil {
 		return nil, err
 	}

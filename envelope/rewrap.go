@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"io"
 
@@ -93,10 +94,13 @@ func (c *Client) rewrapSection(ctx context.Context, h *Header, newKeyID string, 
 			DestinationEncryptionContext: h.Context,
 			SourceKeyARN:                 wk.KeyARN,
 		})
+		if errors.Is(err, kmsclient.ErrUnsupportedOperation) {
+			out, err = c.rewrapThroughProcess(ctx, k, h, wk, newKeyID)
+		}
 		if err != nil {
 			return err
 		}
-		arn, err := c.keyARN(ctx, k, newKeyID, out.KeyID)
+		arn, err := c.wrappingKeyARN(ctx, WrappingKey{KeyID: newKeyID, KMS: k}, out.KeyID)
 		if err != nil {
 			return err
 		}
@@ -104,4 +108,37 @@ func (c *Client) rewrapSection(ctx context.Context, h *Header, newKeyID string, 
 		return err
 	})
 	return section, err
+}
+
+// rewrapThroughProcess is Rewrap's fallback where KMS ReEncrypt is not
+// served (a KMS 3.0 instance gateway): the data key of wk is decrypted with
+// KMS Decrypt, checked against the message's key commitment, encrypted
+// under newKeyID with KMS Encrypt (same encryption context), and wiped. The
+// data key passes through this process, as it already does for the
+// authentication Rewrap does first; it needs kms:Decrypt on the old key and
+// kms:Encrypt on the new one.
+func (c *Client) rewrapThroughProcess(ctx context.Context, k KMS, h *Header, wk WrappedKey, newKeyID string) (*kmsclient.EncryptOutput, error) {
+	_, _, keyID, _ := splitKeyARN(wk.KeyARN)
+	dk, err := k.Decrypt(ctx, &kmsclient.DecryptInput{CiphertextBlob: wk.Blob, EncryptionContext: h.Context, KeyARN: wk.KeyARN})
+	if err != nil {
+		return nil, err
+	}
+	defer dk.Plaintext.Wipe()
+	if _, err := c.checkUnwrappingKey(wk.KeyARN, keyID, dk.KeyID); err != nil {
+		return nil, err
+	}
+	// The same data key authenticated the header a moment ago; check the
+	// commitment again so that nothing but that key is ever re-encrypted.
+	if len(dk.Plaintext) != DataKeySize {
+		return nil, ErrCommitmentMismatch
+	}
+	schedule, err := scheduleFromDataKey(dk.Plaintext)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(schedule)
+	if subtle.ConstantTimeCompare(schedule[32:], h.commitment) != 1 {
+		return nil, ErrCommitmentMismatch
+	}
+	return k.Encrypt(ctx, &kmsclient.EncryptInput{KeyID: newKeyID, Plaintext: dk.Plaintext, EncryptionContext: h.Context})
 }

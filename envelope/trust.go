@@ -9,44 +9,47 @@ import (
 	"github.com/kmsenvelope/kmsenvelope/kmsclient"
 )
 
-// keyARN returns the ARN of the key KMS reported (keyID as KMS returned it),
-// resolving it once per key with DescribeKey. If the configured name is
-// already a key ARN it is used as is. If DescribeKey is not permitted the
-// ARN is built without the account ("acs:kms:<region>::key/<id>").
-func (c *Client) keyARN(ctx context.Context, k KMS, configured, keyID string) (string, error) {
-	if isKeyARN(keyID) {
+// wrappingKeyARN returns the ARN to write into a message for the
+// configured key k, given the key id KMS reported wrapping with (keyID). It
+// makes no management call when the ARN can be known from what is
+// configured: an ARN in k.KeyID or k.ARN, or the key id with k's region and
+// Config.Account. Only otherwise does it ask DescribeKey, once per key (see
+// describeARN), which a KMS instance gateway does not serve.
+func (c *Client) wrappingKeyARN(ctx context.Context, k WrappingKey, keyID string) (string, error) {
+	switch {
+	case isKeyARN(keyID):
 		return keyID, nil
+	case isKeyARN(k.KeyID) && strings.HasSuffix(k.KeyID, "/"+keyID):
+		return k.KeyID, nil
+	case isKeyARN(k.ARN) && strings.HasSuffix(k.ARN, "/"+keyID):
+		return k.ARN, nil
+	case c.cfg.Account != "":
+		return "acs:kms:" + k.KMS.Region() + ":" + c.cfg.Account + ":key/" + keyID, nil
 	}
-	if isKeyARN(configured) && strings.HasSuffix(configured, "/"+keyID) {
-		return configured, nil
-	}
-	// Only a key this client wraps with (configured != "") is known to be in
-	// Config.Account; a key a message names may be in any account.
-	complete := func(arn string) string {
-		if configured == "" || c.cfg.Account == "" {
-			return arn
-		}
-		if region, account, id, ok := splitKeyARN(arn); ok && account == "" {
-			return "acs:kms:" + region + ":" + c.cfg.Account + ":key/" + id
-		}
-		return arn
-	}
+	return c.describeARN(ctx, k.KMS, keyID)
+}
+
+// describeARN asks DescribeKey (a management call) for the ARN of keyID,
+// once per key. Where DescribeKey is not permitted or not served (a KMS
+// instance gateway without a management endpoint), the ARN is built
+// without the account ("acs:kms:<region>::key/<id>").
+func (c *Client) describeARN(ctx context.Context, k KMS, keyID string) (string, error) {
 	cacheKey := k.Region() + "\x00" + keyID
 	if v, ok := c.arnCache.Load(cacheKey); ok {
-		return complete(v.(string)), nil
+		return v.(string), nil
 	}
 	md, err := k.DescribeKey(ctx, keyID)
 	var arn string
 	switch {
 	case err == nil && isKeyARN(md.ARN):
 		arn = md.ARN
-	case err == nil || errors.Is(err, kmsclient.ErrAccessDenied):
+	case err == nil || errors.Is(err, kmsclient.ErrAccessDenied) || errors.Is(err, kmsclient.ErrUnsupportedOperation):
 		arn = "acs:kms:" + k.Region() + "::key/" + keyID
 	default:
 		return "", fmt.Errorf("envelope: describing key %s: %w", safeARN(keyID), err)
 	}
 	c.arnCache.Store(cacheKey, arn)
-	return complete(arn), nil
+	return arn, nil
 }
 
 func isKeyARN(s string) bool {
@@ -55,7 +58,9 @@ func isKeyARN(s string) bool {
 }
 
 // splitKeyARN splits acs:kms:<region>:<account>:key/<id> without
-// allocating.
+// allocating. The region is lower-case letters, digits and '-', the account
+// digits (or empty: an ARN written without it), the key id letters, digits
+// and '-': a label of another shape is not a KMS key ARN.
 func splitKeyARN(arn string) (region, account, keyID string, ok bool) {
 	rest, ok := strings.CutPrefix(arn, "acs:kms:")
 	if !ok {
@@ -64,39 +69,78 @@ func splitKeyARN(arn string) (region, account, keyID string, ok bool) {
 	region, rest, ok1 := strings.Cut(rest, ":")
 	account, rest, ok2 := strings.Cut(rest, ":")
 	keyID, ok3 := strings.CutPrefix(rest, "key/")
-	if !ok1 || !ok2 || !ok3 {
+	if !ok1 || !ok2 || !ok3 || region == "" || !only(region, regionByte) || !only(account, digitByte) || !only(keyID, keyIDByte) {
 		return "", "", "", false
 	}
 	return region, account, keyID, true
 }
 
+// Byte classes of key ARN parts.
+const (
+	digitByte  = 1 << iota // 0-9
+	regionByte             // a-z, 0-9, '-'
+	keyIDByte              // A-Z, a-z, 0-9, '-'
+)
+
+var arnBytes = func() (t [256]uint8) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = digitByte | regionByte | keyIDByte
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = regionByte | keyIDByte
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = keyIDByte
+	}
+	t['-'] = regionByte | keyIDByte
+	return t
+}()
+
+// only reports whether every byte of s is of class.
+func only(s string, class uint8) bool {
+	for i := 0; i < len(s); i++ {
+		if arnBytes[s[i]]&class == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // checkUnwrappingKey verifies that the key KMS used to unwrap (usedID, as
-// KMS reports it) is the key the message names (named, its ARN), and
-// returns that key's ARN as confirmed. The wrapped keys are outside the
+// KMS reports it in the Decrypt answer) is the key the message names
+// (named, its ARN; namedID its key id), and returns the key as confirmed:
+// the named ARN without its account part. The wrapped keys are outside the
 // header tag, so without this an attacker could relabel a key of another
 // account as a trusted one: KMS decrypts with the key inside the blob
-// whatever the label says, and reports only its id. The true ARN comes from
-// DescribeKey (cached per key). When DescribeKey is not permitted the
-// account cannot be verified: the confirmed ARN then has no account, and
-// the caller applies key trust to it again (see Client.unwrap), so trust
-// that rests on the account part of the label is not granted.
-func (c *Client) checkUnwrappingKey(ctx context.Context, k KMS, named, namedID, usedID string) (string, error) {
+// whatever the label says, and reports its id. Key ids are unique, so the
+// id confirms the key; its account is not confirmed by the answer, so the
+// caller (Client.unwrap) applies key trust again to the confirmed ARN and
+// asks DescribeKey for the account only when trust rests on it. No
+// management call is made here, so Decrypt works on a KMS instance gateway.
+func (c *Client) checkUnwrappingKey(named, namedID, usedID string) (string, error) {
 	if usedID != namedID && !strings.HasSuffix(usedID, "/"+namedID) {
 		return "", errors.New("KMS unwrapped the data key with a different key than the message names")
 	}
-	actual, err := c.keyARN(ctx, k, "", usedID)
+	region, _, id, _ := splitKeyARN(named)
+	return "acs:kms:" + region + "::key/" + id, nil
+}
+
+// confirmAccount checks, with DescribeKey, that the key KMS confirmed
+// (confirmed, without account) is in the account the message names; it is
+// needed only when key trust rests on that account.
+func (c *Client) confirmAccount(ctx context.Context, k KMS, named, confirmed string) error {
+	_, _, id, _ := splitKeyARN(confirmed)
+	actual, err := c.describeARN(ctx, k, id)
 	if err != nil {
-		return "", err
+		return err
 	}
-	if actual == named {
-		return named, nil
+	if _, account, _, _ := splitKeyARN(actual); account == "" {
+		return fmt.Errorf("KMS confirmed key %s but not its account (DescribeKey not permitted or not served here); trust the key by id or ARN in Config.Keys or AllowedKeys", safeARN(confirmed))
 	}
-	aRegion, aAccount, aID, _ := splitKeyARN(actual)
-	nRegion, _, nID, _ := splitKeyARN(named)
-	if aAccount == "" && aRegion == nRegion && aID == nID {
-		return actual, nil
+	if actual != named {
+		return fmt.Errorf("the message names key %s but KMS used %s", safeARN(named), safeARN(actual))
 	}
-	return "", fmt.Errorf("the message names key %s but KMS used %s", safeARN(named), safeARN(actual))
+	return nil
 }
 
 // Key trust. A wrapped key is used only if its ARN is trusted:
@@ -130,27 +174,46 @@ func (c *Client) trusted(ctx context.Context, arn string, o *decryptOptions) (bo
 	return false, "key is not one of Config.Keys or Config.AllowedKeys (strict key trust; see Config.Discovery)"
 }
 
-// configuredKey reports whether arn is one of Config.Keys.
+// configuredKey reports whether arn is one of Config.Keys. Keys are
+// compared by region and key id (ids are unique); their accounts must be
+// equal when both are known. An ARN without account (as KMS confirms a key)
+// thus matches a configured key of the same id.
 func (c *Client) configuredKey(ctx context.Context, arn string) bool {
 	region, account, id, ok := splitKeyARN(arn)
 	if !ok {
 		return false
 	}
-	if _, ok := c.learned.Load(arn); ok {
+	same := func(other string) bool {
+		r, a, i, ok := splitKeyARN(other)
+		return ok && r == region && i == id && (a == account || a == "" || account == "")
+	}
+	if v, ok := c.learned.Load(region + "\x00" + id); ok && same(v.(string)) {
 		return true
 	}
 	for _, k := range c.cfg.Keys {
 		switch {
 		case isKeyARN(k.KeyID):
-			if k.KeyID == arn {
+			if same(k.KeyID) {
+				return true
+			}
+		case isKeyARN(k.ARN) && k.KMS.Region() == region:
+			if same(k.ARN) {
 				return true
 			}
 		case strings.HasPrefix(k.KeyID, "alias/"):
-			if k.KMS.Region() == region && c.resolveAlias(ctx, k) == arn {
+			if k.KMS.Region() == region && same(c.resolveAlias(ctx, k)) {
 				return true
 			}
 		default:
-			if k.KeyID == id && k.KMS.Region() == region && (c.cfg.Account == "" || account == "" || account == c.cfg.Account) {
+			if k.KeyID != id || k.KMS.Region() != region {
+				continue
+			}
+			// The account of a key named by id is what Config.Account or an
+			// Encrypt under it says; a label naming another is refused.
+			if v, ok := c.learned.Load(region + "\x00" + id); ok {
+				return same(v.(string))
+			}
+			if c.cfg.Account == "" || account == "" || account == c.cfg.Account {
 				return true
 			}
 		}
@@ -160,12 +223,22 @@ func (c *Client) configuredKey(ctx context.Context, arn string) bool {
 
 // learn records the ARN a configured key wrapped a data key under, so that
 // messages under it are trusted without resolving the key again.
-func (c *Client) learn(arn string) { c.learned.Store(arn, struct{}{}) }
+func (c *Client) learn(arn string) {
+	if region, _, id, ok := splitKeyARN(arn); ok {
+		c.learned.Store(region+"\x00"+id, arn)
+	}
+}
 
-// resolveAlias returns the ARN of the key a configured alias names, asking
-// KMS (DescribeKey) once; "" if it cannot be resolved, which trusts no key
-// through the alias (add the key's ARN to Config.AllowedKeys instead).
+// resolveAlias returns the ARN of the key a configured alias names: k.ARN
+// when it is set, else the answer of DescribeKey (a management call, made
+// once, and only for a Decrypt that comes before any Encrypt has learned
+// the alias's key); "" if it cannot be resolved, which trusts no key
+// through the alias (set WrappingKey.ARN, or add the key's ARN to
+// Config.AllowedKeys).
 func (c *Client) resolveAlias(ctx context.Context, k WrappingKey) string {
+	if isKeyARN(k.ARN) {
+		return k.ARN
+	}
 	cacheKey := k.KMS.Region() + "\x00" + k.KeyID
 	if v, ok := c.aliases.Load(cacheKey); ok {
 		return v.(string)

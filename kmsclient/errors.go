@@ -34,6 +34,12 @@ var (
 	ErrInvalidParameter = errors.New("kmsclient: invalid parameter")
 	// ErrServiceUnavailable: KMS failed internally or is unavailable (5xx).
 	ErrServiceUnavailable = errors.New("kmsclient: service unavailable")
+	// ErrUnsupportedOperation: the endpoint does not serve this operation
+	// (UnsupportedOperation): a KMS 3.0 instance gateway serves the crypto
+	// operations and GetSecretValue, but not ReEncrypt or any management
+	// operation. Also returned, without a request, for a management call
+	// when the Client has no management endpoint.
+	ErrUnsupportedOperation = errors.New("kmsclient: operation not supported by this endpoint")
 	// ErrMalformedResponse: the answer could not be understood (not JSON,
 	// wrong field types, oversized, undecodable base64).
 	ErrMalformedResponse = errors.New("kmsclient: malformed response")
@@ -215,6 +221,8 @@ func classify(code string, status int) error {
 		strings.HasPrefix(code, "InvalidSecurityToken") || code == "Forbidden.AccessKeyDisabled" ||
 		code == "InvalidTimeStamp.Expired":
 		return ErrAuthentication
+	case code == "UnsupportedOperation" || strings.HasPrefix(code, "UnsupportedOperation."):
+		return ErrUnsupportedOperation
 	case code == "InternalFailure" || code == "InternalError" || strings.HasPrefix(code, "ServiceUnavailable"):
 		return ErrServiceUnavailable
 	case strings.HasPrefix(code, "InvalidParameter") || strings.HasPrefix(code, "MissingParameter") ||
