@@ -47,8 +47,9 @@ const (
 	// needs kms:GenerateDataKey on it (CreateSecret API reference; not in
 	// the seed 000 table).
 	AssumeSecretKeyGenerateDataKey
-	// AssumeSecretKeyUnknown: the secret's encryption key type was not given;
-	// it was taken to be service-managed (no extra permission).
+	// AssumeSecretKeyUnknown: neither the secret's encryption key nor its
+	// type was given; the permission a self-managed key would need could not
+	// be checked, so [PolicySet.Check] denies the call and names the fact.
 	AssumeSecretKeyUnknown
 	// AssumeNoResource: the operation has no resource; only a Resource
 	// pattern matching "*" (or the given scope) grants it.
@@ -57,6 +58,11 @@ const (
 	// account and cannot carry a key or secret policy (not a key or secret
 	// in a KMS instance), so access can never be granted.
 	AssumeCrossAccountNeedsResourcePolicy
+	// AssumeAccountPrincipal: a key or secret policy statement names the
+	// account (acs:ram::<uid>:*), which was read as the account's root
+	// identity for Allow (seed 004: "Grant the current Alibaba Cloud account
+	// full permissions") and as every identity of the account for Deny.
+	AssumeAccountPrincipal
 
 	// Huawei Cloud.
 
@@ -85,13 +91,24 @@ const (
 	// alias and the key named in the request, not on the key the alias
 	// pointed to before.
 	AssumeAliasAssociateRequestKey
-	// AssumeSCPPathUnknown: an SCP attached to an OU was ignored because the
-	// request carries no organization path.
+	// AssumeSCPPathUnknown: an SCP attached to an OU was applied although
+	// the request carries no organization path to place it (the caller may
+	// be outside that OU); the decision names the missing fact.
 	AssumeSCPPathUnknown
 	// AssumeSCPUnlistedLevel: a level of the caller's organization path has
 	// no SCP in the set; it was not evaluated (Huawei attaches FullAccess
 	// everywhere when SCPs are enabled).
 	AssumeSCPUnlistedLevel
+	// AssumeDenyConditionUnknown: a Deny statement applied although one of
+	// its conditions could not be evaluated (an unknown operator, or one of
+	// the wrong type for its key): where it cannot know, the library errs
+	// toward denial.
+	AssumeDenyConditionUnknown
+	// AssumeResourceTypeWide: the action declares a resource type but names
+	// no existing resource (kms:cmk:create); it was checked against every
+	// resource of that type in the caller's account,
+	// kms:*:<account-id>:KeyId:*.
+	AssumeResourceTypeWide
 
 	assumptionEnd
 )
@@ -111,6 +128,7 @@ var assumptionCodes = [...]string{
 	"secret-key-unknown",
 	"no-resource",
 	"cross-account-needs-resource-policy",
+	"account-principal",
 	"action-alias",
 	"mixed-policy-versions",
 	"forallvalues-absent",
@@ -120,6 +138,8 @@ var assumptionCodes = [...]string{
 	"alias-associate-request-key",
 	"scp-path-unknown",
 	"scp-unlisted-level",
+	"deny-condition-unknown",
+	"resource-type-wide",
 }
 
 var assumptionText = [...]string{
@@ -134,9 +154,10 @@ var assumptionText = [...]string{
 	"calls that name a key by alias need the action on the alias and on the key",
 	"UpdateAlias is checked against the new target key, not the alias's previous key",
 	"CreateSecret with a self-managed key needs kms:GenerateDataKey on that key",
-	"the secret's encryption key type was not given; it was taken to be service-managed",
+	"the secret's encryption key and its type were not given, so the permission on a self-managed key could not be checked; the call is denied until the fact is known",
 	"the operation names no resource; it is checked against the resource \"*\"",
 	"cross-account access needs a key or secret policy, which only keys and secrets in a KMS instance can have",
+	"acs:ram::<uid>:* in a key or secret policy names the account (its root identity) when it allows, not its RAM users and roles; when it denies, it names every identity of the account",
 	"a 5.0 statement matched the action only through its legacy alias (Table 1 Alias column), a reading Huawei documents generically and for CDN but not for KMS",
 	"1.1 and 5.0 identity policies were pooled; a Deny in either wins",
 	"a ForAllValues condition held because its key was absent from the request",
@@ -144,8 +165,10 @@ var assumptionText = [...]string{
 	"a condition with an unknown operator, or one of the wrong type for its key, never matches",
 	"a KMS resource policy took part; Huawei publishes no KMS resource-policy schema, so the generic IAM 5.0 rules were applied",
 	"kms:alias:associate was checked on the key named in the request; the key the alias pointed to before may also need it",
-	"an SCP attached to an OU was ignored because the request carries no organization path",
+	"an SCP attached to an OU was applied because the request carries no organization path to tell whether the caller is in that OU",
 	"a level of the organization path has no SCP in the set and was not evaluated",
+	"a Deny statement was applied although one of its conditions has an unknown operator or one of the wrong type for its key",
+	"the action declares a resource type but names no existing resource; it was checked against every resource of that type in the caller's account (kms:*:<account-id>:<type>:*), which \"*\" or a URN pattern covering them all matches",
 }
 
 // Values returns every single assumption.

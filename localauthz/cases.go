@@ -58,9 +58,14 @@ type CaseRequest struct {
 	Context Context `json:"context,omitempty"`
 	// Operation, when set, is expanded into every pair the KMS API needs.
 	Operation string `json:"operation,omitempty"`
-	// Related holds facts: keyInKmsInstance, secretEncryptionKey (or
-	// encryptionKey), secretEncryptionKeyType (or encryptionKeyType),
-	// aliasTargetKey, destinationKey. Unknown facts are ignored.
+	// Related holds the [Facts] of the request by their JSON names
+	// (keyInKmsInstance, encryptionKey or secretEncryptionKey,
+	// encryptionKeyType or secretEncryptionKeyType, aliasTargetKey,
+	// destinationKey, destinationAliasTargetKey, instanceResources, tags),
+	// so any call the library can check can be written as a case. Without
+	// an operation, instanceResources and tags apply to the request's
+	// resource. A fact of the wrong type fails the case; other facts are
+	// ignored.
 	Related map[string]any `json:"related,omitempty"`
 	// API (Huawei) is the HTTP request the action must derive from
 	// (seed 003 Table 2); the case fails when it maps to another action.
@@ -233,7 +238,10 @@ func (c Case) RunDialect(dialect Dialect) CaseResult {
 		}
 	}
 	ctx := c.Request.Context
-	facts := caseFacts(c.Request.Related)
+	facts, err := caseFacts(c.Request.Related)
+	if err != nil {
+		return fail("request.%v", err)
+	}
 	var d Decision
 	if c.Request.Operation != "" {
 		rep := set.Check(c.Request.Principal, Call{Operation: c.Request.Operation, Resource: c.Request.Resource, Facts: facts, Context: ctx})
@@ -251,7 +259,13 @@ func (c Case) RunDialect(dialect Dialect) CaseResult {
 		}
 		d = rep.Decision
 	} else {
-		d = set.Evaluate(Request{Principal: c.Request.Principal, Action: c.Request.Action, Resource: c.Request.Resource, Context: ctx, InKMSInstance: facts.InKMSInstance})
+		resource := c.Request.Resource
+		inInstance := facts.InKMSInstance
+		if v, ok := facts.InstanceResources[resource]; ok {
+			inInstance = v
+		}
+		ctx = requirementContext(Call{Context: ctx, Facts: facts}, resource)
+		d = set.Evaluate(Request{Principal: c.Request.Principal, Action: c.Request.Action, Resource: resource, Context: ctx, InKMSInstance: inInstance})
 	}
 	if d.Err != nil {
 		res.Problems = append(res.Problems, d.Err.Error())
@@ -349,22 +363,50 @@ func dedupeMissing(ms []Missing) []Missing {
 	return out
 }
 
-func caseFacts(m map[string]any) Facts {
+// caseFacts reads a case's related facts into [Facts]: every field by its
+// JSON name (encryptionKey, encryptionKeyType, aliasTargetKey,
+// destinationKey, destinationAliasTargetKey, keyInKmsInstance,
+// instanceResources, tags), and the README's secretEncryptionKey and
+// secretEncryptionKeyType for the first two. A fact of the wrong type is an
+// error naming it; facts the library does not use are ignored.
+func caseFacts(m map[string]any) (Facts, error) {
 	var f Facts
-	str := func(keys ...string) string {
-		for _, k := range keys {
-			if s, ok := m[k].(string); ok {
-				return s
-			}
-		}
-		return ""
+	if len(m) == 0 {
+		return f, nil
 	}
-	f.InKMSInstance, _ = m["keyInKmsInstance"].(bool)
-	f.EncryptionKey = str("secretEncryptionKey", "encryptionKey")
-	f.EncryptionKeyType = KeyType(str("secretEncryptionKeyType", "encryptionKeyType"))
-	f.AliasTargetKey = str("aliasTargetKey")
-	f.DestinationKey = str("destinationKey")
-	return f
+	known := make(map[string]json.RawMessage, len(m))
+	for k, v := range m {
+		switch k {
+		case "secretEncryptionKey":
+			k = "encryptionKey"
+		case "secretEncryptionKeyType":
+			k = "encryptionKeyType"
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return f, fmt.Errorf("related.%s: %w", k, err)
+		}
+		if _, dup := known[k]; dup {
+			return f, fmt.Errorf("related.%s is given twice (as %s and its synonym)", k, k)
+		}
+		known[k] = raw
+	}
+	fields := map[string]any{
+		"encryptionKey": &f.EncryptionKey, "encryptionKeyType": &f.EncryptionKeyType,
+		"aliasTargetKey": &f.AliasTargetKey, "destinationKey": &f.DestinationKey,
+		"destinationAliasTargetKey": &f.DestinationAliasTargetKey, "keyInKmsInstance": &f.InKMSInstance,
+		"instanceResources": &f.InstanceResources, "tags": &f.Tags,
+	}
+	for k, raw := range known {
+		dst, ok := fields[k]
+		if !ok {
+			continue
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return f, fmt.Errorf("related.%s: %w", k, err)
+		}
+	}
+	return f, nil
 }
 
 func sameMissing(got, want []Missing) bool {

@@ -24,7 +24,7 @@ func loadCases(t *testing.T, file string) []localauthz.Case {
 // TestConformance runs the project's 40 RAM/KMS conformance cases (a copy of
 // authz-cases/ram-kms.json) and this package's additional cases.
 func TestConformance(t *testing.T) {
-	for file, n := range map[string]int{"testdata/ram-kms.json": 40, "testdata/extra-cases.json": 18} {
+	for file, n := range map[string]int{"testdata/conformance/ram-kms.json": 40, "testdata/extra-cases.json": 18} {
 		cases := loadCases(t, file)
 		require.Len(t, cases, n, file)
 		for _, c := range cases {
@@ -41,7 +41,7 @@ func TestConformance(t *testing.T) {
 }
 
 func TestCaseResultJSONShape(t *testing.T) {
-	cases := loadCases(t, "testdata/ram-kms.json")
+	cases := loadCases(t, "testdata/conformance/ram-kms.json")
 	for _, c := range cases {
 		line, err := json.Marshal(c.Run())
 		require.NoError(t, err)
@@ -56,7 +56,7 @@ func TestCaseResultJSONShape(t *testing.T) {
 		assert.NotEqual(t, "null", string(m["missing"]))
 		assert.NotEqual(t, "null", string(m["denied"]))
 	}
-	res := loadCases(t, "testdata/ram-kms.json")[9].Run() // explicit_deny_overrides_allow_same_policy
+	res := loadCases(t, "testdata/conformance/ram-kms.json")[9].Run() // explicit_deny_overrides_allow_same_policy
 	line, _ := json.Marshal(res)
 	assert.JSONEq(t, `{"name":"explicit_deny_overrides_allow_same_policy","decision":"ExplicitDeny","missing":[],
 	  "denied":[{"action":"kms:Decrypt","resource":"acs:kms:cn-hangzhou:1111111111111111:key/key-hzz0001","policy":"policies[0]","statement":1}],"pass":true}`, string(line))
@@ -94,4 +94,21 @@ func TestCaseFailures(t *testing.T) {
 	assert.ErrorContains(t, err, "no name")
 	_, err = localauthz.ParseCases([]byte(`[{"name":"x","request":{"context":{"k":{"nested":1}}}}]`))
 	assert.Error(t, err)
+}
+
+// TestConformanceCopies checks the copies in testdata/conformance against
+// the project's shared case files when AUTHZ_CASES_DIR names their folder
+// (authz-cases); tests never need it otherwise.
+func TestConformanceCopies(t *testing.T) {
+	dir := os.Getenv("AUTHZ_CASES_DIR")
+	if dir == "" {
+		t.Skip("AUTHZ_CASES_DIR not set")
+	}
+	for _, f := range []string{"ram-kms.json", "huawei-kms.json", "huawei-api-actions.json"} {
+		want, err := os.ReadFile(dir + "/" + f)
+		require.NoError(t, err)
+		got, err := os.ReadFile("testdata/conformance/" + f)
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(got), "testdata/conformance/%s is out of date", f)
+	}
 }

@@ -128,7 +128,9 @@ var (
 	ErrResourceType  = errors.New("localauthz: wrong resource type")
 )
 
-type condSet uint8
+// condSet is the set of KMS-specific condition keys an action supplies;
+// as a keyClass it masks the keys of conditions the action cannot meet.
+type condSet = keyClass
 
 const (
 	condTag condSet = 1 << iota
@@ -211,6 +213,11 @@ var catalogue = []opEntry{
 	{"SetSecretPolicy", acts("SetSecretPolicy"), ResourceSecret, condTag, "seed 000 convention, seed 004"},
 }
 
+// actionDescribeRegions names the one KMS API without access control
+// (seeds 000 and 002); it is no action of the catalogue, since no policy
+// grants or denies it.
+const actionDescribeRegions = "kms:DescribeRegions"
+
 // extraActions are KMS actions that appear in the documents but are not
 // one operation's authorization (kms:CreateInstance: seed 001).
 var extraActions = []string{"kms:CreateInstance"}
@@ -224,12 +231,48 @@ func acts(names ...string) []string {
 }
 
 var (
-	opIndex      = map[string]*opEntry{} // lower-case API name
-	actionIndex  = map[string]condSet{}  // lower-case action -> condition keys supplied
-	knownActions []string                // canonical spelling, sorted
-	canonical    = map[string]string{}   // lower-case action -> canonical spelling
-	canonicalSet = map[string]bool{}     // canonical spellings, for an allocation-free check
+	opIndex       = map[string]*opEntry{} // lower-case API name
+	actionIndex   = map[string]condSet{}  // lower-case action -> condition keys supplied
+	knownActions  []string                // canonical spelling, sorted
+	canonical     = map[string]string{}   // lower-case action -> canonical spelling
+	canonicalSet  = map[string]bool{}     // canonical spellings, for an allocation-free check
+	canonicalKeys = map[string]condSet{}  // canonical spelling -> condition keys supplied
 )
+
+// suppliedKeys returns the condition-key classes a request for action
+// carries: for a catalogue action the KMS-specific keys the KMS
+// condition-key reference lists for it (kms:tag/<k> for DescribeKey, not
+// for ListKeys or ListAliasesByKeyId), plus the global acs: keys; for any
+// other action every key the request context holds.
+func suppliedKeys(action string) keyClass {
+	if c, ok := canonicalKeys[action]; ok {
+		return c
+	}
+	if c, ok := actionIndex[strings.ToLower(action)]; ok {
+		return c
+	}
+	if _, ok := canonical[strings.ToLower(action)]; ok {
+		return 0 // known, but supplies no KMS-specific key (kms:CreateInstance)
+	}
+	return allKeys
+}
+
+// conditionKeyClass classifies a RAM condition key: kms:tag/<k>,
+// kms:EncryptionAlgorithm and kms:EncryptionContext:<k> are present only
+// for the actions that supply them; other keys (the global acs: ones) for
+// every action.
+func conditionKeyClass(key string) keyClass {
+	lk := strings.ToLower(key)
+	switch {
+	case strings.HasPrefix(lk, "kms:tag/"):
+		return condTag
+	case lk == "kms:encryptionalgorithm":
+		return condAlg
+	case strings.HasPrefix(lk, "kms:encryptioncontext:"):
+		return condCtx
+	}
+	return 0
+}
 
 // isKnownKMSAction reports whether a (any case) is a catalogue action.
 func isKnownKMSAction(a string) bool {
@@ -269,8 +312,11 @@ func init() {
 		knownActions = append(knownActions, act)
 	}
 	sort.Strings(knownActions)
-	for _, a := range canonical {
+	for l, a := range canonical {
 		canonicalSet[a] = true
+		if c, ok := actionIndex[l]; ok {
+			canonicalKeys[a] = c
+		}
 	}
 }
 

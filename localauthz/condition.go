@@ -98,6 +98,7 @@ type condition struct {
 	never    bool // never satisfied: an unknown operator, or one of the wrong type for its key
 	set      setQuantifier
 	key      string
+	class    keyClass // the key's class; 0: supplied by every action
 
 	strs  []string
 	globs []glob
@@ -149,19 +150,18 @@ func compileCondition(op condOp, negate bool, key string, values []string) (cond
 	return c, -1, ""
 }
 
-// eval reports whether the condition holds for ctx, and whether its key was
-// absent from ctx.
+// eval reports whether the condition holds for vals, the request's values
+// of its key, and whether the key was absent (vals empty).
 //
 // Without a set quantifier, several policy values are ORed, and several
 // request values too: a positive operator holds when any request value
 // matches any policy value, a negated one when none does. An absent key
 // fails a positive operator and satisfies a negated one (see the package
 // documentation, # Assumptions).
-func (c *condition) eval(ctx Context) (ok, absent bool) {
+func (c *condition) eval(vals []string) (ok, absent bool) {
 	if c.never {
 		return false, false
 	}
-	vals := ctx.lookup(c.key)
 	if len(vals) == 0 || c.ifExists && allEmpty(vals) {
 		switch {
 		case c.ifExists:

@@ -127,7 +127,7 @@ func TestOperators(t *testing.T) {
 		if tt.request != nil {
 			ctx[k] = tt.request
 		}
-		got, absent := c.eval(ctx)
+		got, absent := c.eval(ctx.lookup(k))
 		assert.Equalf(t, tt.want, got, "%s %v against %v", tt.op, tt.values, tt.request)
 		assert.Equal(t, tt.request == nil, absent)
 	}
@@ -184,7 +184,7 @@ func TestConditionCoreFeatures(t *testing.T) {
 		if tt.req != nil {
 			ctx["k"] = tt.req
 		}
-		got, _ := tt.c.eval(ctx)
+		got, _ := tt.c.eval(ctx.lookup("k"))
 		assert.Equal(t, tt.want, got, tt.name)
 	}
 }

@@ -82,8 +82,12 @@
 // GetSecretValue and kms:GenerateDataKey for PutSecretValue and
 // CreateSecret; the alias and the key for CreateAlias, UpdateAlias,
 // DeleteAlias and for any key operation that names the key by alias;
-// nothing for DescribeRegions. [Operations] lists the catalogue with the
-// KMS condition keys each operation supplies.
+// nothing for DescribeRegions, which "does not require access control"
+// (seed 000) and is "not affected if authorization is denied in RAM"
+// (seed 002): [PolicySet.Evaluate] allows kms:DescribeRegions whatever the
+// policies say, and lint notes that granting or denying it has no effect.
+// [Operations] lists the catalogue with the KMS condition keys each
+// operation supplies.
 //
 // # Preflight
 //
@@ -228,12 +232,21 @@
 //   - kms:tag/<k> is present only for the operations the KMS condition-key
 //     reference lists (ListKeys, for one, never carries it), and assumed
 //     present for secret operations; kms:EncryptionContext:<k> for the
-//     symmetric cryptographic operations.
+//     symmetric cryptographic operations; kms:EncryptionAlgorithm for the
+//     cryptographic ones ([Operation].ConditionKeys). Evaluation enforces
+//     it: a condition on a KMS-specific key that the request's action does
+//     not supply sees the key absent, whatever [Request].Context holds (so
+//     an Allow with a positive kms:tag condition never grants kms:ListKeys).
+//     The seeds list no condition keys per operation; the reference does
+//     not list ListAliasesByKeyId, TagResource, UntagResource or
+//     ListResourceTags for kms:tag, so they do not supply it.
 //   - GetSecretValue needs kms:Decrypt and PutSecretValue
 //     kms:GenerateDataKey on the secret's key only when it is self-managed;
 //     CreateSecret with a self-managed key needs kms:GenerateDataKey on it
-//     (CreateSecret API reference) [secret-key-generate-data-key]. An
-//     unknown key type is taken as service-managed [secret-key-unknown].
+//     (CreateSecret API reference) [secret-key-generate-data-key]. When
+//     neither the key nor its type is given, [PolicySet.Check] cannot know
+//     whether that permission is needed: it denies the call and names the
+//     missing fact in [Decision].MissingFacts [secret-key-unknown].
 //   - A call naming a key by alias needs the action on the alias and on the
 //     key [alias-needs-key]. UpdateAlias is checked against the new target
 //     key [alias-new-target]; DeleteAlias against the current one.
@@ -242,9 +255,16 @@
 //     acs:ram::<uid>:role/<role>/<session>) is evaluated as its role
 //     acs:ram::<uid>:role/<role>; role names compare case-insensitively
 //     [session-as-role].
-//   - In key and secret policies acs:ram::<uid>:* names every identity of
-//     the account (root, users, roles, sessions); acs:ram::<uid>:root names
-//     the root identity only. Bare account IDs are rejected.
+//   - In key and secret policies acs:ram::<uid>:* names the account: seed
+//     004 describes the default statement that carries it as "Grant the
+//     current Alibaba Cloud account full permissions to manage and use the
+//     key", and lists "the current Alibaba Cloud account" apart from "RAM
+//     users and RAM roles of the current Alibaba Cloud account". So an Allow
+//     naming it grants the account's root identity only, and a RAM user or
+//     role needs a RAM grant or a statement naming it; a Deny naming it
+//     denies every identity of the account (the reading that errs toward
+//     denial either way) [account-principal]. acs:ram::<uid>:root names the
+//     root identity only. Bare account IDs are rejected.
 //   - Key policies grant only the actions of the seed 004 scope list (for
 //     example not kms:AsymmetricSign); an out-of-scope Allow is ignored
 //     [key-policy-scope], an out-of-scope Deny still denies. Principals of
@@ -300,7 +320,13 @@
 //     matches "*" [no-resource]. The actions that declare KeyId or keystore
 //     but name no existing resource (kms:cmk:create, kms:cmk:list,
 //     kms:cmk:listKeysByTag, kms:keystore:create, kms:keystore:list) are
-//     checked on "*" by [ExpandHuawei].
+//     units on "*" ([ExpandHuawei]), matched against every resource of the
+//     declared type in the caller's account, kms:*:<account-id>:KeyId:*:
+//     Table 1 says "If this column includes a resource type, you must
+//     specify the URN in the Resource element", so Resource "*",
+//     kms:*:*:KeyId:* or kms:*:<account-id>:KeyId:* grant kms:cmk:create,
+//     and a pattern naming one key or one region does not
+//     [resource-type-wide].
 //   - Legacy aliases (Table 1's Alias column): in a 5.0 identity policy, SCP
 //     or resource policy a statement matches action A when a pattern matches
 //     A or any alias of A, for Allow (permissions expand) and Deny
@@ -323,12 +349,14 @@
 //     ForAnyValue: on an absent key fails; ForAllValues: on an absent key
 //     holds [forallvalues-absent] (AWS set semantics).
 //   - An operator Huawei does not have (the AWS spellings Numeric*, Null,
-//     ...) is accepted by the parser and never matches, in Allow and Deny
-//     statements alike; lint reports it as an error. An operator whose type
-//     differs from its key's (Table 4 types: StringEquals on the numeric
-//     kms:ScheduleKeyDeletionPendingWindowInDays, Number* on a string key,
-//     String* on g:CurrentTime) never matches either, negated or not
-//     [operator-never-matches]. Keys the dialect does not know are typed by
+//     ...) is accepted by the parser; lint reports it as an error. In an
+//     Allow statement it never matches [operator-never-matches]; in a Deny
+//     statement the library cannot know what Huawei would decide and takes
+//     the condition to hold, so the Deny applies [deny-condition-unknown].
+//     An operator whose type differs from its key's (Table 4 types:
+//     StringEquals on the numeric kms:ScheduleKeyDeletionPendingWindowInDays,
+//     Number* on a string key, String* on g:CurrentTime) is treated the same
+//     way, negated or not. Keys the dialect does not know are typed by
 //     their operator. Numbers sent as strings ("30") are parsed.
 //   - StringLike and StringNotLike test for a substring, without wildcards
 //     [stringlike-substring]; StringMatch is the glob. StringStartWith,
@@ -340,8 +368,10 @@
 //     createGrant, and whether KMS populates them is unverified.
 //   - SCPs: an SCP without attachment bounds the caller's account. With an
 //     [Org] an SCP applies only when its attachment is on [Org].Path; without
-//     one, SCPs at "root" and at the caller's "account:<id>" apply and OU
-//     SCPs are ignored [scp-path-unknown]. Several SCPs at one level are ORed. A level of the
+//     one, SCPs at "root" and at the caller's "account:<id>" apply, and so
+//     do OU SCPs, which cannot be placed: their Deny statements deny and
+//     their level must allow, and a denial that rests on them names the
+//     missing path in [Decision].MissingFacts [scp-path-unknown]. Several SCPs at one level are ORed. A level of the
 //     path with no SCP in the set is not evaluated [scp-unlisted-level]
 //     (enabling SCPs attaches FullAccess everywhere); the case files model
 //     FullAccess as Allow "*:*:*". SCPs only bound the caller's account.
@@ -375,7 +405,11 @@
 //
 // A local Allow is a prediction, not a grant: KMS decides. Local
 // enforcement errs towards denial where the documents are unclear (resource
-// case, absent keys, out-of-scope denies). Decisions and reports contain
+// case, absent keys, out-of-scope denies, acs:ram::<uid>:* in a key
+// policy), and where the library cannot know it denies and names the
+// missing fact in [Decision].MissingFacts: a secret operation whose key type
+// is unknown, OU-level SCPs without the caller's organization path; a Huawei
+// Deny whose condition it cannot evaluate applies. Decisions and reports contain
 // ARNs and policy text, never key material or secret values.
 //
 // # Compatibility

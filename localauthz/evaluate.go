@@ -106,6 +106,11 @@ type Decision struct {
 	// UnmetConditions lists conditions, as "Operator key", whose key was
 	// present but whose test failed, for ImplicitDeny.
 	UnmetConditions []string `json:"unmetConditions,omitempty"`
+	// MissingFacts names what the library would have needed to know to
+	// decide without erring toward denial (for example the caller's
+	// organization path when OU-level SCPs exist, or the key type of a
+	// secret); a decision with missing facts is never Allow.
+	MissingFacts []string `json:"missingFacts,omitempty"`
 	// Assumptions lists the documented readings the decision relied on.
 	Assumptions Assumption `json:"assumptions"`
 	// Err is non-nil when the request itself is malformed (for example an
@@ -357,6 +362,13 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 		d.Err = errors.New("localauthz: request needs an action and a resource")
 		return
 	}
+	if strings.EqualFold(r.Action, actionDescribeRegions) {
+		// "The DescribeRegions operation does not require access control"
+		// (seed 000); callers "are not affected if authorization is denied
+		// in RAM" (seed 002): no policy, not even a Deny, decides it.
+		d.Effect = Allow
+		return
+	}
 	if len(r.Action) > 4 && strings.EqualFold(r.Action[:4], "kms:") && !strings.ContainsAny(r.Action, "*?") && !isKnownKMSAction(r.Action) {
 		d.Effect = ImplicitDeny
 		d.Err = unknownActionError(r.Action)
@@ -380,7 +392,7 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 
 	var tr matchTrace
 	var ramAllow, ramDeny, resAllow, resDeny *StatementRef
-	act := reqAction{name: r.Action}
+	act := reqAction{name: r.Action, keys: suppliedKeys(r.Action)}
 	root := p.kind == pkRoot
 	if !root { // RAM policies cannot be attached to the account root
 		for i := range s.identity {
@@ -456,6 +468,9 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 		d.Effect = ExplicitDeny
 		d.Decider = ref
 		d.Denied = []Denied{{Action: r.Action, Resource: r.Resource, StatementRef: *ref}}
+		if ramDeny == nil && tr.accountPrincipal {
+			d.Assumptions |= AssumeAccountPrincipal
+		}
 		return
 	case !cross && (ramOK || resAllow != nil), cross && ramOK && resAllow != nil:
 		d.Effect = Allow
@@ -470,6 +485,9 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 	}
 
 	d.Effect = ImplicitDeny
+	if tr.accountPrincipal {
+		d.Assumptions |= AssumeAccountPrincipal
+	}
 	if !cross {
 		if !scope() {
 			where = WhereRAM

@@ -22,7 +22,7 @@ func FuzzParsePolicy(f *testing.F) {
 			f.Add(data, uint8(1))
 		}
 	}
-	for _, file := range []string{"testdata/ram-kms.json", "testdata/extra-cases.json"} {
+	for _, file := range []string{"testdata/conformance/ram-kms.json", "testdata/extra-cases.json"} {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			continue
@@ -101,7 +101,7 @@ func FuzzParsePolicy(f *testing.F) {
 // FuzzParseCases checks that a conformance case file never panics the
 // parser or the runner, and that every parsed case runs to a decision.
 func FuzzParseCases(f *testing.F) {
-	for _, file := range []string{"testdata/ram-kms.json", "testdata/extra-cases.json", "testdata/huawei-kms.json"} {
+	for _, file := range []string{"testdata/conformance/ram-kms.json", "testdata/extra-cases.json", "testdata/conformance/huawei-kms.json"} {
 		if data, err := os.ReadFile(file); err == nil {
 			f.Add(data)
 		}

@@ -24,7 +24,7 @@ type apiRow struct {
 // Table 2 as 56 rows).
 func loadTable2(t *testing.T) []apiRow {
 	t.Helper()
-	data, err := os.ReadFile("testdata/huawei-api-actions.json")
+	data, err := os.ReadFile("testdata/conformance/huawei-api-actions.json")
 	require.NoError(t, err)
 	var rows []apiRow
 	require.NoError(t, json.Unmarshal(data, &rows))

@@ -11,6 +11,10 @@ import (
 // identity policies, KMS resource policies and the SCP boundary, over the
 // shared statement core.
 
+// factOrgPath is the fact a decision lacks when OU-level SCPs exist but the
+// request does not place the caller in the organization.
+const factOrgPath = "Request.Org: the caller's organization path (OU-level SCPs exist)"
+
 // Org places the caller's account in a Huawei Cloud organization.
 type Org struct {
 	// IsManagementAccount: SCPs do not apply to the organization's
@@ -199,8 +203,9 @@ func callerAccountLevel(target, account string) bool {
 // scpApplies reports whether an SCP attached at target bounds a caller of
 // account. With an organization path it applies when its attachment is on
 // the path (an SCP without attachment is the caller's account's); without
-// one, SCPs at "root" and at the caller's account apply, and unknown is set
-// for an OU SCP, which cannot be placed.
+// one, SCPs at "root" and at the caller's account apply, and so does an OU
+// SCP, which cannot be placed (unknown is then set): its Deny statements
+// deny and its level must allow.
 func scpApplies(target, account string, org *Org) (applies, unknown bool) {
 	if target == "" {
 		return true, false
@@ -209,7 +214,10 @@ func scpApplies(target, account string, org *Org) (applies, unknown bool) {
 		if target == "root" || callerAccountLevel(target, account) {
 			return true, false
 		}
-		return false, strings.HasPrefix(target, "ou:")
+		// An OU SCP may or may not be on the caller's path; taking it to
+		// apply errs toward denial.
+		ou := strings.HasPrefix(target, "ou:")
+		return ou, ou
 	}
 	for _, l := range org.Path {
 		if l == target {
@@ -259,7 +267,7 @@ func (s *PolicySet) evaluateHuawei(r *Request, d *Decision) {
 		return
 	}
 	entry := huaweiActionEntry(r.Action)
-	act := reqAction{name: r.Action}
+	act := reqAction{name: r.Action, keys: allKeys}
 	if entry != nil {
 		act.aliases = entry.Aliases
 		if len(entry.ResourceTypes) == 0 && r.Resource != "*" {
@@ -269,9 +277,22 @@ func (s *PolicySet) evaluateHuawei(r *Request, d *Decision) {
 			r = &rr
 		}
 	}
+	// match is what statements' resources are matched against: the
+	// request's resource, or for an action that declares a resource type
+	// but names no existing resource (kms:cmk:create), every resource of
+	// that type in the caller's account. Table 1: "If this column includes
+	// a resource type, you must specify the URN in the Resource element",
+	// so kms:*:*:KeyId:* must grant kms:cmk:create; the literal '*' of the
+	// region and the id is matched only by a pattern's wildcard, so a
+	// pattern naming one key or region does not.
+	match := r.Resource
+	if entry != nil && entry.NamesNoResource && len(entry.ResourceTypes) > 0 && r.Resource == "*" {
+		match = "kms:*:" + p.account + ":" + entry.ResourceTypes[0] + ":*"
+		d.Assumptions |= AssumeResourceTypeWide
+	}
 	u, isURN := parseURN(r.Resource)
 	cross := isURN && u.account != "" && !hasAny(u.account, "*?") && u.account != p.account
-	if r.Resource == "*" {
+	if r.Resource == "*" && match == "*" {
 		d.Assumptions |= AssumeNoResource
 	}
 	if strings.EqualFold(r.Action, "kms:alias:associate") {
@@ -292,7 +313,7 @@ func (s *PolicySet) evaluateHuawei(r *Request, d *Decision) {
 		} else {
 			v50 = true
 		}
-		al, de := evalStatements(a.policy.stmts, act, r.Resource, &p, r.Context, &tr)
+		al, de := evalStatements(a.policy.stmts, act, match, &p, r.Context, &tr)
 		if de >= 0 {
 			idDeny, denySt = &a.refs[de], &a.policy.stmts[de]
 			break
@@ -320,7 +341,7 @@ func (s *PolicySet) evaluateHuawei(r *Request, d *Decision) {
 	}
 	scpGate := true
 	if idDeny == nil && resDeny == nil && len(s.scps) > 0 && (r.Org == nil || !r.Org.IsManagementAccount) {
-		scpGate, scpDeny, denySt = s.scpBoundary(r, act, &p, &tr, d)
+		scpGate, scpDeny, denySt = s.scpBoundary(r, match, act, &p, &tr, d)
 	}
 	if tr.negatedAbsent {
 		d.Assumptions |= AssumeAbsentKeyNegated
@@ -334,11 +355,17 @@ func (s *PolicySet) evaluateHuawei(r *Request, d *Decision) {
 		}
 	}
 
+	if tr.denyUndecidable {
+		d.Assumptions |= AssumeDenyConditionUnknown
+	}
 	if ref := firstRef(idDeny, resDeny, scpDeny); ref != nil {
 		d.Effect = ExplicitDeny
 		d.Decider = ref
 		d.Denied = []Denied{{Action: r.Action, Resource: r.Resource, StatementRef: *ref}}
 		d.Assumptions |= huaweiStmtAssumptions(denySt, act)
+		if scpDeny != nil && d.Assumptions.Has(AssumeSCPPathUnknown) {
+			d.MissingFacts = append(d.MissingFacts, factOrgPath)
+		}
 		if resDeny != nil {
 			d.Assumptions |= AssumeKMSResourcePolicy
 		}
@@ -346,6 +373,9 @@ func (s *PolicySet) evaluateHuawei(r *Request, d *Decision) {
 	}
 	idOK, resOK := idAllow != nil, resAllow != nil
 	if scpGate && (cross && idOK && resOK || !cross && (idOK || resOK)) {
+		// OU SCPs that could not be placed were applied and still allow:
+		// wherever the caller is, the answer is the same.
+		d.Assumptions &^= AssumeSCPPathUnknown
 		d.Effect = Allow
 		d.Decider = idAllow
 		if idOK {
@@ -361,6 +391,9 @@ func (s *PolicySet) evaluateHuawei(r *Request, d *Decision) {
 	}
 
 	d.Effect = ImplicitDeny
+	if !scpGate && d.Assumptions.Has(AssumeSCPPathUnknown) {
+		d.MissingFacts = append(d.MissingFacts, factOrgPath)
+	}
 	if !scpGate {
 		d.Missing = append(d.Missing, Missing{Action: r.Action, Resource: r.Resource, Where: WhereSCP})
 	}
@@ -381,7 +414,7 @@ func (s *PolicySet) evaluateHuawei(r *Request, d *Decision) {
 	for _, c := range tr.failed[:tr.nFailed] {
 		d.UnmetConditions = append(d.UnmetConditions, c.name+" "+c.key)
 	}
-	if !idOK && s.huaweiCaseOnlyMismatch(r, act, &p) {
+	if !idOK && s.huaweiCaseOnlyMismatch(match, act, &p) {
 		d.Assumptions |= AssumeCaseSensitiveResource
 	}
 }
@@ -399,7 +432,7 @@ func firstRef(refs ...*StatementRef) *StatementRef {
 // every level with an applicable SCP needs a matching Allow; any matching
 // Deny denies. It reports whether the boundary admits the request, and the
 // denying statement if any.
-func (s *PolicySet) scpBoundary(r *Request, act reqAction, p *principal, tr *matchTrace, d *Decision) (gate bool, deny *StatementRef, denySt *compiledStatement) {
+func (s *PolicySet) scpBoundary(r *Request, match string, act reqAction, p *principal, tr *matchTrace, d *Decision) (gate bool, deny *StatementRef, denySt *compiledStatement) {
 	gate = true
 	applies := func(i int) bool {
 		ok, unknown := scpApplies(s.scps[i].target, p.account, r.Org)
@@ -427,7 +460,7 @@ func (s *PolicySet) scpBoundary(r *Request, act reqAction, p *principal, tr *mat
 			if j != i && (!sameSCPLevel(s.scps[i].target, b.target, p.account) || !applies(j)) {
 				continue
 			}
-			al, de := evalStatements(b.policy.stmts, act, r.Resource, p, r.Context, tr)
+			al, de := evalStatements(b.policy.stmts, act, match, p, r.Context, tr)
 			if de >= 0 {
 				return false, &b.refs[de], &b.policy.stmts[de]
 			}
@@ -454,7 +487,7 @@ func (s *PolicySet) scpBoundary(r *Request, act reqAction, p *principal, tr *mat
 
 // huaweiCaseOnlyMismatch reports whether some applicable identity Allow
 // statement would have matched the resource if case were ignored.
-func (s *PolicySet) huaweiCaseOnlyMismatch(r *Request, act reqAction, p *principal) bool {
+func (s *PolicySet) huaweiCaseOnlyMismatch(resource string, act reqAction, p *principal) bool {
 	for i := range s.identity {
 		a := &s.identity[i]
 		if !a.holds(p) {
@@ -462,11 +495,11 @@ func (s *PolicySet) huaweiCaseOnlyMismatch(r *Request, act reqAction, p *princip
 		}
 		for j := range a.policy.stmts {
 			st := &a.policy.stmts[j]
-			if st.deny || st.notResource || !st.matchesReqAction(act) || st.matchesResource(r.Resource) {
+			if st.deny || st.notResource || !st.matchesReqAction(act) || st.matchesResource(resource) {
 				continue
 			}
 			for k := range st.resources {
-				if (st.resourceSvc == nil || st.resourceSvc[k] == "") && st.resources[k].matchFold(r.Resource) {
+				if (st.resourceSvc == nil || st.resourceSvc[k] == "") && st.resources[k].matchFold(resource) {
 					return true
 				}
 			}

@@ -27,7 +27,7 @@ func huaweiKindIndex(k localauthz.PolicyKind) uint8 {
 // and linting a parsed policy never panic. Seeds: every policy of the
 // Huawei conformance cases and the Huawei test policies.
 func FuzzParseHuaweiPolicy(f *testing.F) {
-	if data, err := os.ReadFile("testdata/huawei-kms.json"); err == nil {
+	if data, err := os.ReadFile("testdata/conformance/huawei-kms.json"); err == nil {
 		if cases, err := localauthz.ParseCases(data); err == nil {
 			for _, c := range cases {
 				for _, p := range c.Policies {

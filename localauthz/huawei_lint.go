@@ -164,11 +164,11 @@ func (l *huaweiLinter) conditions(sd *stmtDoc) {
 		path := joinKey(opPath, c.key)
 		sp := splitHuaweiOperator(c.op)
 		if !sp.known {
-			l.add(SeverityError, CodeUnknownOperator, opPath, unknownOperatorMessage(c.op, sp))
+			l.add(SeverityError, CodeUnknownOperator, opPath, unknownOperatorMessage(c.op, sp, deny))
 			continue
 		}
 		if kt, ok := huaweiKeyType(c.key); ok && kt != sp.op.valueType() {
-			l.add(SeverityError, CodeOperatorType, path, c.op+" compares "+typeName(sp.op.valueType())+" values but "+c.key+" is "+typeName(kt)+"; the condition never matches")
+			l.add(SeverityError, CodeOperatorType, path, c.op+" compares "+typeName(sp.op.valueType())+" values but "+c.key+" is "+typeName(kt)+"; "+neverEffect(deny))
 		}
 		if sp.op == opStringContains {
 			wild := false
@@ -203,8 +203,17 @@ func (l *huaweiLinter) conditions(sd *stmtDoc) {
 	}
 }
 
-func unknownOperatorMessage(name string, sp huaweiOpSpec) string {
-	msg := strconv.Quote(name) + " is not a Huawei Cloud operator; the condition never matches"
+// neverEffect says what a condition that cannot be evaluated does: in an
+// Allow it never matches; in a Deny this package takes it to hold.
+func neverEffect(deny bool) string {
+	if deny {
+		return "the condition cannot be evaluated, and this package takes the Deny to apply whatever the request carries (erring toward denial)"
+	}
+	return "the condition never matches"
+}
+
+func unknownOperatorMessage(name string, sp huaweiOpSpec, deny bool) string {
+	msg := strconv.Quote(name) + " is not a Huawei Cloud operator; " + neverEffect(deny)
 	base := sp.base
 	if strings.HasPrefix(base, "Numeric") {
 		base = "Number" + base[len("Numeric"):]
@@ -294,7 +303,9 @@ func (l *huaweiLinter) resourceFit(sd *stmtDoc, cs *compiledStatement) {
 		case len(k.ResourceTypes) == 0:
 			l.add(SeverityWarning, CodeNeedsStarResource, path, k.Name+" has no resource type and is authorized on \"*\"; this statement's Resource never matches it")
 		case k.NamesNoResource:
-			l.add(SeverityInfo, CodeNeedsStarResource, path, k.Name+" declares "+strings.Join(k.ResourceTypes, ", ")+" but its API names no existing resource; this package checks it on \"*\" (an ambiguous reading), which this statement's Resource does not match")
+			if !coversType(sd.resources, k.ResourceTypes[0]) {
+				l.add(SeverityInfo, CodeNeedsStarResource, path, k.Name+" declares "+strings.Join(k.ResourceTypes, ", ")+" but its API names no existing resource; it is checked against every "+k.ResourceTypes[0]+" of the account (kms:*:<account-id>:"+k.ResourceTypes[0]+":*), which this statement's Resource does not cover")
+			}
 		case contains(k.ResourceTypes, HuaweiResourceAlias) && keyURN != aliasURN:
 			missing := "alias URNs (kms:<region>:<account-id>:alias:<name>)"
 			if !keyURN {
@@ -303,6 +314,23 @@ func (l *huaweiLinter) resourceFit(sd *stmtDoc, cs *compiledStatement) {
 			l.add(SeverityWarning, CodeAliasNeedsKeyAlias, path, k.Name+" is authorized on the key and on the alias; Resource also needs "+missing)
 		}
 	}
+}
+
+// coversType reports whether a resource pattern covers every resource of
+// type typ in its account, as the evaluation of an action that names no
+// existing resource requires (kms:*:*:KeyId:* for kms:cmk:create).
+func coversType(patterns []string, typ string) bool {
+	for _, r := range patterns {
+		u, ok := parseURN(r)
+		if !ok {
+			continue
+		}
+		g := compileGlob(r, false)
+		if g.match("kms:*:" + u.account + ":" + typ + ":*") {
+			return true
+		}
+	}
+	return false
 }
 
 // scp checks the SCP grammar: Allow statements only with Resource "*" and

@@ -25,7 +25,7 @@ const (
 // (a copy of authz-cases/huawei-kms.json), with the dialect detected and
 // forced.
 func TestHuaweiConformance(t *testing.T) {
-	cases := loadCases(t, "testdata/huawei-kms.json")
+	cases := loadCases(t, "testdata/conformance/huawei-kms.json")
 	require.Len(t, cases, 54)
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
@@ -44,13 +44,13 @@ func TestHuaweiConformance(t *testing.T) {
 			}
 		})
 	}
-	for _, c := range loadCases(t, "testdata/ram-kms.json") {
+	for _, c := range loadCases(t, "testdata/conformance/ram-kms.json") {
 		assert.Equal(t, localauthz.DialectAlibaba, c.Dialect(), c.Name)
 	}
 }
 
 func TestHuaweiCaseDetails(t *testing.T) {
-	cases := loadCases(t, "testdata/huawei-kms.json")
+	cases := loadCases(t, "testdata/conformance/huawei-kms.json")
 	byName := map[string]localauthz.Case{}
 	for _, c := range cases {
 		byName[c.Name] = c
@@ -363,11 +363,21 @@ func TestHuaweiSCPs(t *testing.T) {
 	onlyGet := allowDoc(`"kms:cmk:get"`, "", "")
 	req := localauthz.Request{Principal: hwAlice, Action: "kms:cmk:decryptData", Resource: hwKey}
 
-	// without an organization path: root and account SCPs apply, OU ones cannot be placed
+	// without an organization path: root and account SCPs apply, and so do
+	// OU ones, which cannot be placed: the library errs toward denial and
+	// names the missing fact
 	set := hwSet(t, "identity", "", id, "scp", "root", full, "scp", "ou:ou-1", onlyGet)
 	d := set.Evaluate(req)
-	assert.Equal(t, localauthz.Allow, d.Effect)
+	assert.Equal(t, localauthz.ImplicitDeny, d.Effect)
 	assert.True(t, d.Assumptions.Has(localauthz.AssumeSCPPathUnknown))
+	assert.Equal(t, []localauthz.Missing{{Action: req.Action, Resource: hwKey, Where: localauthz.WhereSCP}}, d.Missing)
+	require.Len(t, d.MissingFacts, 1)
+	assert.Contains(t, d.MissingFacts[0], "organization path")
+	get := req
+	get.Action = "kms:cmk:get"
+	d = set.Evaluate(get)
+	assert.Equal(t, localauthz.Allow, d.Effect, "allowed wherever the caller is")
+	assert.Empty(t, d.MissingFacts)
 
 	r := req
 	r.Org = &localauthz.Org{Path: []string{"root", "ou:ou-1", "account:" + hwAcct}}
@@ -556,10 +566,14 @@ func TestHuaweiLint(t *testing.T) {
 	v5legacyName := codes(localauthz.HuaweiIdentityPolicy, `{"Version":"5.0","Statement":[{"Effect":"Allow","Action":["kms:dek:create"]}]}`)
 	assert.Contains(t, v5legacyName[localauthz.CodeActionAlias].Message, "kms:cmk:createDataKeyWithoutPlaintext")
 
+	// Table 1 declares KeyId for kms:cmk:create: the URN covering every key
+	// of the account grants it; one naming a single key cannot
 	create := localauthz.LintDocument([]byte(`{"Version":"5.0","Statement":[{"Effect":"Allow","Action":["kms:cmk:create"],"Resource":["kms:*:`+hwAcct+`:KeyId:*"]}]}`), localauthz.HuaweiIdentityPolicy)
+	assert.Empty(t, create)
+	create = localauthz.LintDocument([]byte(`{"Version":"5.0","Statement":[{"Effect":"Allow","Action":["kms:cmk:create"],"Resource":["`+hwKey+`"]}]}`), localauthz.HuaweiIdentityPolicy)
 	require.Len(t, create, 1)
 	assert.Equal(t, localauthz.CodeNeedsStarResource, create[0].Code)
-	assert.Equal(t, localauthz.SeverityInfo, create[0].Severity, "Table 1 declares KeyId for kms:cmk:create; the \"*\" reading is ambiguous")
+	assert.Equal(t, localauthz.SeverityInfo, create[0].Severity)
 
 	clean := localauthz.LintDocument([]byte(`{"Version":"5.0","Statement":[{"Effect":"Allow","Action":["kms:cmk:decryptData"],"Resource":["`+hwKey+`"]}]}`), localauthz.HuaweiIdentityPolicy)
 	assert.Empty(t, clean)

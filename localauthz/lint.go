@@ -57,6 +57,7 @@ const (
 	CodeSidCharset           = "sid-charset"             // Sid outside the documented characters (info)
 	CodeRootPrincipal        = "root-principal"          // :root in a key policy is read narrowly (info)
 	CodeKMSResourceShape     = "kms-resource-shape"      // a kms ARN that names no key, alias or secret (warning)
+	CodeNoPermissionNeeded   = "no-permission-needed"    // kms:DescribeRegions, which no policy decides (info)
 )
 
 // LintDocument parses and lints a document. A document that does not parse
@@ -329,6 +330,10 @@ func (l *linter) actions(sd *stmtDoc, cs *compiledStatement) {
 			}
 			continue
 		}
+		if strings.EqualFold(a, actionDescribeRegions) {
+			l.add(SeverityInfo, CodeNoPermissionNeeded, path, strconv.Quote(a)+" needs no permission: \"The DescribeRegions operation does not require access control\" (seed 000), and a Deny does not stop it (seed 002); this entry has no effect")
+			continue
+		}
 		msg := strconv.Quote(a) + " is not a KMS action"
 		if s := closest(a, knownActions, 3); s != "" {
 			msg += "; did you mean " + s + "?"
@@ -398,7 +403,7 @@ func (l *linter) scope(sd *stmtDoc, cs *compiledStatement) {
 	actPath := joinKey(sd.path, sd.actionElem())
 	for _, ps := range sd.principals {
 		if strings.HasSuffix(ps, ":root") {
-			l.add(SeverityInfo, CodeRootPrincipal, joinKey(sd.path, "Principal"), ps+" is read as the account's root identity only; use acs:ram::<uid>:* for every identity of the account")
+			l.add(SeverityInfo, CodeRootPrincipal, joinKey(sd.path, "Principal"), ps+" is read as the account's root identity only; name RAM users and roles (acs:ram::<uid>:user/<name>, :role/<name>) to grant them")
 		}
 	}
 	if cs.deny || sd.notAction {

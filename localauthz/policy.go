@@ -675,6 +675,7 @@ func compileStatement(s *stmtDoc, kind PolicyKind) compiledStatement {
 			c.resources[i] = compileGlob(r, false)
 		}
 	} else {
+		c.accountIsRoot = true
 		c.principals = make([]principal, 0, len(s.principals))
 		for _, ps := range s.principals {
 			p, _ := parsePolicyPrincipal(ps)
@@ -685,6 +686,7 @@ func compileStatement(s *stmtDoc, kind PolicyKind) compiledStatement {
 		o := ramOperators[cd.op]
 		cond, _, _ := compileCondition(o.op, o.negate, cd.key, cd.values)
 		cond.name = cd.op
+		cond.class = conditionKeyClass(cd.key)
 		c.conds = append(c.conds, cond)
 	}
 	return c

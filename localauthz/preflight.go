@@ -68,8 +68,19 @@ func (s *PolicySet) Check(principal string, c Call) Report {
 		rep.Checks[i] = Check{Requirement: rq, Decision: d}
 	}
 	rep.Decision = aggregate(rep.Checks)
+	if rep.Decision.Effect != ExplicitDeny && rep.Decision.Assumptions.Has(AssumeSecretKeyUnknown) {
+		// The call may also need kms:Decrypt (kms:GenerateDataKey) on a
+		// self-managed key that nobody named: deny, and say what is missing.
+		rep.Decision.Effect = ImplicitDeny
+		rep.Decision.Decider = nil
+		rep.Decision.MissingFacts = append(rep.Decision.MissingFacts, factSecretKeyType)
+	}
 	return rep
 }
+
+// factSecretKeyType is the fact a secret operation lacks when neither the
+// secret's encryption key nor its type is given.
+const factSecretKeyType = "Facts.EncryptionKeyType (service-managed) or Facts.EncryptionKey: the key that encrypts the secret"
 
 // requirementContext is the call's context with the kms:tag/<key> condition
 // keys of resource, when Facts.Tags knows them. An alias presents the tags
@@ -110,6 +121,11 @@ func aggregate(checks []Check) Decision {
 		for _, k := range d.UnmetConditions {
 			if !contains(out.UnmetConditions, k) {
 				out.UnmetConditions = append(out.UnmetConditions, k)
+			}
+		}
+		for _, k := range d.MissingFacts {
+			if !contains(out.MissingFacts, k) {
+				out.MissingFacts = append(out.MissingFacts, k)
 			}
 		}
 		if out.Err == nil {
@@ -340,6 +356,9 @@ func writeDecisionDetails(b *strings.Builder, indent string, d Decision) {
 	}
 	if len(d.UnmetConditions) > 0 {
 		b.WriteString(indent + "conditions not met: " + strings.Join(d.UnmetConditions, ", ") + "\n")
+	}
+	for _, f := range d.MissingFacts {
+		b.WriteString(indent + "missing fact (denied until known): " + f + "\n")
 	}
 	for _, a := range d.Assumptions.List() {
 		b.WriteString(indent + "assumption " + a.Code() + ": " + a.Description() + "\n")

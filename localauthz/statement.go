@@ -20,7 +20,11 @@ type compiledStatement struct {
 	resources   []glob      // case-sensitive; nil means "the resource the policy is attached to"
 	resourceSvc []string    // per resource: lower-case literal service matched case-insensitively (resources[i] is then the rest); nil if none
 	principals  []principal // nil for identity policies (the policy's holder is the principal)
-	conds       []condition // ANDed
+	// accountIsRoot: an account principal (acs:ram::<uid>:*) of an Allow
+	// names the account's root identity only (Alibaba key and secret
+	// policies); a Deny still names every identity of the account.
+	accountIsRoot bool
+	conds         []condition // ANDed
 }
 
 // actionMode says how a statement's action patterns meet the legacy
@@ -38,7 +42,19 @@ const (
 type reqAction struct {
 	name    string
 	aliases []string
+	// keys are the condition-key classes the action supplies (see
+	// condition.class); a condition on a key of another class sees it
+	// absent, whatever the request context holds.
+	keys keyClass
 }
+
+// keyClass is a bit set of condition-key classes. A dialect that knows
+// which actions supply which keys classifies its keys; class 0 (the
+// default) is always supplied.
+type keyClass uint8
+
+// allKeys supplies every class: the action's keys are not known.
+const allKeys keyClass = 0xff
 
 // maxTracedKeys bounds how many absent condition keys one evaluation
 // reports; the trace lives on the stack.
@@ -52,6 +68,13 @@ type matchTrace struct {
 	nFailed       int
 	negatedAbsent bool // a negated condition held only because its key was absent
 	forAllAbsent  bool // a ForAllValues condition held only because its key was absent
+	// accountPrincipal: an account principal was read narrowly (an Allow
+	// that did not extend to a RAM user or role) or broadly (a Deny that
+	// did); see compiledStatement.accountIsRoot.
+	accountPrincipal bool
+	// denyUndecidable: a Deny applied although one of its conditions
+	// could not be evaluated.
+	denyUndecidable bool
 }
 
 func (t *matchTrace) addMissing(key string) {
@@ -133,14 +156,23 @@ func (s *compiledStatement) resourcePatternMatches(i int, resource string) bool 
 	return g.match(resource)
 }
 
-func (s *compiledStatement) matchesPrincipal(p *principal) bool {
+func (s *compiledStatement) matchesPrincipal(p *principal, tr *matchTrace) bool {
 	if s.principals == nil {
 		return true
 	}
 	for i := range s.principals {
-		if p.matchedBy(&s.principals[i]) {
-			return true
+		q := &s.principals[i]
+		if !p.matchedBy(q) {
+			continue
 		}
+		if q.kind == pkAccount && s.accountIsRoot && p.kind != pkRoot {
+			if !s.deny {
+				tr.accountPrincipal = true
+				continue // an Allow for the account grants its root only
+			}
+			tr.accountPrincipal = true // a Deny for the account denies all of it
+		}
+		return true
 	}
 	return false
 }
@@ -160,11 +192,22 @@ func (t *matchTrace) addFailed(c *condition) {
 // conditionsHold evaluates the ANDed conditions; absent keys that made a
 // condition fail are recorded in tr, and so are absent keys that made one
 // hold (a negated operator, or a vacuous ForAllValues).
-func (s *compiledStatement) conditionsHold(ctx Context, tr *matchTrace) bool {
+func (s *compiledStatement) conditionsHold(ctx Context, keys keyClass, tr *matchTrace) bool {
 	negAbsent, allAbsent := false, false
 	for i := range s.conds {
 		c := &s.conds[i]
-		ok, absent := c.eval(ctx)
+		if c.never && s.deny {
+			// A Deny whose condition cannot be evaluated (an unknown
+			// operator, a wrong type) is taken to apply: the library errs
+			// toward denial where it cannot know.
+			tr.denyUndecidable = true
+			continue
+		}
+		var vals []string
+		if c.class == 0 || keys&c.class != 0 {
+			vals = ctx.lookup(c.key)
+		}
+		ok, absent := c.eval(vals)
 		if !ok {
 			if absent {
 				tr.addMissing(c.key)
@@ -201,10 +244,10 @@ func evalStatements(stmts []compiledStatement, action reqAction, resource string
 		if !s.deny && allow >= 0 {
 			continue // one Allow is enough; keep looking for a Deny
 		}
-		if !s.matchesReqAction(action) || !s.matchesResource(resource) || !s.matchesPrincipal(p) {
+		if !s.matchesReqAction(action) || !s.matchesResource(resource) || !s.matchesPrincipal(p, tr) {
 			continue
 		}
-		if !s.conditionsHold(ctx, tr) {
+		if !s.conditionsHold(ctx, action.keys, tr) {
 			continue
 		}
 		if s.deny {
