@@ -1,15 +1,25 @@
-package localauthz
+package huawei
 
 import (
 	"strconv"
 	"strings"
+
+	"github.com/kmsenvelope/kmsenvelope/localauthz/core"
 )
 
-// Lint finding codes of the Huawei Cloud dialect (besides the shared
-// parse, unsupported, too-large, full-access, unknown-action, action-case,
-// action-matches-nothing, unknown-condition-key, duplicate-sid and
-// kms-resource-shape).
+// Lint finding codes of the Huawei Cloud dialect, the shared ones first.
 const (
+	CodeParse                = core.CodeParse
+	CodeUnsupported          = core.CodeUnsupported
+	CodeTooLarge             = core.CodeTooLarge
+	CodeFullAccess           = core.CodeFullAccess
+	CodeUnknownAction        = core.CodeUnknownAction
+	CodeActionCase           = core.CodeActionCase
+	CodeActionMatchesNothing = core.CodeActionMatchesNothing
+	CodeUnknownConditionKey  = core.CodeUnknownConditionKey
+	CodeDuplicateSid         = core.CodeDuplicateSid
+	CodeKMSResourceShape     = core.CodeKMSResourceShape
+
 	CodeUnknownOperator     = "unknown-operator"          // an operator Huawei does not have; it never matches (error)
 	CodeOperatorType        = "operator-type"             // operator of the wrong type for its key; never matches (error)
 	CodeStringLikeSubstring = "stringlike-substring"      // StringLike is a substring test, StringMatch the glob (warning/info)
@@ -33,26 +43,51 @@ func (l *huaweiLinter) add(sev Severity, code, path, msg string) {
 	l.out = append(l.out, Finding{Severity: sev, Code: code, Path: path, Message: msg})
 }
 
-func lintHuawei(p *Policy) []Finding {
+// LintDocument parses and lints a document. A document that does not
+// parse yields one error finding naming the offending element.
+func LintDocument(doc []byte, kind PolicyKind, opts ...ParseOption) []Finding {
+	p, err := ParsePolicy(doc, kind, opts...)
+	if err != nil {
+		return []Finding{core.ParseFinding(err)}
+	}
+	return Lint(p)
+}
+
+// HasErrors reports whether any finding is an error.
+func HasErrors(fs []Finding) bool { return core.HasErrors(fs) }
+
+// Lint reports risky, ineffective or suspicious parts of a parsed Huawei
+// Cloud policy: unknown operators (such as the AWS spelling
+// NumericLessThan) and operators of the wrong type for their key;
+// StringLike (a substring test) where StringMatch was meant; kms:* on *;
+// unknown actions and actions covered through a legacy alias; resources
+// that cannot fit the actions; the SCP grammar; ForAllValues and negated
+// Deny conditions on absent keys. A policy of another dialect has no
+// findings here.
+func Lint(p *Policy) []Finding {
+	if !validKind(p.Kind()) {
+		return nil
+	}
 	l := huaweiLinter{p: p}
 	sids := map[string]string{}
-	for i := range p.doc.statements {
-		sd, cs := &p.doc.statements[i], &p.stmts[i]
-		if sd.hasSid {
-			if prev, dup := sids[sd.sid]; dup {
-				l.add(SeverityWarning, CodeDuplicateSid, joinKey(sd.path, "Sid"), "Sid "+strconv.Quote(sd.sid)+" is also used by "+prev)
+	doc, stmts := p.Document(), p.Statements()
+	for i := range doc.Statements {
+		sd, cs := &doc.Statements[i], &stmts[i]
+		if sd.HasSid {
+			if prev, dup := sids[sd.Sid]; dup {
+				l.add(SeverityWarning, CodeDuplicateSid, core.JoinKey(sd.Path, "Sid"), "Sid "+strconv.Quote(sd.Sid)+" is also used by "+prev)
 			} else {
-				sids[sd.sid] = sd.path
+				sids[sd.Sid] = sd.Path
 			}
 		}
 		l.actions(sd, cs)
 		l.resources(sd)
 		l.conditions(sd)
-		if p.kind == HuaweiSCP {
+		if p.Kind() == SCP {
 			l.scp(sd)
 			continue
 		}
-		if !cs.deny {
+		if !cs.Deny {
 			l.breadth(sd)
 			l.resourceFit(sd, cs)
 		}
@@ -60,28 +95,28 @@ func lintHuawei(p *Policy) []Finding {
 	return l.out
 }
 
-func (l *huaweiLinter) legacy() bool { return l.p.doc.version == "1.1" }
+func (l *huaweiLinter) legacy() bool { return l.p.Version() == "1.1" }
 
 // actions checks every Action/NotAction entry against Table 1 and its
 // Alias column.
-func (l *huaweiLinter) actions(sd *stmtDoc, cs *compiledStatement) {
-	actPath := joinKey(sd.path, sd.actionElem())
-	for j, a := range sd.actions {
-		path := listPath(actPath, sd.actionsArray, j)
+func (l *huaweiLinter) actions(sd *core.StatementDoc, cs *core.Statement) {
+	actPath := core.JoinKey(sd.Path, sd.ActionElem())
+	for j, a := range sd.Actions {
+		path := core.ListPath(actPath, sd.ActionsArray, j)
 		svc, _, _ := strings.Cut(a, ":")
 		if a == "*" || !strings.EqualFold(svc, "kms") {
 			continue // other services are not KMS's to check
 		}
-		g := &cs.actions[j]
-		if g.hasWildcard() {
+		g := &cs.Actions[j]
+		if g.HasWildcard() {
 			direct, viaAlias := 0, map[string]string{} // action -> alias
 			for _, k := range huaweiKnownActions {
-				if g.match(k) {
+				if g.Match(k) {
 					direct++
 					continue
 				}
 				for _, al := range huaweiActionIndex[k].Aliases {
-					if g.match(al) {
+					if g.Match(al) {
 						viaAlias[k] = al
 						break
 					}
@@ -89,12 +124,12 @@ func (l *huaweiLinter) actions(sd *stmtDoc, cs *compiledStatement) {
 			}
 			legacyHit := false
 			for _, al := range huaweiLegacyNames {
-				legacyHit = legacyHit || g.match(al)
+				legacyHit = legacyHit || g.Match(al)
 			}
 			switch {
 			case direct == 0 && len(viaAlias) == 0 && !legacyHit:
 				l.add(SeverityWarning, CodeActionMatchesNothing, path, strconv.Quote(a)+" matches no Huawei Cloud KMS action")
-			case !l.legacy() && len(viaAlias) > 0 && !sd.notAction:
+			case !l.legacy() && len(viaAlias) > 0 && !sd.NotAction:
 				var parts []string
 				for _, k := range huaweiKnownActions {
 					if al, ok := viaAlias[k]; ok {
@@ -118,13 +153,13 @@ func (l *huaweiLinter) actions(sd *stmtDoc, cs *compiledStatement) {
 			if c != a {
 				l.add(SeverityWarning, CodeActionCase, path, strconv.Quote(a)+" works (actions are case-insensitive) but is spelled "+c)
 			}
-			if !l.legacy() && !sd.notAction {
+			if !l.legacy() && !sd.NotAction {
 				l.add(SeverityInfo, CodeActionAlias, path, c+" is a legacy alias; it covers "+strings.Join(huaweiAliasHolders[strings.ToLower(c)], ", "))
 			}
 			continue
 		}
 		msg := strconv.Quote(a) + " is not a Huawei Cloud KMS action"
-		if s := closest(a, append(append([]string(nil), huaweiKnownActions...), huaweiLegacyNames...), 4); s != "" {
+		if s := core.Closest(a, append(append([]string(nil), huaweiKnownActions...), huaweiLegacyNames...), 4); s != "" {
 			msg += "; did you mean " + s + "?"
 		}
 		l.add(SeverityError, CodeUnknownAction, path, msg)
@@ -132,19 +167,19 @@ func (l *huaweiLinter) actions(sd *stmtDoc, cs *compiledStatement) {
 }
 
 // resources flags KMS URNs whose resource type is misspelled or unknown.
-func (l *huaweiLinter) resources(sd *stmtDoc) {
-	for j, r := range sd.resources {
+func (l *huaweiLinter) resources(sd *core.StatementDoc) {
+	for j, r := range sd.Resources {
 		u, ok := parseURN(r)
 		if !ok || !strings.EqualFold(u.service, "kms") || hasAny(u.typ, "*?") {
 			continue
 		}
-		path := listPath(joinKey(sd.path, sd.resourceElem()), sd.resourcesArray, j)
+		path := core.ListPath(core.JoinKey(sd.Path, sd.ResourceElem()), sd.ResourcesArray, j)
 		switch u.typ {
-		case HuaweiResourceKeyID, HuaweiResourceAlias, HuaweiResourceKeystore:
+		case ResourceKeyID, ResourceAlias, ResourceKeystore:
 			continue
 		}
 		matched := false
-		for _, t := range []string{HuaweiResourceKeyID, HuaweiResourceAlias, HuaweiResourceKeystore} {
+		for _, t := range []string{ResourceKeyID, ResourceAlias, ResourceKeystore} {
 			if strings.EqualFold(t, u.typ) {
 				l.add(SeverityWarning, CodeResourceCase, path, "resource type "+strconv.Quote(u.typ)+" never matches: URNs compare case-sensitively and the type is spelled "+t)
 				matched = true
@@ -157,48 +192,48 @@ func (l *huaweiLinter) resources(sd *stmtDoc) {
 }
 
 // conditions checks operators and keys.
-func (l *huaweiLinter) conditions(sd *stmtDoc) {
-	deny := sd.effect == "Deny"
-	for _, c := range sd.conds {
-		opPath := joinKey(joinKey(sd.path, "Condition"), c.op)
-		path := joinKey(opPath, c.key)
-		sp := splitHuaweiOperator(c.op)
+func (l *huaweiLinter) conditions(sd *core.StatementDoc) {
+	deny := sd.Effect == "Deny"
+	for _, c := range sd.Conds {
+		opPath := core.JoinKey(core.JoinKey(sd.Path, "Condition"), c.Op)
+		path := core.JoinKey(opPath, c.Key)
+		sp := splitHuaweiOperator(c.Op)
 		if !sp.known {
-			l.add(SeverityError, CodeUnknownOperator, opPath, unknownOperatorMessage(c.op, sp, deny))
+			l.add(SeverityError, CodeUnknownOperator, opPath, unknownOperatorMessage(c.Op, sp, deny))
 			continue
 		}
-		if kt, ok := huaweiKeyType(c.key); ok && kt != sp.op.valueType() {
-			l.add(SeverityError, CodeOperatorType, path, c.op+" compares "+typeName(sp.op.valueType())+" values but "+c.key+" is "+typeName(kt)+"; "+neverEffect(deny))
+		if kt, ok := huaweiKeyType(c.Key); ok && kt != sp.op.ValueType() {
+			l.add(SeverityError, CodeOperatorType, path, c.Op+" compares "+typeName(sp.op.ValueType())+" values but "+c.Key+" is "+typeName(kt)+"; "+neverEffect(deny))
 		}
-		if sp.op == opStringContains {
+		if sp.op == core.OpStringContains {
 			wild := false
-			for _, v := range c.values {
+			for _, v := range c.Values {
 				wild = wild || strings.ContainsAny(v, "*?")
 			}
 			if wild {
-				l.add(SeverityWarning, CodeStringLikeSubstring, opPath, c.op+" tests for a substring and has no wildcards; '*' and '?' are matched literally. Use "+strings.Replace(c.op, "Like", "Match", 1)+" for a pattern")
+				l.add(SeverityWarning, CodeStringLikeSubstring, opPath, c.Op+" tests for a substring and has no wildcards; '*' and '?' are matched literally. Use "+strings.Replace(c.Op, "Like", "Match", 1)+" for a pattern")
 			} else {
-				l.add(SeverityInfo, CodeStringLikeSubstring, opPath, c.op+" tests whether the value contains the text anywhere; use StringEquals, StringStartWith or StringMatch for an exact, prefix or pattern test")
+				l.add(SeverityInfo, CodeStringLikeSubstring, opPath, c.Op+" tests whether the value contains the text anywhere; use StringEquals, StringStartWith or StringMatch for an exact, prefix or pattern test")
 			}
 		}
-		if lk := strings.ToLower(c.key); strings.HasPrefix(lk, "kms:") {
-			if _, ok := huaweiKeyType(c.key); !ok {
-				msg := strconv.Quote(c.key) + " is not a Huawei Cloud KMS condition key (seed 003 Table 4)"
+		if lk := strings.ToLower(c.Key); strings.HasPrefix(lk, "kms:") {
+			if _, ok := huaweiKeyType(c.Key); !ok {
+				msg := strconv.Quote(c.Key) + " is not a Huawei Cloud KMS condition key (seed 003 Table 4)"
 				names := make([]string, len(huaweiConditionKeyTable))
 				for i, k := range huaweiConditionKeyTable {
 					names[i] = k.Name
 				}
-				if s := closest(c.key, names, 3); s != "" {
+				if s := core.Closest(c.Key, names, 3); s != "" {
 					msg += "; did you mean " + s + "?"
 				}
 				l.add(SeverityWarning, CodeUnknownConditionKey, path, msg)
 			}
 		}
-		if sp.set == setForAllValues && !deny && !sp.ifExists {
-			l.add(SeverityInfo, CodeForAllValuesAbsent, path, c.op+" also holds when the request has no "+c.key+"; add a condition that requires the key (such as ForAnyValue:"+sp.base+") if only the listed values may be used")
+		if sp.set == core.SetForAllValues && !deny && !sp.ifExists {
+			l.add(SeverityInfo, CodeForAllValuesAbsent, path, c.Op+" also holds when the request has no "+c.Key+"; add a condition that requires the key (such as ForAnyValue:"+sp.base+") if only the listed values may be used")
 		}
-		if deny && sp.negate && !sp.ifExists && sp.set == setNone {
-			l.add(SeverityInfo, CodeNegatedAbsent, path, "this Deny also applies whenever the request has no "+c.key+"; use "+c.op+"IfExists to deny only wrong values")
+		if deny && sp.negate && !sp.ifExists && sp.set == core.SetNone {
+			l.add(SeverityInfo, CodeNegatedAbsent, path, "this Deny also applies whenever the request has no "+c.Key+"; use "+c.Op+"IfExists to deny only wrong values")
 		}
 	}
 }
@@ -222,14 +257,14 @@ func unknownOperatorMessage(name string, sp huaweiOpSpec, deny bool) string {
 	if _, ok := huaweiOperators[base]; ok {
 		cand = base
 	} else {
-		cand = closest(base, HuaweiOperators(), 3)
+		cand = core.Closest(base, Operators(), 3)
 	}
 	if cand != "" {
 		prefix := ""
 		switch sp.set {
-		case setForAnyValue:
+		case core.SetForAnyValue:
 			prefix = "ForAnyValue:"
-		case setForAllValues:
+		case core.SetForAllValues:
 			prefix = "ForAllValues:"
 		}
 		suffix := ""
@@ -242,24 +277,24 @@ func unknownOperatorMessage(name string, sp huaweiOpSpec, deny bool) string {
 }
 
 // breadth flags Allow statements that grant all of KMS on everything.
-func (l *huaweiLinter) breadth(sd *stmtDoc) {
-	if sd.notAction || sd.notResource {
+func (l *huaweiLinter) breadth(sd *core.StatementDoc) {
+	if sd.NotAction || sd.NotResource {
 		return
 	}
-	anyResource := !sd.hasResource
-	for _, r := range sd.resources {
+	anyResource := !sd.HasResource
+	for _, r := range sd.Resources {
 		anyResource = anyResource || r == "*"
 	}
 	if !anyResource {
 		return
 	}
-	for _, a := range sd.actions {
+	for _, a := range sd.Actions {
 		switch strings.ToLower(a) {
 		case "kms:*", "kms:*:*":
-			l.add(SeverityWarning, CodeFullAccess, joinKey(sd.path, sd.actionElem()), "allows every KMS action on every resource; grant specific actions on specific keys instead")
+			l.add(SeverityWarning, CodeFullAccess, core.JoinKey(sd.Path, sd.ActionElem()), "allows every KMS action on every resource; grant specific actions on specific keys instead")
 			return
 		case "*", "*:*", "*:*:*":
-			l.add(SeverityWarning, CodeFullAccess, joinKey(sd.path, sd.actionElem()), "allows every action of every service, KMS included, on every resource; grant specific actions on specific keys instead")
+			l.add(SeverityWarning, CodeFullAccess, core.JoinKey(sd.Path, sd.ActionElem()), "allows every action of every service, KMS included, on every resource; grant specific actions on specific keys instead")
 			return
 		}
 	}
@@ -268,12 +303,12 @@ func (l *huaweiLinter) breadth(sd *stmtDoc) {
 // resourceFit flags Allow statements whose resources cannot fit the
 // actions they name: actions without a resource type need "*", and the
 // kms:alias:* actions need both the key and the alias URN.
-func (l *huaweiLinter) resourceFit(sd *stmtDoc, cs *compiledStatement) {
-	if sd.notAction || sd.notResource || !sd.hasResource {
+func (l *huaweiLinter) resourceFit(sd *core.StatementDoc, cs *core.Statement) {
+	if sd.NotAction || sd.NotResource || !sd.HasResource {
 		return
 	}
 	star, keyURN, aliasURN := false, false, false
-	for _, r := range sd.resources {
+	for _, r := range sd.Resources {
 		if r == "*" {
 			star = true
 			continue
@@ -282,31 +317,31 @@ func (l *huaweiLinter) resourceFit(sd *stmtDoc, cs *compiledStatement) {
 		if !ok {
 			continue
 		}
-		svc, typ := compileGlob(u.service, true), compileGlob(u.typ, false)
-		if !svc.match("kms") {
+		svc, typ := core.CompileGlob(u.service, true), core.CompileGlob(u.typ, false)
+		if !svc.Match("kms") {
 			continue
 		}
-		keyURN = keyURN || typ.match(HuaweiResourceKeyID)
-		aliasURN = aliasURN || typ.match(HuaweiResourceAlias)
+		keyURN = keyURN || typ.Match(ResourceKeyID)
+		aliasURN = aliasURN || typ.Match(ResourceAlias)
 	}
 	if star {
 		return
 	}
-	actPath := joinKey(sd.path, "Action")
-	for j, a := range sd.actions {
-		path := listPath(actPath, sd.actionsArray, j)
+	actPath := core.JoinKey(sd.Path, "Action")
+	for j, a := range sd.Actions {
+		path := core.ListPath(actPath, sd.ActionsArray, j)
 		k := lookupHuaweiAction(a)
-		if k == nil || cs.actions[j].hasWildcard() {
+		if k == nil || cs.Actions[j].HasWildcard() {
 			continue
 		}
 		switch {
 		case len(k.ResourceTypes) == 0:
 			l.add(SeverityWarning, CodeNeedsStarResource, path, k.Name+" has no resource type and is authorized on \"*\"; this statement's Resource never matches it")
 		case k.NamesNoResource:
-			if !coversType(sd.resources, k.ResourceTypes[0]) {
+			if !coversType(sd.Resources, k.ResourceTypes[0]) {
 				l.add(SeverityInfo, CodeNeedsStarResource, path, k.Name+" declares "+strings.Join(k.ResourceTypes, ", ")+" but its API names no existing resource; it is checked against every "+k.ResourceTypes[0]+" of the account (kms:*:<account-id>:"+k.ResourceTypes[0]+":*), which this statement's Resource does not cover")
 			}
-		case contains(k.ResourceTypes, HuaweiResourceAlias) && keyURN != aliasURN:
+		case contains(k.ResourceTypes, ResourceAlias) && keyURN != aliasURN:
 			missing := "alias URNs (kms:<region>:<account-id>:alias:<name>)"
 			if !keyURN {
 				missing = "key URNs (kms:<region>:<account-id>:KeyId:<key-id>)"
@@ -325,8 +360,8 @@ func coversType(patterns []string, typ string) bool {
 		if !ok {
 			continue
 		}
-		g := compileGlob(r, false)
-		if g.match("kms:*:" + u.account + ":" + typ + ":*") {
+		g := core.CompileGlob(r, false)
+		if g.Match("kms:*:" + u.account + ":" + typ + ":*") {
 			return true
 		}
 	}
@@ -335,19 +370,19 @@ func coversType(patterns []string, typ string) bool {
 
 // scp checks the SCP grammar: Allow statements only with Resource "*" and
 // no Condition; action wildcards only as a whole segment or at the end.
-func (l *huaweiLinter) scp(sd *stmtDoc) {
-	if sd.effect == "Allow" {
-		for j, r := range sd.resources {
+func (l *huaweiLinter) scp(sd *core.StatementDoc) {
+	if sd.Effect == "Allow" {
+		for j, r := range sd.Resources {
 			if r != "*" {
-				l.add(SeverityError, CodeSCPSyntax, listPath(joinKey(sd.path, "Resource"), sd.resourcesArray, j), "an SCP Allow statement may only use Resource \"*\"")
+				l.add(SeverityError, CodeSCPSyntax, core.ListPath(core.JoinKey(sd.Path, "Resource"), sd.ResourcesArray, j), "an SCP Allow statement may only use Resource \"*\"")
 			}
 		}
-		if len(sd.conds) > 0 {
-			l.add(SeverityError, CodeSCPSyntax, joinKey(sd.path, "Condition"), "an SCP Allow statement may not have a Condition (only Deny statements may)")
+		if len(sd.Conds) > 0 {
+			l.add(SeverityError, CodeSCPSyntax, core.JoinKey(sd.Path, "Condition"), "an SCP Allow statement may not have a Condition (only Deny statements may)")
 		}
 	}
-	actPath := joinKey(sd.path, sd.actionElem())
-	for j, a := range sd.actions {
+	actPath := core.JoinKey(sd.Path, sd.ActionElem())
+	for j, a := range sd.Actions {
 		for i := 0; i < len(a); i++ {
 			if a[i] != '*' && a[i] != '?' {
 				continue
@@ -355,7 +390,7 @@ func (l *huaweiLinter) scp(sd *stmtDoc) {
 			wholeSeg := a[i] == '*' && (i == 0 || a[i-1] == ':') && (i == len(a)-1 || a[i+1] == ':')
 			atEnd := a[i] == '*' && i == len(a)-1
 			if !wholeSeg && !atEnd {
-				l.add(SeverityError, CodeSCPSyntax, listPath(actPath, sd.actionsArray, j), "SCP action wildcards may only stand alone or at the end: "+strconv.Quote(a))
+				l.add(SeverityError, CodeSCPSyntax, core.ListPath(actPath, sd.ActionsArray, j), "SCP action wildcards may only stand alone or at the end: "+strconv.Quote(a))
 				break
 			}
 		}
