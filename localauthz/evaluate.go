@@ -337,7 +337,6 @@ func (s *PolicySet) caseOnlyMismatch(r *Request, p *core.Principal) bool {
 				return true
 			}
 		}
-
 	}
 	return false
 }

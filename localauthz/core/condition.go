@@ -8,15 +8,15 @@ import (
 	"time"
 )
 
-// This file is the dialect-independent Condition machinery: comparison
-// operators, their negated forms, IfExists and set quantifiers. The RAM
-// dialect (policy.go) maps operator names onto it and rejects the features
-// RAM does not have (IfExists, ForAnyValue:, ForAllValues:); a dialect that
-// has them (Huawei Cloud IAM) sets the corresponding fields.
+// This file is the condition machinery: comparison operators, their
+// negated forms, IfExists and set quantifiers. A dialect maps its operator
+// names onto it and rejects the features it does not have.
 
-// Op is a base comparison; negated operators set Condition.negate.
+// Op is a base comparison; negated operators set Condition.Negate.
 type Op uint8
 
+// Base operators; each dialect names them (RAM StringLike is OpStringLike,
+// Huawei StringLike is OpStringContains).
 const (
 	OpStringEquals Op = iota + 1
 	OpStringEqualsIgnoreCase
@@ -38,8 +38,10 @@ const (
 	OpStringEndWith   // suffix test (Huawei StringEndWith)
 )
 
+// ValueType is the type of the values an operator compares.
 type ValueType uint8
 
+// Value types.
 const (
 	TypeString ValueType = iota
 	TypeNumber
@@ -84,6 +86,7 @@ func (t ValueType) Expected() string {
 // SetNone, Huawei Cloud all three.
 type SetQuantifier uint8
 
+// Set quantifiers.
 const (
 	SetNone SetQuantifier = iota
 	SetForAnyValue

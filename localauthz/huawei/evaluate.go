@@ -56,12 +56,6 @@ func (u urn) concrete() bool {
 		!hasAny(u.typ, "*?") && !hasAny(u.path, "*?")
 }
 
-// looksHuaweiPrincipal reports whether s is written like a Huawei Cloud
-// principal URN (iam:: or sts::).
-func looksHuaweiPrincipal(s string) bool {
-	return strings.HasPrefix(s, "iam::") || strings.HasPrefix(s, "sts::")
-}
-
 // parseHuaweiRequestPrincipal parses the caller:
 //
 //	iam::<account-id>:user:<name>
