@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/kmsenvelope/kmsenvelope/localauthz/core"
 )
 
 // ResourceType is the kind of resource an operation is authorized against
@@ -108,15 +110,6 @@ type Facts struct {
 	Tags map[string]map[string]string `json:"tags,omitempty"`
 }
 
-// Requirement is one (action, resource) pair an operation needs.
-type Requirement struct {
-	Action   string `json:"action"`
-	Resource string `json:"resource"`
-	Why      string `json:"why"`
-	// Assumptions are the readings this requirement depends on.
-	Assumptions Assumption `json:"assumptions,omitempty"`
-}
-
 // Errors of [Expand].
 var (
 	ErrUnknownOperation = errors.New("localauthz: unknown KMS operation")
@@ -124,11 +117,14 @@ var (
 	// "kms:" action the catalogue does not know (a typo, most often); the
 	// decision is then ImplicitDeny whatever the policies say.
 	ErrUnknownAction = errors.New("localauthz: unknown KMS action")
-	ErrMissingFact   = errors.New("localauthz: missing fact")
-	ErrResourceType  = errors.New("localauthz: wrong resource type")
+	// ErrMissingFact reports a call that needs a fact [Facts] lacks.
+	ErrMissingFact  = core.ErrMissingFact
+	ErrResourceType = errors.New("localauthz: wrong resource type")
 )
 
-type condSet uint8
+// condSet is the set of KMS-specific condition keys an action supplies;
+// as a core.KeyClass it masks the keys of conditions the action cannot meet.
+type condSet = core.KeyClass
 
 const (
 	condTag condSet = 1 << iota
@@ -211,6 +207,11 @@ var catalogue = []opEntry{
 	{"SetSecretPolicy", acts("SetSecretPolicy"), ResourceSecret, condTag, "seed 000 convention, seed 004"},
 }
 
+// actionDescribeRegions names the one KMS API without access control
+// (seeds 000 and 002); it is no action of the catalogue, since no policy
+// grants or denies it.
+const actionDescribeRegions = "kms:DescribeRegions"
+
 // extraActions are KMS actions that appear in the documents but are not
 // one operation's authorization (kms:CreateInstance: seed 001).
 var extraActions = []string{"kms:CreateInstance"}
@@ -224,12 +225,48 @@ func acts(names ...string) []string {
 }
 
 var (
-	opIndex      = map[string]*opEntry{} // lower-case API name
-	actionIndex  = map[string]condSet{}  // lower-case action -> condition keys supplied
-	knownActions []string                // canonical spelling, sorted
-	canonical    = map[string]string{}   // lower-case action -> canonical spelling
-	canonicalSet = map[string]bool{}     // canonical spellings, for an allocation-free check
+	opIndex       = map[string]*opEntry{} // lower-case API name
+	actionIndex   = map[string]condSet{}  // lower-case action -> condition keys supplied
+	knownActions  []string                // canonical spelling, sorted
+	canonical     = map[string]string{}   // lower-case action -> canonical spelling
+	canonicalSet  = map[string]bool{}     // canonical spellings, for an allocation-free check
+	canonicalKeys = map[string]condSet{}  // canonical spelling -> condition keys supplied
 )
+
+// suppliedKeys returns the condition-key classes a request for action
+// carries: for a catalogue action the KMS-specific keys the KMS
+// condition-key reference lists for it (kms:tag/<k> for DescribeKey, not
+// for ListKeys or ListAliasesByKeyId), plus the global acs: keys; for any
+// other action every key the request context holds.
+func suppliedKeys(action string) core.KeyClass {
+	if c, ok := canonicalKeys[action]; ok {
+		return c
+	}
+	if c, ok := actionIndex[strings.ToLower(action)]; ok {
+		return c
+	}
+	if _, ok := canonical[strings.ToLower(action)]; ok {
+		return 0 // known, but supplies no KMS-specific key (kms:CreateInstance)
+	}
+	return core.AllKeys
+}
+
+// conditionKeyClass classifies a RAM condition key: kms:tag/<k>,
+// kms:EncryptionAlgorithm and kms:EncryptionContext:<k> are present only
+// for the actions that supply them; other keys (the global acs: ones) for
+// every action.
+func conditionKeyClass(key string) core.KeyClass {
+	lk := strings.ToLower(key)
+	switch {
+	case strings.HasPrefix(lk, "kms:tag/"):
+		return condTag
+	case lk == "kms:encryptionalgorithm":
+		return condAlg
+	case strings.HasPrefix(lk, "kms:encryptioncontext:"):
+		return condCtx
+	}
+	return 0
+}
 
 // isKnownKMSAction reports whether a (any case) is a catalogue action.
 func isKnownKMSAction(a string) bool {
@@ -243,7 +280,7 @@ func isKnownKMSAction(a string) bool {
 // unknownActionError names an unknown kms: action and the nearest known one.
 func unknownActionError(a string) error {
 	msg := fmt.Sprintf("%q", a)
-	if s := closest(a, knownActions, 3); s != "" {
+	if s := core.Closest(a, knownActions, 3); s != "" {
 		msg += fmt.Sprintf(" (did you mean %s?)", s)
 	}
 	return fmt.Errorf("%w %s", ErrUnknownAction, msg)
@@ -269,20 +306,23 @@ func init() {
 		knownActions = append(knownActions, act)
 	}
 	sort.Strings(knownActions)
-	for _, a := range canonical {
+	for l, a := range canonical {
 		canonicalSet[a] = true
+		if c, ok := actionIndex[l]; ok {
+			canonicalKeys[a] = c
+		}
 	}
 }
 
 func (e *opEntry) operation() Operation {
 	op := Operation{Name: e.name, Actions: append([]string(nil), e.actions...), Resource: e.resource, Source: e.source}
 	if len(e.actions) > 0 {
-		op.ConditionKeys = append([]string{CondKeySourceIP, CondKeySourceVpc, CondKeyCurrentTime, CondKeySecureTransport}, e.conds.keys()...)
+		op.ConditionKeys = append([]string{CondKeySourceIP, CondKeySourceVpc, CondKeyCurrentTime, CondKeySecureTransport}, condKeys(e.conds)...)
 	}
 	return op
 }
 
-func (c condSet) keys() []string {
+func condKeys(c condSet) []string {
 	var out []string
 	if c&condTag != 0 {
 		out = append(out, CondKeyTag)
@@ -370,7 +410,7 @@ func Expand(op string, resource string, facts Facts) ([]Requirement, error) {
 			names[i] = catalogue[i].name
 		}
 		msg := fmt.Sprintf("%q", op)
-		if s := closest(strings.TrimPrefix(op, "kms:"), names, 3); s != "" {
+		if s := core.Closest(strings.TrimPrefix(op, "kms:"), names, 3); s != "" {
 			msg += fmt.Sprintf(" (did you mean %s?)", s)
 		}
 		return nil, fmt.Errorf("%w %s", ErrUnknownOperation, msg)

@@ -191,8 +191,11 @@ func TestKeyPolicyPrincipals(t *testing.T) {
 		principal, action string
 		want              localauthz.Effect
 	}{
-		{alice, "kms:Decrypt", localauthz.Allow},   // :* covers users
-		{session, "kms:Decrypt", localauthz.Allow}, // and sessions
+		// :* names the account, its root identity, not its users and roles
+		// (seed 004: "Grant the current Alibaba Cloud account full
+		// permissions to manage and use the key")
+		{alice, "kms:Decrypt", localauthz.ImplicitDeny},
+		{session, "kms:Decrypt", localauthz.ImplicitDeny},
 		{alice, "kms:Encrypt", localauthz.ImplicitDeny},
 		{alice, "kms:GenerateDataKey", localauthz.Allow},
 		{session, "kms:GenerateDataKey", localauthz.Allow},
@@ -208,6 +211,17 @@ func TestKeyPolicyPrincipals(t *testing.T) {
 	}
 	d := set.Evaluate(localauthz.Request{Principal: alice, Action: "kms:Encrypt", Resource: keyARN, InKMSInstance: true})
 	assert.Equal(t, []localauthz.Missing{{Action: "kms:Encrypt", Resource: keyARN, Where: localauthz.WhereRAMOrKey}}, d.Missing)
+	d = set.Evaluate(localauthz.Request{Principal: alice, Action: "kms:Decrypt", Resource: keyARN, InKMSInstance: true})
+	assert.True(t, d.Assumptions.Has(localauthz.AssumeAccountPrincipal), "the denial rests on the reading of :*")
+	assert.False(t, set.Evaluate(localauthz.Request{Principal: alice, Action: "kms:GenerateDataKey", Resource: keyARN, InKMSInstance: true}).Assumptions.Has(localauthz.AssumeAccountPrincipal))
+
+	// a Deny naming the account still denies every identity of it
+	deny := newSet(t, keyPolicy(keyARN, `
+	  {"Effect":"Allow","Principal":{"RAM":["acs:ram::`+acct+`:user/alice"]},"Action":"kms:Decrypt","Resource":"*"},
+	  {"Effect":"Deny","Principal":{"RAM":["acs:ram::`+acct+`:*"]},"Action":"kms:Decrypt","Resource":"*"}`))
+	d = deny.Evaluate(localauthz.Request{Principal: alice, Action: "kms:Decrypt", Resource: keyARN, InKMSInstance: true})
+	assert.Equal(t, localauthz.ExplicitDeny, d.Effect)
+	assert.True(t, d.Assumptions.Has(localauthz.AssumeAccountPrincipal))
 }
 
 func TestCrossAccount(t *testing.T) {
@@ -262,7 +276,7 @@ func TestAccountRoot(t *testing.T) {
 
 func TestKeyPolicyScopeAndDeny(t *testing.T) {
 	set := newSet(t, keyPolicy(keyARN, `
-	  {"Effect":"Allow","Principal":{"RAM":["acs:ram::`+acct+`:*"]},"Action":"kms:*","Resource":"*"},
+	  {"Effect":"Allow","Principal":{"RAM":["acs:ram::`+acct+`:role/app-role"]},"Action":"kms:*","Resource":"*"},
 	  {"Effect":"Deny","Principal":{"RAM":["acs:ram::`+acct+`:user/alice"]},"Action":"kms:AsymmetricSign","Resource":"*"}`))
 	d := set.Evaluate(localauthz.Request{Principal: appRole, Action: "kms:AsymmetricSign", Resource: keyARN, InKMSInstance: true})
 	assert.Equal(t, localauthz.ImplicitDeny, d.Effect, "kms:* in a key policy does not reach out-of-scope actions")
@@ -327,8 +341,10 @@ func TestEvaluateConcurrent(t *testing.T) {
 
 func TestEnumsAndAssumptions(t *testing.T) {
 	assert.Len(t, localauthz.Effect("").Values(), 3)
-	assert.Len(t, localauthz.PolicyKind("").Values(), 6)
-	assert.Len(t, localauthz.Where("").Values(), 9)
+	// the Alibaba Cloud kinds and places; the Huawei Cloud ones (3 and 3)
+	// are the huawei package's
+	assert.Len(t, localauthz.PolicyKinds(), 3)
+	assert.Len(t, localauthz.Wheres(), 6)
 	all := localauthz.Assumption(0).Values()
 	var set localauthz.Assumption
 	for _, a := range all {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+
+	"github.com/kmsenvelope/kmsenvelope/localauthz/core"
 )
 
 // Call is one KMS operation an application intends to make.
@@ -17,12 +19,6 @@ type Call struct {
 	Facts Facts `json:"facts"`
 	// Context carries the condition keys the call will present.
 	Context Context `json:"context,omitempty"`
-}
-
-// Check is the decision for one requirement of a call.
-type Check struct {
-	Requirement
-	Decision Decision `json:"decision"`
 }
 
 // Report is the preflight result of one call.
@@ -59,76 +55,52 @@ func (s *PolicySet) Check(principal string, c Call) Report {
 	}
 	rep.Checks = make([]Check, len(reqs))
 	for i, rq := range reqs {
-		inInstance := c.Facts.InKMSInstance
-		if v, ok := c.Facts.InstanceResources[rq.Resource]; ok {
-			inInstance = v
-		}
-		d := s.Evaluate(Request{Principal: principal, Action: rq.Action, Resource: rq.Resource, Context: requirementContext(c, rq.Resource), InKMSInstance: inInstance})
+		d := s.Evaluate(c.Facts.Request(principal, rq.Action, rq.Resource, c.Context))
 		d.Assumptions |= rq.Assumptions
 		rep.Checks[i] = Check{Requirement: rq, Decision: d}
 	}
-	rep.Decision = aggregate(rep.Checks)
+	rep.Decision = core.Aggregate(rep.Checks)
+	if rep.Decision.Effect != ExplicitDeny && rep.Decision.Assumptions.Has(AssumeSecretKeyUnknown) {
+		// The call may also need kms:Decrypt (kms:GenerateDataKey) on a
+		// self-managed key that nobody named: deny, and say what is missing.
+		rep.Decision.Effect = ImplicitDeny
+		rep.Decision.Decider = nil
+		rep.Decision.MissingFacts = append(rep.Decision.MissingFacts, factSecretKeyType)
+	}
 	return rep
 }
 
-// requirementContext is the call's context with the kms:tag/<key> condition
-// keys of resource, when Facts.Tags knows them. An alias presents the tags
-// of its target key.
-func requirementContext(c Call, resource string) Context {
-	tags, ok := c.Facts.Tags[resource]
-	if !ok && c.Facts.AliasTargetKey != "" && strings.Contains(resource, ":alias/") {
-		tags, ok = c.Facts.Tags[c.Facts.AliasTargetKey]
-	}
-	if !ok {
-		return c.Context
-	}
-	out := make(Context, len(c.Context)+len(tags))
-	for k, v := range c.Context {
-		if !strings.HasPrefix(strings.ToLower(k), "kms:tag/") {
-			out[k] = v
-		}
-	}
-	for k, v := range tags {
-		out.Set("kms:tag/"+k, v)
-	}
-	return out
-}
+// factSecretKeyType is the fact a secret operation lacks when neither the
+// secret's encryption key nor its type is given.
+const factSecretKeyType = "Facts.EncryptionKeyType (service-managed) or Facts.EncryptionKey: the key that encrypts the secret"
 
-// aggregate combines the decisions of an operation's requirements.
-func aggregate(checks []Check) Decision {
-	out := Decision{Effect: Allow}
-	for _, c := range checks {
-		d := c.Decision
-		out.Assumptions |= d.Assumptions
-		out.Missing = append(out.Missing, d.Missing...)
-		out.Denied = append(out.Denied, d.Denied...)
-		for _, k := range d.MissingConditionKeys {
-			if !contains(out.MissingConditionKeys, k) {
-				out.MissingConditionKeys = append(out.MissingConditionKeys, k)
+// Request is the request for one (action, resource) requirement under the
+// facts: InKMSInstance from InstanceResources[resource] when it is set,
+// else from InKMSInstance; and ctx with the kms:tag/<key> condition keys
+// of resource when Tags knows them (an alias presents the tags of its
+// target key, AliasTargetKey), replacing any kms:tag keys of ctx.
+func (f Facts) Request(principal, action, resource string, ctx Context) Request {
+	inInstance := f.InKMSInstance
+	if v, ok := f.InstanceResources[resource]; ok {
+		inInstance = v
+	}
+	tags, ok := f.Tags[resource]
+	if !ok && f.AliasTargetKey != "" && strings.Contains(resource, ":alias/") {
+		tags, ok = f.Tags[f.AliasTargetKey]
+	}
+	if ok {
+		out := make(Context, len(ctx)+len(tags))
+		for k, v := range ctx {
+			if !strings.HasPrefix(strings.ToLower(k), "kms:tag/") {
+				out[k] = v
 			}
 		}
-		for _, k := range d.UnmetConditions {
-			if !contains(out.UnmetConditions, k) {
-				out.UnmetConditions = append(out.UnmetConditions, k)
-			}
+		for k, v := range tags {
+			out.Set("kms:tag/"+k, v)
 		}
-		if out.Err == nil {
-			out.Err = d.Err
-		}
-		switch {
-		case d.Effect == ExplicitDeny && out.Effect != ExplicitDeny:
-			out.Effect, out.Decider = ExplicitDeny, d.Decider
-		case d.Effect == ImplicitDeny && out.Effect == Allow:
-			out.Effect, out.Decider = ImplicitDeny, nil
-		case d.Effect == Allow && out.Effect == Allow && out.Decider == nil:
-			out.Decider = d.Decider
-		}
+		ctx = out
 	}
-	if out.Effect == ExplicitDeny {
-		// granting the missing pairs would not help; the deny decides
-		out.Missing, out.MissingConditionKeys, out.UnmetConditions = nil, nil, nil
-	}
-	return out
+	return Request{Principal: principal, Action: action, Resource: resource, Context: ctx, InKMSInstance: inInstance}
 }
 
 func contains(list []string, s string) bool {
@@ -140,17 +112,11 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// Grant is a policy change that would grant what is missing.
-type Grant struct {
-	// Where is WhereRAM (a RAM policy document to attach to the caller),
-	// WhereKey or WhereSecret (one statement to add to the key or secret
-	// policy of Resource); for Huawei Cloud WhereIdentity (a 5.0 identity
-	// policy), WhereSCP (an SCP Allow statement) or WhereResource (a
-	// statement for the key's resource policy).
-	Where    Where           `json:"where"`
-	Resource string          `json:"resource,omitempty"`
-	Policy   json.RawMessage `json:"policy"`
-}
+// Grant is a policy change that would grant what is missing: for
+// [WhereRAM] a RAM policy document to attach to the caller, for
+// [WhereKey] or [WhereSecret] one statement to add to the key or secret
+// policy of Resource.
+type Grant = core.Grant
 
 // Grants returns the minimal policy changes that grant what the report
 // lists as missing.
@@ -163,7 +129,7 @@ func (r Report) Grants() []Grant { return SuggestGrants(r.Principal, r.Decision.
 // granted in RAM. Pairs no policy can grant (another account's alias) get
 // no suggestion.
 func SuggestGrants(principal string, missing []Missing) []Grant {
-	var ram, identity, scp []Missing
+	var ram []Missing
 	var resOrder []string
 	byRes := map[string][]string{}
 	resWhere := map[string]Where{}
@@ -171,16 +137,8 @@ func SuggestGrants(principal string, missing []Missing) []Grant {
 		switch m.Where {
 		case WhereRAM, WhereRAMOrKey, WhereRAMOrSecret:
 			ram = append(ram, m)
-		case WhereIdentity:
-			identity = append(identity, m)
-		case WhereSCP:
-			scp = append(scp, m)
-		case WhereKey, WhereSecret, WhereResource:
-			if m.Where == WhereResource {
-				if u, ok := parseURN(m.Resource); !ok || u.typ != HuaweiResourceKeyID {
-					continue // only keys carry a resource policy
-				}
-			} else if r, ok := parseARN(m.Resource); !ok || (r.kmsType() != kmsKey && r.kmsType() != kmsSecret) {
+		case WhereKey, WhereSecret:
+			if r, ok := parseARN(m.Resource); !ok || (r.kmsType() != kmsKey && r.kmsType() != kmsSecret) {
 				continue // aliases and containers cannot carry a policy; nothing to suggest
 			}
 			if _, ok := byRes[m.Resource]; !ok {
@@ -194,102 +152,29 @@ func SuggestGrants(principal string, missing []Missing) []Grant {
 	}
 	var out []Grant
 	if len(ram) > 0 {
-		out = append(out, Grant{Where: WhereRAM, Policy: policyFor("1", ram)})
-	}
-	if len(identity) > 0 {
-		out = append(out, Grant{Where: WhereIdentity, Policy: policyFor("5.0", identity)})
-	}
-	if len(scp) > 0 {
-		var actions []string
-		for _, m := range scp {
-			if !contains(actions, m.Action) {
-				actions = append(actions, m.Action)
-			}
-		}
-		var b bytes.Buffer
-		b.WriteString(`{"Effect":"Allow","Action":`)
-		writeJSONStrings(&b, actions)
-		b.WriteString(`,"Resource":["*"]}`)
-		out = append(out, Grant{Where: WhereSCP, Policy: b.Bytes()})
+		out = append(out, Grant{Where: WhereRAM, Policy: core.IdentityPolicyFor("1", ram)})
 	}
 	pARN := PolicyHolder(principal)
 	for _, res := range resOrder {
 		var b bytes.Buffer
-		if resWhere[res] == WhereResource {
-			acct := ""
-			if p, ok := parseHuaweiRequestPrincipal(principal); ok {
-				acct = p.account
-			}
-			b.WriteString(`{"Effect":"Allow","Principal":{"IAM":`)
-			writeJSONStrings(&b, []string{acct})
-		} else {
-			b.WriteString(`{"Effect":"Allow","Principal":{"RAM":`)
-			writeJSONStrings(&b, []string{pARN})
-		}
+		b.WriteString(`{"Effect":"Allow","Principal":{"RAM":`)
+		core.WriteJSONStrings(&b, []string{pARN})
 		b.WriteString(`},"Action":`)
-		writeJSONStrings(&b, byRes[res])
+		core.WriteJSONStrings(&b, byRes[res])
 		b.WriteString(`,"Resource":["*"]}`)
 		out = append(out, Grant{Where: resWhere[res], Resource: res, Policy: b.Bytes()})
 	}
 	return out
 }
 
-// PolicyHolder returns the identity policies must name or be attached to
-// for principal: the role of an assumed-role session, else the principal
-// itself.
+// PolicyHolder returns the identity RAM policies must be attached to (and
+// key policies name) for principal: the role of an assumed-role session,
+// else the principal itself.
 func PolicyHolder(principal string) string {
-	if p, ok := parseHuaweiRequestPrincipal(principal); ok && p.kind == pkSession {
-		return "iam::" + p.account + ":agency:" + p.name
-	}
-	if p, ok := parseRequestPrincipal(principal); ok && p.kind == pkSession {
-		return "acs:ram::" + p.account + ":role/" + strings.ToLower(p.name)
+	if p, ok := parseRequestPrincipal(principal); ok && p.Kind == core.PrincipalSession {
+		return "acs:ram::" + p.Account + ":role/" + strings.ToLower(p.Name)
 	}
 	return principal
-}
-
-// policyFor builds {"Version":version,"Statement":[...]} granting exactly
-// the pairs: actions with the same resource set share a statement.
-func policyFor(version string, pairs []Missing) json.RawMessage {
-	var actions []string
-	resOf := map[string][]string{}
-	for _, m := range pairs {
-		if _, ok := resOf[m.Action]; !ok {
-			actions = append(actions, m.Action)
-		}
-		if !contains(resOf[m.Action], m.Resource) {
-			resOf[m.Action] = append(resOf[m.Action], m.Resource)
-		}
-	}
-	type stmt struct{ actions, resources []string }
-	var stmts []stmt
-	for _, act := range actions {
-		key := strings.Join(resOf[act], "\n")
-		merged := false
-		for i := range stmts {
-			if strings.Join(stmts[i].resources, "\n") == key {
-				stmts[i].actions = append(stmts[i].actions, act)
-				merged = true
-				break
-			}
-		}
-		if !merged {
-			stmts = append(stmts, stmt{actions: []string{act}, resources: resOf[act]})
-		}
-	}
-	var b bytes.Buffer
-	b.WriteString(`{"Version":"` + version + `","Statement":[`)
-	for i, s := range stmts {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(`{"Effect":"Allow","Action":`)
-		writeJSONStrings(&b, s.actions)
-		b.WriteString(`,"Resource":`)
-		writeJSONStrings(&b, s.resources)
-		b.WriteByte('}')
-	}
-	b.WriteString("]}")
-	return b.Bytes()
 }
 
 // Text renders the report for people, one fact per line.
@@ -310,40 +195,16 @@ func (r Report) Text() string {
 		}
 		b.WriteString("\n")
 	}
-	writeDecisionDetails(&b, "  ", r.Decision)
+	core.WriteDecisionDetails(&b, "  ", r.Decision)
 	for _, g := range r.Grants() {
 		switch g.Where {
 		case WhereRAM:
 			b.WriteString("  grant in a RAM policy of " + PolicyHolder(r.Principal) + ":\n    " + string(g.Policy) + "\n")
-		case WhereIdentity:
-			b.WriteString("  grant in an identity policy of " + PolicyHolder(r.Principal) + ":\n    " + string(g.Policy) + "\n")
-		case WhereSCP:
-			b.WriteString("  allow in an SCP at every level of the caller's organization path that lacks it:\n    " + string(g.Policy) + "\n")
 		default:
 			b.WriteString("  add to the " + string(g.Where) + " policy of " + g.Resource + ":\n    " + string(g.Policy) + "\n")
 		}
 	}
 	return b.String()
-}
-
-// writeDecisionDetails writes missing pairs, denials, absent condition keys
-// and assumptions, one per line.
-func writeDecisionDetails(b *strings.Builder, indent string, d Decision) {
-	for _, m := range d.Missing {
-		b.WriteString(indent + "missing: " + m.Action + " on " + m.Resource + " (grant in " + string(m.Where) + ")\n")
-	}
-	for _, x := range d.Denied {
-		b.WriteString(indent + "denied: " + x.Action + " on " + x.Resource + " by " + x.StatementRef.String() + "\n")
-	}
-	if len(d.MissingConditionKeys) > 0 {
-		b.WriteString(indent + "condition keys absent from the request: " + strings.Join(d.MissingConditionKeys, ", ") + "\n")
-	}
-	if len(d.UnmetConditions) > 0 {
-		b.WriteString(indent + "conditions not met: " + strings.Join(d.UnmetConditions, ", ") + "\n")
-	}
-	for _, a := range d.Assumptions.List() {
-		b.WriteString(indent + "assumption " + a.Code() + ": " + a.Description() + "\n")
-	}
 }
 
 // MarshalJSON renders the report with its grants and error.
@@ -429,8 +290,7 @@ func principalFromDetail(d AccessDeniedDetail) string {
 }
 
 // EvaluateAll decides several authorization units that must all be
-// allowed (for example the key and the alias URN of a Huawei
-// kms:alias:create), and aggregates them like [PolicySet.Check]:
+// allowed, and aggregates them like [PolicySet.Check]:
 // ExplicitDeny if any unit is denied, else ImplicitDeny if any is missing,
 // else Allow.
 func (s *PolicySet) EvaluateAll(reqs ...Request) (Decision, []Check) {
@@ -438,5 +298,5 @@ func (s *PolicySet) EvaluateAll(reqs ...Request) (Decision, []Check) {
 	for i, r := range reqs {
 		checks[i] = Check{Requirement: Requirement{Action: r.Action, Resource: r.Resource}, Decision: s.Evaluate(r)}
 	}
-	return aggregate(checks), checks
+	return core.Aggregate(checks), checks
 }

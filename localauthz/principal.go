@@ -1,29 +1,13 @@
 package localauthz
 
-import "strings"
+import (
+	"strings"
 
-// principalKind classifies a RAM (or Huawei Cloud IAM) identity. Huawei
-// users are pkUser, agencies pkRole and their sessions pkSession.
-type principalKind uint8
-
-const (
-	pkNone     principalKind = iota
-	pkAccount                // acs:ram::<uid>:*  (policy only: every identity of the account)
-	pkRoot                   // acs:ram::<uid>:root
-	pkUser                   // acs:ram::<uid>:user/<name>
-	pkRole                   // acs:ram::<uid>:role/<name>
-	pkSession                // acs:sts::<uid>:assumed-role/<role>/<session> (request only); Huawei: an agency session
-	pkExternal               // Huawei: sts::<account>:external-user:<idp>/<session> (request only)
+	"github.com/kmsenvelope/kmsenvelope/localauthz/core"
 )
 
-// principal is a parsed identity ARN. Its strings point into the ARN, so
-// parsing does not allocate.
-type principal struct {
-	account string
-	kind    principalKind
-	name    string // user or role name
-	session string
-}
+// Alibaba Cloud identities, parsed into the core's principals: RAM users,
+// RAM roles and their STS sessions, and the account (its root identity).
 
 // parseRequestPrincipal parses the identity making a request:
 //
@@ -33,25 +17,25 @@ type principal struct {
 //	acs:sts::<uid>:assumed-role/<role>/<session>  (a session of the role;
 //	acs:ram::<uid>:assumed-role/<role>/<session>   all three forms)
 //	acs:ram::<uid>:role/<role>/<session>
-func parseRequestPrincipal(s string) (principal, bool) {
+func parseRequestPrincipal(s string) (core.Principal, bool) {
 	p, ok := parseIdentityARN(s)
-	if !ok || p.kind == pkAccount {
-		return principal{}, false
+	if !ok || p.Kind == core.PrincipalAccount {
+		return core.Principal{}, false
 	}
 	return p, true
 }
 
 // parsePolicyPrincipal parses an entry of a key or secret policy's
 // Principal.RAM list: an account (:* or :root), a user or a role.
-func parsePolicyPrincipal(s string) (principal, bool) {
+func parsePolicyPrincipal(s string) (core.Principal, bool) {
 	p, ok := parseIdentityARN(s)
-	if !ok || p.kind == pkSession {
-		return principal{}, false
+	if !ok || p.Kind == core.PrincipalSession {
+		return core.Principal{}, false
 	}
 	return p, true
 }
 
-func parseIdentityARN(s string) (principal, bool) {
+func parseIdentityARN(s string) (core.Principal, bool) {
 	var rest string
 	sts := false
 	switch {
@@ -61,51 +45,51 @@ func parseIdentityARN(s string) (principal, bool) {
 		rest = s[len("acs:sts::"):]
 		sts = true
 	default:
-		return principal{}, false
+		return core.Principal{}, false
 	}
 	i := strings.IndexByte(rest, ':')
 	if i <= 0 {
-		return principal{}, false
+		return core.Principal{}, false
 	}
-	p := principal{account: rest[:i]}
-	if hasAny(p.account, "*?/") {
-		return principal{}, false
+	p := core.Principal{Account: rest[:i]}
+	if hasAny(p.Account, "*?/") {
+		return core.Principal{}, false
 	}
 	rel := rest[i+1:]
 	switch {
 	case rel == "*" && !sts:
-		p.kind = pkAccount
+		p.Kind = core.PrincipalAccount
 	case rel == "root" && !sts:
-		p.kind = pkRoot
+		p.Kind = core.PrincipalRoot
 	case strings.HasPrefix(rel, "user/") && !sts:
-		p.kind = pkUser
-		p.name = rel[len("user/"):]
-		if !validName(p.name) {
-			return principal{}, false
+		p.Kind = core.PrincipalUser
+		p.Name = rel[len("user/"):]
+		if !validName(p.Name) {
+			return core.Principal{}, false
 		}
 	case strings.HasPrefix(rel, "role/") && !sts:
-		p.kind = pkRole
-		p.name = rel[len("role/"):]
-		if j := strings.IndexByte(p.name, '/'); j >= 0 {
-			p.kind = pkSession
-			p.name, p.session = p.name[:j], p.name[j+1:]
+		p.Kind = core.PrincipalRole
+		p.Name = rel[len("role/"):]
+		if j := strings.IndexByte(p.Name, '/'); j >= 0 {
+			p.Kind = core.PrincipalSession
+			p.Name, p.Session = p.Name[:j], p.Name[j+1:]
 		}
 	case strings.HasPrefix(rel, "assumed-role/"):
 		rel = rel[len("assumed-role/"):]
 		j := strings.IndexByte(rel, '/')
 		if j < 0 {
-			return principal{}, false
+			return core.Principal{}, false
 		}
-		p.kind = pkSession
-		p.name, p.session = rel[:j], rel[j+1:]
+		p.Kind = core.PrincipalSession
+		p.Name, p.Session = rel[:j], rel[j+1:]
 	default:
-		return principal{}, false
+		return core.Principal{}, false
 	}
-	if (p.kind == pkRole || p.kind == pkSession) && !validName(p.name) {
-		return principal{}, false
+	if (p.Kind == core.PrincipalRole || p.Kind == core.PrincipalSession) && !validName(p.Name) {
+		return core.Principal{}, false
 	}
-	if p.kind == pkSession && (p.session == "" || hasAny(p.session, "*?")) {
-		return principal{}, false
+	if p.Kind == core.PrincipalSession && (p.Session == "" || hasAny(p.Session, "*?")) {
+		return core.Principal{}, false
 	}
 	return p, true
 }
@@ -123,27 +107,6 @@ func hasAny(s, chars string) bool {
 				return true
 			}
 		}
-	}
-	return false
-}
-
-// matchedBy reports whether q (a key or secret policy principal, or the
-// holder of a RAM policy) names the requesting identity p. Role names
-// compare case-insensitively (RAM stores them in lower case); a session is
-// matched by its role.
-func (p *principal) matchedBy(q *principal) bool {
-	if p.account != q.account {
-		return false
-	}
-	switch q.kind {
-	case pkAccount:
-		return true
-	case pkRoot:
-		return p.kind == pkRoot
-	case pkUser:
-		return p.kind == pkUser && p.name == q.name
-	case pkRole:
-		return (p.kind == pkRole || p.kind == pkSession) && strings.EqualFold(p.name, q.name)
 	}
 	return false
 }

@@ -10,7 +10,7 @@ import (
 )
 
 const (
-	huaweiCases = "../../localauthz/testdata/huawei-kms.json"
+	huaweiCases = "../../localauthz/testdata/conformance/huawei-kms.json"
 	hwAcct      = "11111111111111111111111111111111"
 	hwKey       = "kms:cn-north-4:" + hwAcct + ":KeyId:0d0466b0-e727-4d9c-b35d-f84bb474a37f"
 	hwAlice     = "iam::" + hwAcct + ":user:alice"

@@ -21,7 +21,7 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
-const conformance = "../../localauthz/testdata/ram-kms.json"
+const conformance = "../../localauthz/testdata/conformance/ram-kms.json"
 
 func TestPolicyTestConformance(t *testing.T) {
 	code, out, errOut := runCmd("policy", "test", conformance)

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/kmsenvelope/kmsenvelope/localauthz"
+	"github.com/kmsenvelope/kmsenvelope/localauthz/cases"
+	"github.com/kmsenvelope/kmsenvelope/localauthz/huawei"
 )
 
 func newFlagSet(name string, stderr io.Writer, synopsis string) *flag.FlagSet {
@@ -56,13 +58,13 @@ func policyTest(args []string, stdout, stderr io.Writer) int {
 			broken = true
 			continue
 		}
-		cases, err := localauthz.ParseCases(data)
+		list, err := cases.Parse(data)
 		if err != nil {
 			fmt.Fprintf(stderr, "kmsenv: %s: %v\n", f, err)
 			broken = true
 			continue
 		}
-		for _, c := range cases {
+		for _, c := range list {
 			d := dialect
 			if d == "" {
 				d = c.Dialect()
@@ -146,8 +148,8 @@ func policyLint(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	if k := localauthz.PolicyKind(*kindFlag); *kindFlag != "auto" && dialect != "" && k.Dialect() != dialect {
-		fmt.Fprintf(stderr, "kmsenv: --kind %s belongs to the %s dialect, not %s\n", k, k.Dialect(), dialect)
+	if k := localauthz.PolicyKind(*kindFlag); *kindFlag != "auto" && dialect != "" && cases.DialectOf(k) != dialect {
+		fmt.Fprintf(stderr, "kmsenv: --kind %s belongs to the %s dialect, not %s\n", k, cases.DialectOf(k), dialect)
 		return exitUsage
 	}
 	errorsFound, broken := false, false
@@ -162,7 +164,7 @@ func policyLint(args []string, stdout, stderr io.Writer) int {
 		if *kindFlag == "auto" {
 			kind = detectKind(data, dialect)
 		}
-		findings := localauthz.LintDocument(data, kind)
+		findings := cases.LintDocument(data, kind)
 		if localauthz.HasErrors(findings) {
 			errorsFound = true
 		}
@@ -191,11 +193,11 @@ func policyLint(args []string, stdout, stderr io.Writer) int {
 }
 
 // dialectOption parses a --dialect value; "" means auto.
-func dialectOption(v string, stderr io.Writer) (localauthz.Dialect, bool) {
+func dialectOption(v string, stderr io.Writer) (cases.Dialect, bool) {
 	if v == "" || v == "auto" {
 		return "", true
 	}
-	d, ok := localauthz.ParseDialect(v)
+	d, ok := cases.ParseDialect(v)
 	if !ok {
 		fmt.Fprintf(stderr, "kmsenv: --dialect %q: expected auto, alibaba or huawei\n", v)
 	}
@@ -203,7 +205,7 @@ func dialectOption(v string, stderr io.Writer) (localauthz.Dialect, bool) {
 }
 
 func validKind(k string) bool {
-	for _, v := range localauthz.PolicyKind("").Values() {
+	for _, v := range cases.PolicyKinds() {
 		if string(v) == k {
 			return true
 		}
@@ -211,19 +213,19 @@ func validKind(k string) bool {
 	return false
 }
 
-// detectKind guesses the kind of a document (see localauthz.DetectPolicy);
-// a dialect forced by --dialect keeps only the Principal test.
-func detectKind(doc []byte, dialect localauthz.Dialect) localauthz.PolicyKind {
-	d, kind := localauthz.DetectPolicy(doc)
+// detectKind guesses the kind of a document (see cases.DetectPolicy); a
+// dialect forced by --dialect keeps only the Principal test.
+func detectKind(doc []byte, dialect cases.Dialect) localauthz.PolicyKind {
+	d, kind := cases.DetectPolicy(doc)
 	if dialect == "" || dialect == d {
 		return kind
 	}
-	resource := kind == localauthz.KeyPolicy || kind == localauthz.HuaweiResourcePolicy
+	resource := kind == localauthz.KeyPolicy || kind == huawei.ResourcePolicy
 	switch {
-	case dialect == localauthz.DialectHuawei && resource:
-		return localauthz.HuaweiResourcePolicy
-	case dialect == localauthz.DialectHuawei:
-		return localauthz.HuaweiIdentityPolicy
+	case dialect == cases.DialectHuawei && resource:
+		return huawei.ResourcePolicy
+	case dialect == cases.DialectHuawei:
+		return huawei.IdentityPolicy
 	case resource:
 		return localauthz.KeyPolicy
 	}
@@ -250,24 +252,25 @@ func (ps *policySources) registerHuawei(fs *flag.FlagSet) {
 // dialect detects the dialect of the sources: Huawei when SCPs or
 // resource policies are given, the principal is a Huawei URN, or the
 // first identity policy is written in Huawei's language.
-func (ps *policySources) dialect(principal string) localauthz.Dialect {
+func (ps *policySources) dialect(principal string) cases.Dialect {
 	if len(ps.scp) > 0 || len(ps.resource) > 0 || strings.HasPrefix(principal, "iam::") || strings.HasPrefix(principal, "sts::") {
-		return localauthz.DialectHuawei
+		return cases.DialectHuawei
 	}
 	if len(ps.key) > 0 || len(ps.secret) > 0 || strings.HasPrefix(principal, "acs:") {
-		return localauthz.DialectAlibaba
+		return cases.DialectAlibaba
 	}
 	for _, f := range ps.ram {
 		if data, err := os.ReadFile(f); err == nil {
-			d, _ := localauthz.DetectPolicy(data)
+			d, _ := cases.DetectPolicy(data)
 			return d
 		}
 	}
-	return localauthz.DialectAlibaba
+	return cases.DialectAlibaba
 }
 
-// load parses every policy into a set; policies are named by file.
-func (ps *policySources) load(set *localauthz.PolicySet, byName map[string]*localauthz.Policy, dialect localauthz.Dialect) error {
+// load parses every policy and adds it to a set of the dialect (with
+// addTo, the set's Add); policies are named by file.
+func (ps *policySources) load(addTo func(*localauthz.Policy, string) error, byName map[string]*localauthz.Policy, dialect cases.Dialect) error {
 	add := func(file, target string, kind localauthz.PolicyKind) error {
 		data, err := os.ReadFile(file)
 		if err != nil {
@@ -277,16 +280,16 @@ func (ps *policySources) load(set *localauthz.PolicySet, byName map[string]*loca
 		if _, dup := byName[name]; dup {
 			name = file + "#" + strconv.Itoa(len(byName))
 		}
-		p, err := localauthz.ParsePolicy(data, kind, localauthz.WithName(name))
+		p, err := cases.ParsePolicy(data, kind, localauthz.WithName(name))
 		if err != nil {
 			return fmt.Errorf("%s: %w", file, err)
 		}
 		byName[name] = p
-		return set.Add(p, target)
+		return addTo(p, target)
 	}
 	identity := localauthz.RAMPolicy
-	if dialect == localauthz.DialectHuawei {
-		identity = localauthz.HuaweiIdentityPolicy
+	if dialect == cases.DialectHuawei {
+		identity = huawei.IdentityPolicy
 		if len(ps.key) > 0 || len(ps.secret) > 0 {
 			return fmt.Errorf("--key-policy and --secret-policy are Alibaba Cloud policies; use --resource-policy for Huawei Cloud")
 		}
@@ -303,7 +306,7 @@ func (ps *policySources) load(set *localauthz.PolicySet, byName map[string]*loca
 		if t, f, ok := strings.Cut(spec, "="); ok && (t == "root" || strings.HasPrefix(t, "ou:") || strings.HasPrefix(t, "account:")) {
 			target, file = t, f
 		}
-		if err := add(file, target, localauthz.HuaweiSCP); err != nil {
+		if err := add(file, target, huawei.SCP); err != nil {
 			return err
 		}
 	}
@@ -311,7 +314,7 @@ func (ps *policySources) load(set *localauthz.PolicySet, byName map[string]*loca
 		flag  string
 		specs multiFlag
 		kind  localauthz.PolicyKind
-	}{{"key-policy", ps.key, localauthz.KeyPolicy}, {"secret-policy", ps.secret, localauthz.SecretPolicy}, {"resource-policy", ps.resource, localauthz.HuaweiResourcePolicy}} {
+	}{{"key-policy", ps.key, localauthz.KeyPolicy}, {"secret-policy", ps.secret, localauthz.SecretPolicy}, {"resource-policy", ps.resource, huawei.ResourcePolicy}} {
 		for _, spec := range group.specs {
 			arn, file, ok := strings.Cut(spec, "=")
 			if !ok || arn == "" || file == "" {
@@ -366,17 +369,22 @@ func policyExplain(args []string, stdout, stderr io.Writer) int {
 	if dialect == "" {
 		dialect = ps.dialect(*principal)
 	}
-	huawei := dialect == localauthz.DialectHuawei
+	isHuawei := dialect == cases.DialectHuawei
 	switch {
 	case *principal == "",
-		!huawei && (len(resources) != 1 || *action == "" && *operation == ""),
-		huawei && *api == "" && (*action == "" || len(resources) == 0):
+		!isHuawei && (len(resources) != 1 || *action == "" && *operation == ""),
+		isHuawei && *api == "" && (*action == "" || len(resources) == 0):
 		fs.Usage()
 		return exitUsage
 	}
 	var set localauthz.PolicySet
+	var hwSet huawei.PolicySet
+	addTo := set.Add
+	if isHuawei {
+		addTo = hwSet.Add
+	}
 	byName := map[string]*localauthz.Policy{}
-	if err := ps.load(&set, byName, dialect); err != nil {
+	if err := ps.load(addTo, byName, dialect); err != nil {
 		fmt.Fprintf(stderr, "kmsenv: %v\n", err)
 		return exitUsage
 	}
@@ -385,24 +393,24 @@ func policyExplain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kmsenv: %v\n", err)
 		return exitUsage
 	}
-	if huawei {
-		var org *localauthz.Org
+	if isHuawei {
+		var org *huawei.Org
 		if *orgPath != "" || *mgmt {
-			org = &localauthz.Org{IsManagementAccount: *mgmt}
+			org = &huawei.Org{IsManagementAccount: *mgmt}
 			for _, l := range strings.Split(*orgPath, ",") {
 				if l = strings.TrimSpace(l); l != "" {
 					org.Path = append(org.Path, l)
 				}
 			}
 		}
-		var rep localauthz.Report
+		var rep huawei.Report
 		if *api != "" {
 			method, path, ok := strings.Cut(strings.TrimSpace(*api), " ")
 			if !ok {
 				fmt.Fprintf(stderr, "kmsenv: --api %q: expected \"METHOD PATH\"\n", *api)
 				return exitUsage
 			}
-			rep = set.CheckHuawei(*principal, localauthz.HuaweiCall{Method: method, Path: strings.TrimSpace(path), Region: *region, Account: *account,
+			rep = hwSet.Check(*principal, huawei.Call{Method: method, Path: strings.TrimSpace(path), Region: *region, Account: *account,
 				KeyID: *keyID, Alias: *alias, KeystoreID: *keystoreID, Resources: resources, Context: ctx, Org: org})
 			if rep.Err != nil {
 				fmt.Fprintf(stderr, "kmsenv: %v\n", rep.Err)
@@ -413,16 +421,16 @@ func policyExplain(args []string, stdout, stderr io.Writer) int {
 				return exitUsage
 			}
 		} else {
-			reqs := make([]localauthz.Request, len(resources))
+			reqs := make([]huawei.Request, len(resources))
 			for i, r := range resources {
-				reqs[i] = localauthz.Request{Principal: *principal, Action: *action, Resource: r, Context: ctx, Org: org}
+				reqs[i] = huawei.Request{Principal: *principal, Action: *action, Resource: r, Context: ctx, Org: org}
 			}
-			d, checks := set.EvaluateAll(reqs...)
+			d, checks := hwSet.EvaluateAll(reqs...)
 			if d.Err != nil {
 				fmt.Fprintf(stderr, "kmsenv: %v\n", d.Err)
 				return exitUsage
 			}
-			rep = localauthz.Report{Principal: *principal, Call: localauthz.Call{Operation: *action, Resource: strings.Join(resources, " "), Context: ctx}, Decision: d, Checks: checks}
+			rep = huawei.Report{Principal: *principal, Call: huawei.Call{Resources: resources, Context: ctx, Org: org}, Action: *action, Decision: d, Checks: checks}
 		}
 		if *asJSON {
 			out, _ := json.Marshal(rep)
@@ -615,7 +623,7 @@ func policyCheck(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	var set localauthz.PolicySet
-	if err := ps.load(&set, map[string]*localauthz.Policy{}, localauthz.DialectAlibaba); err != nil {
+	if err := ps.load(set.Add, map[string]*localauthz.Policy{}, cases.DialectAlibaba); err != nil {
 		fmt.Fprintf(stderr, "kmsenv: %v\n", err)
 		return exitUsage
 	}

@@ -1,4 +1,4 @@
-package localauthz_test
+package cases_test
 
 import (
 	"encoding/json"
@@ -10,24 +10,25 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kmsenvelope/kmsenvelope/localauthz"
+	"github.com/kmsenvelope/kmsenvelope/localauthz/cases"
 )
 
-func loadCases(t *testing.T, file string) []localauthz.Case {
+func loadCases(t *testing.T, file string) []cases.Case {
 	t.Helper()
 	data, err := os.ReadFile(file)
 	require.NoError(t, err)
-	cases, err := localauthz.ParseCases(data)
+	list, err := cases.Parse(data)
 	require.NoError(t, err)
-	return cases
+	return list
 }
 
 // TestConformance runs the project's 40 RAM/KMS conformance cases (a copy of
 // authz-cases/ram-kms.json) and this package's additional cases.
 func TestConformance(t *testing.T) {
-	for file, n := range map[string]int{"testdata/ram-kms.json": 40, "testdata/extra-cases.json": 18} {
-		cases := loadCases(t, file)
-		require.Len(t, cases, n, file)
-		for _, c := range cases {
+	for file, n := range map[string]int{"../testdata/conformance/ram-kms.json": 40, "../testdata/extra-cases.json": 18} {
+		list := loadCases(t, file)
+		require.Len(t, list, n, file)
+		for _, c := range list {
 			t.Run(c.Name, func(t *testing.T) {
 				res := c.Run()
 				assert.True(t, res.Pass, "%v", res.Problems)
@@ -41,8 +42,8 @@ func TestConformance(t *testing.T) {
 }
 
 func TestCaseResultJSONShape(t *testing.T) {
-	cases := loadCases(t, "testdata/ram-kms.json")
-	for _, c := range cases {
+	list := loadCases(t, "../testdata/conformance/ram-kms.json")
+	for _, c := range list {
 		line, err := json.Marshal(c.Run())
 		require.NoError(t, err)
 		var m map[string]json.RawMessage
@@ -56,7 +57,7 @@ func TestCaseResultJSONShape(t *testing.T) {
 		assert.NotEqual(t, "null", string(m["missing"]))
 		assert.NotEqual(t, "null", string(m["denied"]))
 	}
-	res := loadCases(t, "testdata/ram-kms.json")[9].Run() // explicit_deny_overrides_allow_same_policy
+	res := loadCases(t, "../testdata/conformance/ram-kms.json")[9].Run() // explicit_deny_overrides_allow_same_policy
 	line, _ := json.Marshal(res)
 	assert.JSONEq(t, `{"name":"explicit_deny_overrides_allow_same_policy","decision":"ExplicitDeny","missing":[],
 	  "denied":[{"action":"kms:Decrypt","resource":"acs:kms:cn-hangzhou:1111111111111111:key/key-hzz0001","policy":"policies[0]","statement":1}],"pass":true}`, string(line))
@@ -65,9 +66,9 @@ func TestCaseResultJSONShape(t *testing.T) {
 func TestCaseFailures(t *testing.T) {
 	base := `{"name":"n","policies":[{"type":"ram","document":{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}]}}],
 	  "request":{"principal":"acs:ram::1:user/a","action":"kms:Decrypt","resource":"acs:kms:r:1:key/k"},"expect":"Allow","missing":[]}`
-	cases, err := localauthz.ParseCases([]byte(base))
+	list, err := cases.Parse([]byte(base))
 	require.NoError(t, err, "a single object is accepted")
-	require.True(t, cases[0].Run().Pass)
+	require.True(t, list[0].Run().Pass)
 
 	tests := map[string]string{
 		"wrong decision": `[{"name":"n","policies":[],"request":{"principal":"acs:ram::1:user/a","action":"kms:Decrypt","resource":"acs:kms:r:1:key/k"},"expect":"Allow","missing":[]}]`,
@@ -81,17 +82,34 @@ func TestCaseFailures(t *testing.T) {
 		"bad principal":     `[{"name":"n","policies":[],"request":{"principal":"alice","action":"kms:Encrypt","resource":"acs:kms:r:1:key/k"},"expect":"ImplicitDeny","missing":[]}]`,
 	}
 	for name, doc := range tests {
-		cases, err := localauthz.ParseCases([]byte(doc))
+		list, err := cases.Parse([]byte(doc))
 		require.NoError(t, err, name)
-		res := cases[0].Run()
+		res := list[0].Run()
 		assert.False(t, res.Pass, name)
 		assert.NotEmpty(t, res.Problems, name)
 	}
 
-	_, err = localauthz.ParseCases([]byte("[\n{\"name\": }]"))
+	_, err = cases.Parse([]byte("[\n{\"name\": }]"))
 	assert.ErrorContains(t, err, "line 2")
-	_, err = localauthz.ParseCases([]byte(`[{"policies":[]}]`))
+	_, err = cases.Parse([]byte(`[{"policies":[]}]`))
 	assert.ErrorContains(t, err, "no name")
-	_, err = localauthz.ParseCases([]byte(`[{"name":"x","request":{"context":{"k":{"nested":1}}}}]`))
+	_, err = cases.Parse([]byte(`[{"name":"x","request":{"context":{"k":{"nested":1}}}}]`))
 	assert.Error(t, err)
+}
+
+// TestConformanceCopies checks the copies in testdata/conformance against
+// the project's shared case files when AUTHZ_CASES_DIR names their folder
+// (authz-cases); tests never need it otherwise.
+func TestConformanceCopies(t *testing.T) {
+	dir := os.Getenv("AUTHZ_CASES_DIR")
+	if dir == "" {
+		t.Skip("AUTHZ_CASES_DIR not set")
+	}
+	for _, f := range []string{"ram-kms.json", "huawei-kms.json", "huawei-api-actions.json"} {
+		want, err := os.ReadFile(dir + "/" + f)
+		require.NoError(t, err)
+		got, err := os.ReadFile("../testdata/conformance/" + f)
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(got), "../testdata/conformance/%s is out of date", f)
+	}
 }

@@ -1,15 +1,21 @@
-package localauthz
+package huawei
 
 import (
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/kmsenvelope/kmsenvelope/localauthz/core"
 )
 
 // This file is the Huawei Cloud evaluation flow: URNs and principals,
 // identity policies, KMS resource policies and the SCP boundary, over the
 // shared statement core.
+
+// factOrgPath is the fact a decision lacks when OU-level SCPs exist but the
+// request does not place the caller in the organization.
+const factOrgPath = "Request.Org: the caller's organization path (OU-level SCPs exist)"
 
 // Org places the caller's account in a Huawei Cloud organization.
 type Org struct {
@@ -50,12 +56,6 @@ func (u urn) concrete() bool {
 		!hasAny(u.typ, "*?") && !hasAny(u.path, "*?")
 }
 
-// looksHuaweiPrincipal reports whether s is written like a Huawei Cloud
-// principal URN (iam:: or sts::).
-func looksHuaweiPrincipal(s string) bool {
-	return strings.HasPrefix(s, "iam::") || strings.HasPrefix(s, "sts::")
-}
-
 // parseHuaweiRequestPrincipal parses the caller:
 //
 //	iam::<account-id>:user:<name>
@@ -64,7 +64,7 @@ func looksHuaweiPrincipal(s string) bool {
 //
 // One SDK comment writes sts::<account-id>::assumed-agency:...; the extra
 // colon is accepted as a typo.
-func parseHuaweiRequestPrincipal(s string) (principal, bool) {
+func parseHuaweiRequestPrincipal(s string) (core.Principal, bool) {
 	var rest string
 	sts := false
 	switch {
@@ -74,40 +74,40 @@ func parseHuaweiRequestPrincipal(s string) (principal, bool) {
 		rest = s[len("sts::"):]
 		sts = true
 	default:
-		return principal{}, false
+		return core.Principal{}, false
 	}
 	i := strings.IndexByte(rest, ':')
 	if i <= 0 || hasAny(rest[:i], "*?/") {
-		return principal{}, false
+		return core.Principal{}, false
 	}
-	p := principal{account: rest[:i]}
+	p := core.Principal{Account: rest[:i]}
 	rel := rest[i+1:]
 	if sts && strings.HasPrefix(rel, ":") {
 		rel = rel[1:]
 	}
 	switch {
 	case !sts && strings.HasPrefix(rel, "user:"):
-		p.kind, p.name = pkUser, rel[len("user:"):]
-		if !validHuaweiName(p.name) {
-			return principal{}, false
+		p.Kind, p.Name = core.PrincipalUser, rel[len("user:"):]
+		if !validHuaweiName(p.Name) {
+			return core.Principal{}, false
 		}
 		return p, true
 	case sts && strings.HasPrefix(rel, "assumed-agency:"):
-		p.kind = pkSession
+		p.Kind = core.PrincipalSession
 		rel = rel[len("assumed-agency:"):]
 	case sts && strings.HasPrefix(rel, "external-user:"):
-		p.kind = pkExternal
+		p.Kind = core.PrincipalExternal
 		rel = rel[len("external-user:"):]
 	default:
-		return principal{}, false
+		return core.Principal{}, false
 	}
 	j := strings.IndexByte(rel, '/')
 	if j < 0 {
-		return principal{}, false
+		return core.Principal{}, false
 	}
-	p.name, p.session = rel[:j], rel[j+1:]
-	if !validHuaweiName(p.name) || p.session == "" || hasAny(p.session, "*?") {
-		return principal{}, false
+	p.Name, p.Session = rel[:j], rel[j+1:]
+	if !validHuaweiName(p.Name) || p.Session == "" || hasAny(p.Session, "*?") {
+		return core.Principal{}, false
 	}
 	return p, true
 }
@@ -118,30 +118,30 @@ func validHuaweiName(n string) bool { return n != "" && !hasAny(n, "/*?:") }
 // Principal.IAM list: an account ID (every identity of the account), a
 // user URN iam::<account-id>:user:<name> or an agency URN
 // iam::<account-id>:agency:<name> (every session of the agency).
-func parseHuaweiPolicyPrincipal(s string) (principal, bool) {
+func parseHuaweiPolicyPrincipal(s string) (core.Principal, bool) {
 	if !strings.HasPrefix(s, "iam::") {
 		if s == "" || !isAlnum(s) {
-			return principal{}, false
+			return core.Principal{}, false
 		}
-		return principal{account: s, kind: pkAccount}, true
+		return core.Principal{Account: s, Kind: core.PrincipalAccount}, true
 	}
 	rest := s[len("iam::"):]
 	i := strings.IndexByte(rest, ':')
 	if i <= 0 || !isAlnum(rest[:i]) {
-		return principal{}, false
+		return core.Principal{}, false
 	}
-	p := principal{account: rest[:i]}
+	p := core.Principal{Account: rest[:i]}
 	rel := rest[i+1:]
 	switch {
 	case strings.HasPrefix(rel, "user:"):
-		p.kind, p.name = pkUser, rel[len("user:"):]
+		p.Kind, p.Name = core.PrincipalUser, rel[len("user:"):]
 	case strings.HasPrefix(rel, "agency:"):
-		p.kind, p.name = pkRole, rel[len("agency:"):]
+		p.Kind, p.Name = core.PrincipalRole, rel[len("agency:"):]
 	default:
-		return principal{}, false
+		return core.Principal{}, false
 	}
-	if !validHuaweiName(p.name) {
-		return principal{}, false
+	if !validHuaweiName(p.Name) {
+		return core.Principal{}, false
 	}
 	return p, true
 }
@@ -158,20 +158,20 @@ func isAlnum(s string) bool {
 
 // huaweiTarget validates where a Huawei policy is attached.
 func (a *attachment) huaweiTarget(target string) error {
-	switch a.policy.kind {
-	case HuaweiIdentityPolicy:
+	switch a.kind {
+	case IdentityPolicy:
 		// A user or agency URN restricts the policy to that identity;
 		// anything else ("user:alice", "group:devs", "") only names the
 		// holder and the policy applies to every principal evaluated.
-		if pr, ok := parseHuaweiPolicyPrincipal(target); ok && pr.kind != pkAccount {
+		if pr, ok := parseHuaweiPolicyPrincipal(target); ok && pr.Kind != core.PrincipalAccount {
 			a.to = pr
 		}
-	case HuaweiSCP:
+	case SCP:
 		if !validSCPTarget(target) {
 			return errors.New("localauthz: an SCP attaches to \"root\", \"ou:<id>\" or \"account:<id>\" (or \"\" for the caller's account), not " + strconv.Quote(target))
 		}
 		a.target = target
-	case HuaweiResourcePolicy:
+	case ResourcePolicy:
 		if u, ok := parseURN(target); !ok || !u.concrete() {
 			return errors.New("localauthz: a resource policy attaches to a key URN kms:<region>:<account-id>:KeyId:<key-id>, not " + strconv.Quote(target))
 		}
@@ -199,8 +199,9 @@ func callerAccountLevel(target, account string) bool {
 // scpApplies reports whether an SCP attached at target bounds a caller of
 // account. With an organization path it applies when its attachment is on
 // the path (an SCP without attachment is the caller's account's); without
-// one, SCPs at "root" and at the caller's account apply, and unknown is set
-// for an OU SCP, which cannot be placed.
+// one, SCPs at "root" and at the caller's account apply, and so does an OU
+// SCP, which cannot be placed (unknown is then set): its Deny statements
+// deny and its level must allow.
 func scpApplies(target, account string, org *Org) (applies, unknown bool) {
 	if target == "" {
 		return true, false
@@ -209,7 +210,10 @@ func scpApplies(target, account string, org *Org) (applies, unknown bool) {
 		if target == "root" || callerAccountLevel(target, account) {
 			return true, false
 		}
-		return false, strings.HasPrefix(target, "ou:")
+		// An OU SCP may or may not be on the caller's path; taking it to
+		// apply errs toward denial.
+		ou := strings.HasPrefix(target, "ou:")
+		return ou, ou
 	}
 	for _, l := range org.Path {
 		if l == target {
@@ -227,13 +231,13 @@ func sameSCPLevel(a, b, account string) bool {
 }
 
 // huaweiStmtAssumptions are the readings a deciding statement relied on.
-func huaweiStmtAssumptions(st *compiledStatement, act reqAction) Assumption {
+func huaweiStmtAssumptions(st *core.Statement, act core.Action) Assumption {
 	var a Assumption
-	if st.actionMode == actWithAlias && !st.notAction && len(act.aliases) > 0 && !st.anyActionPattern(act.name) {
+	if st.ActionMode == core.ActionWithAlias && !st.NotAction && len(act.Aliases) > 0 && !st.AnyActionPattern(act.Name) {
 		a |= AssumeActionAlias
 	}
-	for i := range st.conds {
-		if st.conds[i].op == opStringContains {
+	for i := range st.Conds {
+		if st.Conds[i].Op == core.OpStringContains {
 			a |= AssumeStringLikeSubstring
 		}
 	}
@@ -246,7 +250,7 @@ func huaweiStmtAssumptions(st *compiledStatement, act reqAction) Assumption {
 // on the caller's path needs an Allow; in the account that owns the
 // resource an identity or resource policy Allow suffices, across accounts
 // both are needed.
-func (s *PolicySet) evaluateHuawei(r *Request, d *Decision) {
+func (s *PolicySet) evaluate(r *Request, d *Decision) {
 	p, ok := parseHuaweiRequestPrincipal(r.Principal)
 	if !ok {
 		d.Effect = ImplicitDeny
@@ -259,9 +263,9 @@ func (s *PolicySet) evaluateHuawei(r *Request, d *Decision) {
 		return
 	}
 	entry := huaweiActionEntry(r.Action)
-	act := reqAction{name: r.Action}
+	act := core.Action{Name: r.Action, Keys: core.AllKeys}
 	if entry != nil {
-		act.aliases = entry.Aliases
+		act.Aliases = entry.Aliases
 		if len(entry.ResourceTypes) == 0 && r.Resource != "*" {
 			// no resource-level permission: the unit is the resource "*"
 			rr := *r
@@ -269,36 +273,49 @@ func (s *PolicySet) evaluateHuawei(r *Request, d *Decision) {
 			r = &rr
 		}
 	}
+	// match is what statements' resources are matched against: the
+	// request's resource, or for an action that declares a resource type
+	// but names no existing resource (kms:cmk:create), every resource of
+	// that type in the caller's account. Table 1: "If this column includes
+	// a resource type, you must specify the URN in the Resource element",
+	// so kms:*:*:KeyId:* must grant kms:cmk:create; the literal '*' of the
+	// region and the id is matched only by a pattern's wildcard, so a
+	// pattern naming one key or region does not.
+	match := r.Resource
+	if entry != nil && entry.NamesNoResource && len(entry.ResourceTypes) > 0 && r.Resource == "*" {
+		match = "kms:*:" + p.Account + ":" + entry.ResourceTypes[0] + ":*"
+		d.Assumptions |= AssumeResourceTypeWide
+	}
 	u, isURN := parseURN(r.Resource)
-	cross := isURN && u.account != "" && !hasAny(u.account, "*?") && u.account != p.account
-	if r.Resource == "*" {
+	cross := isURN && u.account != "" && !hasAny(u.account, "*?") && u.account != p.Account
+	if r.Resource == "*" && match == "*" {
 		d.Assumptions |= AssumeNoResource
 	}
 	if strings.EqualFold(r.Action, "kms:alias:associate") {
 		d.Assumptions |= AssumeAliasAssociateRequestKey
 	}
 
-	var tr matchTrace
+	var tr core.Trace
 	var idAllow, idDeny, resAllow, resDeny, scpDeny *StatementRef
-	var idAllowSt, resAllowSt, denySt *compiledStatement
+	var idAllowSt, resAllowSt, denySt *core.Statement
 	v11, v50 := false, false
 	for i := range s.identity {
 		a := &s.identity[i]
 		if !a.holds(&p) {
 			continue
 		}
-		if a.policy.doc.version == "1.1" {
+		if a.version == "1.1" {
 			v11 = true
 		} else {
 			v50 = true
 		}
-		al, de := evalStatements(a.policy.stmts, act, r.Resource, &p, r.Context, &tr)
+		al, de := core.EvalStatements(a.stmts, act, match, &p, r.Context, &tr)
 		if de >= 0 {
-			idDeny, denySt = &a.refs[de], &a.policy.stmts[de]
+			idDeny, denySt = &a.refs[de], &a.stmts[de]
 			break
 		}
 		if al >= 0 && idAllow == nil {
-			idAllow, idAllowSt = &a.refs[al], &a.policy.stmts[al]
+			idAllow, idAllowSt = &a.refs[al], &a.stmts[al]
 		}
 	}
 	if v11 && v50 {
@@ -308,37 +325,29 @@ func (s *PolicySet) evaluateHuawei(r *Request, d *Decision) {
 		atts := s.resources[r.Resource]
 		for i := range atts {
 			a := &atts[i]
-			al, de := evalStatements(a.policy.stmts, act, r.Resource, &p, r.Context, &tr)
+			al, de := core.EvalStatements(a.stmts, act, r.Resource, &p, r.Context, &tr)
 			if de >= 0 {
-				resDeny, denySt = &a.refs[de], &a.policy.stmts[de]
+				resDeny, denySt = &a.refs[de], &a.stmts[de]
 				break
 			}
 			if al >= 0 && resAllow == nil {
-				resAllow, resAllowSt = &a.refs[al], &a.policy.stmts[al]
+				resAllow, resAllowSt = &a.refs[al], &a.stmts[al]
 			}
 		}
 	}
 	scpGate := true
 	if idDeny == nil && resDeny == nil && len(s.scps) > 0 && (r.Org == nil || !r.Org.IsManagementAccount) {
-		scpGate, scpDeny, denySt = s.scpBoundary(r, act, &p, &tr, d)
+		scpGate, scpDeny, denySt = s.scpBoundary(r, match, act, &p, &tr, d)
 	}
-	if tr.negatedAbsent {
-		d.Assumptions |= AssumeAbsentKeyNegated
-	}
-	if tr.forAllAbsent {
-		d.Assumptions |= AssumeForAllValuesAbsent
-	}
-	for _, c := range tr.failed[:tr.nFailed] {
-		if c.never {
-			d.Assumptions |= AssumeOperatorNeverMatches
-		}
-	}
-
+	d.Assumptions |= core.TraceAssumptions(&tr)
 	if ref := firstRef(idDeny, resDeny, scpDeny); ref != nil {
 		d.Effect = ExplicitDeny
 		d.Decider = ref
 		d.Denied = []Denied{{Action: r.Action, Resource: r.Resource, StatementRef: *ref}}
 		d.Assumptions |= huaweiStmtAssumptions(denySt, act)
+		if scpDeny != nil && d.Assumptions.Has(AssumeSCPPathUnknown) {
+			d.MissingFacts = append(d.MissingFacts, factOrgPath)
+		}
 		if resDeny != nil {
 			d.Assumptions |= AssumeKMSResourcePolicy
 		}
@@ -346,6 +355,9 @@ func (s *PolicySet) evaluateHuawei(r *Request, d *Decision) {
 	}
 	idOK, resOK := idAllow != nil, resAllow != nil
 	if scpGate && (cross && idOK && resOK || !cross && (idOK || resOK)) {
+		// OU SCPs that could not be placed were applied and still allow:
+		// wherever the caller is, the answer is the same.
+		d.Assumptions &^= AssumeSCPPathUnknown
 		d.Effect = Allow
 		d.Decider = idAllow
 		if idOK {
@@ -361,6 +373,9 @@ func (s *PolicySet) evaluateHuawei(r *Request, d *Decision) {
 	}
 
 	d.Effect = ImplicitDeny
+	if !scpGate && d.Assumptions.Has(AssumeSCPPathUnknown) {
+		d.MissingFacts = append(d.MissingFacts, factOrgPath)
+	}
 	if !scpGate {
 		d.Missing = append(d.Missing, Missing{Action: r.Action, Resource: r.Resource, Where: WhereSCP})
 	}
@@ -374,14 +389,11 @@ func (s *PolicySet) evaluateHuawei(r *Request, d *Decision) {
 	if cross && resOK || !cross && resOK {
 		d.Assumptions |= AssumeKMSResourcePolicy
 	}
-	if tr.nMissing > 0 {
-		d.MissingConditionKeys = append([]string(nil), tr.missing[:tr.nMissing]...)
+	if d.MissingConditionKeys = tr.MissingKeys(); d.MissingConditionKeys != nil {
 		d.Assumptions |= AssumeAbsentKeyFails
 	}
-	for _, c := range tr.failed[:tr.nFailed] {
-		d.UnmetConditions = append(d.UnmetConditions, c.name+" "+c.key)
-	}
-	if !idOK && s.huaweiCaseOnlyMismatch(r, act, &p) {
+	d.UnmetConditions = tr.UnmetConditions()
+	if !idOK && s.huaweiCaseOnlyMismatch(match, act, &p) {
 		d.Assumptions |= AssumeCaseSensitiveResource
 	}
 }
@@ -399,10 +411,10 @@ func firstRef(refs ...*StatementRef) *StatementRef {
 // every level with an applicable SCP needs a matching Allow; any matching
 // Deny denies. It reports whether the boundary admits the request, and the
 // denying statement if any.
-func (s *PolicySet) scpBoundary(r *Request, act reqAction, p *principal, tr *matchTrace, d *Decision) (gate bool, deny *StatementRef, denySt *compiledStatement) {
+func (s *PolicySet) scpBoundary(r *Request, match string, act core.Action, p *core.Principal, tr *core.Trace, d *Decision) (gate bool, deny *StatementRef, denySt *core.Statement) {
 	gate = true
 	applies := func(i int) bool {
-		ok, unknown := scpApplies(s.scps[i].target, p.account, r.Org)
+		ok, unknown := scpApplies(s.scps[i].target, p.Account, r.Org)
 		if unknown {
 			d.Assumptions |= AssumeSCPPathUnknown
 		}
@@ -414,7 +426,7 @@ func (s *PolicySet) scpBoundary(r *Request, act reqAction, p *principal, tr *mat
 		}
 		first := true
 		for j := 0; j < i && first; j++ {
-			if sameSCPLevel(s.scps[i].target, s.scps[j].target, p.account) && applies(j) {
+			if sameSCPLevel(s.scps[i].target, s.scps[j].target, p.Account) && applies(j) {
 				first = false
 			}
 		}
@@ -424,12 +436,12 @@ func (s *PolicySet) scpBoundary(r *Request, act reqAction, p *principal, tr *mat
 		levelOK := false
 		for j := i; j < len(s.scps); j++ {
 			b := &s.scps[j]
-			if j != i && (!sameSCPLevel(s.scps[i].target, b.target, p.account) || !applies(j)) {
+			if j != i && (!sameSCPLevel(s.scps[i].target, b.target, p.Account) || !applies(j)) {
 				continue
 			}
-			al, de := evalStatements(b.policy.stmts, act, r.Resource, p, r.Context, tr)
+			al, de := core.EvalStatements(b.stmts, act, match, p, r.Context, tr)
 			if de >= 0 {
-				return false, &b.refs[de], &b.policy.stmts[de]
+				return false, &b.refs[de], &b.stmts[de]
 			}
 			levelOK = levelOK || al >= 0
 		}
@@ -439,7 +451,7 @@ func (s *PolicySet) scpBoundary(r *Request, act reqAction, p *principal, tr *mat
 		for _, l := range r.Org.Path {
 			found := false
 			for i := range s.scps {
-				if t := s.scps[i].target; t == l || callerAccountLevel(t, p.account) && callerAccountLevel(l, p.account) {
+				if t := s.scps[i].target; t == l || callerAccountLevel(t, p.Account) && callerAccountLevel(l, p.Account) {
 					found = true
 					break
 				}
@@ -454,19 +466,19 @@ func (s *PolicySet) scpBoundary(r *Request, act reqAction, p *principal, tr *mat
 
 // huaweiCaseOnlyMismatch reports whether some applicable identity Allow
 // statement would have matched the resource if case were ignored.
-func (s *PolicySet) huaweiCaseOnlyMismatch(r *Request, act reqAction, p *principal) bool {
+func (s *PolicySet) huaweiCaseOnlyMismatch(resource string, act core.Action, p *core.Principal) bool {
 	for i := range s.identity {
 		a := &s.identity[i]
 		if !a.holds(p) {
 			continue
 		}
-		for j := range a.policy.stmts {
-			st := &a.policy.stmts[j]
-			if st.deny || st.notResource || !st.matchesReqAction(act) || st.matchesResource(r.Resource) {
+		for j := range a.stmts {
+			st := &a.stmts[j]
+			if st.Deny || st.NotResource || !st.MatchesAction(act) || st.MatchesResource(resource) {
 				continue
 			}
-			for k := range st.resources {
-				if (st.resourceSvc == nil || st.resourceSvc[k] == "") && st.resources[k].matchFold(r.Resource) {
+			for k := range st.Resources {
+				if (st.ResourceSvc == nil || st.ResourceSvc[k] == "") && st.Resources[k].MatchFold(resource) {
 					return true
 				}
 			}
@@ -475,10 +487,10 @@ func (s *PolicySet) huaweiCaseOnlyMismatch(r *Request, act reqAction, p *princip
 	return false
 }
 
-// HuaweiCall is one HTTP request a Huawei Cloud KMS client intends to make.
-type HuaweiCall struct {
+// Call is one HTTP request a Huawei Cloud KMS client intends to make.
+type Call struct {
 	// Method and Path are the HTTP method and path, e.g. "POST" and
-	// "/v1.0/<project_id>/kms/decrypt-data" (see [HuaweiOperationForRequest]).
+	// "/v1.0/<project_id>/kms/decrypt-data" (see [OperationForRequest]).
 	Method string `json:"method"`
 	Path   string `json:"path"`
 	// Region and Account (the account, or domain, ID owning the key) build
@@ -500,13 +512,13 @@ type HuaweiCall struct {
 	Org *Org `json:"org,omitempty"`
 }
 
-// ExpandHuawei maps a call to its Table 2 operation and returns every
+// Expand maps a call to its Table 2 operation and returns every
 // (action, resource) unit it needs: one per resource type of the action
 // (the KeyId and the alias URN for kms:alias:create, delete and associate),
 // or the resource "*" for an action without a resource type or one that
 // names no existing resource (kms:cmk:create, kms:cmk:list, ...).
-func ExpandHuawei(c HuaweiCall) (HuaweiOperation, []Requirement, error) {
-	op, err := HuaweiOperationForRequest(c.Method, c.Path)
+func Expand(c Call) (Operation, []Requirement, error) {
+	op, err := OperationForRequest(c.Method, c.Path)
 	if err != nil {
 		return op, nil, err
 	}
@@ -528,22 +540,22 @@ func ExpandHuawei(c HuaweiCall) (HuaweiOperation, []Requirement, error) {
 	for _, typ := range a.ResourceTypes {
 		var id string
 		switch typ {
-		case HuaweiResourceKeyID:
+		case ResourceKeyID:
 			id = firstNonEmpty(op.Params["key_id"], c.KeyID)
-		case HuaweiResourceKeystore:
+		case ResourceKeystore:
 			id = firstNonEmpty(op.Params["keystore_id"], c.KeystoreID)
-		case HuaweiResourceAlias:
+		case ResourceAlias:
 			id = c.Alias
 		}
 		if id == "" {
-			return op, nil, fmt.Errorf("%w: %s needs the %s it acts on (HuaweiCall.%s)", ErrMissingFact, op.Action, typ, map[string]string{HuaweiResourceKeyID: "KeyID", HuaweiResourceKeystore: "KeystoreID", HuaweiResourceAlias: "Alias"}[typ])
+			return op, nil, fmt.Errorf("%w: %s needs the %s it acts on (Call.%s)", ErrMissingFact, op.Action, typ, map[string]string{ResourceKeyID: "KeyID", ResourceKeystore: "KeystoreID", ResourceAlias: "Alias"}[typ])
 		}
 		if c.Region == "" || c.Account == "" {
-			return op, nil, fmt.Errorf("%w: %s needs HuaweiCall.Region and HuaweiCall.Account to build the %s URN", ErrMissingFact, op.Action, typ)
+			return op, nil, fmt.Errorf("%w: %s needs Call.Region and Call.Account to build the %s URN", ErrMissingFact, op.Action, typ)
 		}
 		var as Assumption
 		why := op.Action + " is authorized on the " + typ
-		if op.Action == "kms:alias:associate" && typ == HuaweiResourceKeyID {
+		if op.Action == "kms:alias:associate" && typ == ResourceKeyID {
 			as, why = AssumeAliasAssociateRequestKey, "kms:alias:associate is authorized on the key named in the request"
 		}
 		add("kms:"+c.Region+":"+c.Account+":"+typ+":"+id, why, as)
@@ -560,34 +572,33 @@ func firstNonEmpty(ss ...string) string {
 	return ""
 }
 
-// CheckHuawei expands one Huawei Cloud KMS HTTP call into its units and
-// evaluates each; the report's Call names the request ("POST /v1.0/...")
-// and its first resource.
-func (s *PolicySet) CheckHuawei(principal string, c HuaweiCall) Report {
-	rep := Report{Principal: principal, Call: Call{Operation: strings.ToUpper(c.Method) + " " + c.Path, Context: c.Context}}
-	_, reqs, err := ExpandHuawei(c)
+// Check expands one Huawei Cloud KMS HTTP call into its units and
+// evaluates each.
+func (s *PolicySet) Check(principal string, c Call) Report {
+	rep := Report{Principal: principal, Call: c}
+	op, reqs, err := Expand(c)
+	rep.Action = op.Action
 	if err != nil {
 		rep.Err = err
 		rep.Decision = Decision{Effect: ImplicitDeny, Err: err}
 		return rep
 	}
-	rep.Call.Resource = reqs[0].Resource
 	rep.Checks = make([]Check, len(reqs))
 	for i, rq := range reqs {
 		d := s.Evaluate(Request{Principal: principal, Action: rq.Action, Resource: rq.Resource, Context: c.Context, Org: c.Org})
 		d.Assumptions |= rq.Assumptions
 		rep.Checks[i] = Check{Requirement: rq, Decision: d}
 	}
-	rep.Decision = aggregate(rep.Checks)
+	rep.Decision = core.Aggregate(rep.Checks)
 	return rep
 }
 
-// PreflightHuawei checks, before any call is made, whether principal may
-// make each Huawei Cloud KMS HTTP call under the policies of the set.
-func (s *PolicySet) PreflightHuawei(principal string, calls ...HuaweiCall) []Report {
+// Preflight checks, before any call is made, whether principal may make
+// each Huawei Cloud KMS HTTP call under the policies of the set.
+func (s *PolicySet) Preflight(principal string, calls ...Call) []Report {
 	out := make([]Report, len(calls))
 	for i, c := range calls {
-		out[i] = s.CheckHuawei(principal, c)
+		out[i] = s.Check(principal, c)
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package localauthz
+package core
 
 import (
 	"errors"
@@ -14,10 +14,8 @@ var (
 	// (see [WithMaxSize]).
 	ErrTooLarge = errors.New("localauthz: policy document too large")
 	// ErrUnsupported reports an element or operator that exists in other
-	// policy languages (NotResource, ...IfExists, ForAnyValue:, Null) but
-	// that Alibaba Cloud RAM and KMS do not accept, or an element the
-	// Huawei Cloud kind does not have (NotPrincipal, NotResource in an SCP,
-	// NotAction in a 1.1 policy).
+	// policy languages but not in the dialect of the document (for
+	// example NotResource in a RAM policy, NotPrincipal in a Huawei one).
 	ErrUnsupported = errors.New("localauthz: unsupported policy element")
 	// ErrInvalidPolicy reports any other violation of the policy grammar.
 	ErrInvalidPolicy = errors.New("localauthz: invalid policy")
@@ -79,8 +77,8 @@ func (e *PolicyError) Unwrap() []error {
 	return errs
 }
 
-// lineCol converts a byte offset into 1-based line and column numbers.
-func lineCol(doc []byte, off int) (line, col int) {
+// LineCol converts a byte offset into 1-based line and column numbers.
+func LineCol(doc []byte, off int) (line, col int) {
 	if off < 0 {
 		return 0, 0
 	}
@@ -99,21 +97,35 @@ func lineCol(doc []byte, off int) (line, col int) {
 	return line, col
 }
 
-// errorf builds path-named errors for one document.
-type errorf struct{ doc []byte }
+// DocErrors builds path-named errors for one document; the zero value
+// builds errors without line and column.
+type DocErrors struct{ doc []byte }
 
-func (f errorf) at(kind error, path string, off int, problem, expected string) *PolicyError {
+// NewDocErrors returns the error builder of doc.
+func NewDocErrors(doc []byte) DocErrors { return DocErrors{doc: doc} }
+
+// At returns an error of kind (ErrSyntax, ErrTooLarge, ErrUnsupported or
+// ErrInvalidPolicy) at the element path, which starts at byte off of the
+// document (-1: unknown).
+func (f DocErrors) At(kind error, path string, off int, problem, expected string) *PolicyError {
 	e := &PolicyError{Path: path, Offset: off, Problem: problem, Expected: expected, kind: kind}
 	if off >= 0 && f.doc != nil {
-		e.Line, e.Column = lineCol(f.doc, off)
+		e.Line, e.Column = LineCol(f.doc, off)
 	}
 	return e
 }
 
-func (f errorf) invalid(path string, off int, problem, expected string) *PolicyError {
-	return f.at(ErrInvalidPolicy, path, off, problem, expected)
+// Invalid returns an ErrInvalidPolicy error (see [DocErrors.At]).
+func (f DocErrors) Invalid(path string, off int, problem, expected string) *PolicyError {
+	return f.At(ErrInvalidPolicy, path, off, problem, expected)
 }
 
-func (f errorf) unsupported(path string, off int, problem, expected string) *PolicyError {
-	return f.at(ErrUnsupported, path, off, problem, expected)
+// Unsupported returns an ErrUnsupported error (see [DocErrors.At]).
+func (f DocErrors) Unsupported(path string, off int, problem, expected string) *PolicyError {
+	return f.At(ErrUnsupported, path, off, problem, expected)
 }
+
+// ErrMissingFact reports a call that cannot be expanded into its
+// requirements because a fact about a related resource is missing (an
+// alias's target key, a Huawei call's region).
+var ErrMissingFact = errors.New("localauthz: missing fact")

@@ -1,15 +1,17 @@
-package localauthz
+package cases
 
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
 	"strings"
+
+	"github.com/kmsenvelope/kmsenvelope/localauthz"
+	"github.com/kmsenvelope/kmsenvelope/localauthz/core"
+	"github.com/kmsenvelope/kmsenvelope/localauthz/huawei"
 )
 
-// Dialect is a cloud's policy language. The evaluator core is shared; each
-// dialect has its own parser, operator table, catalogue and evaluation
-// flow.
+// Dialect is a cloud's policy language: the localauthz package evaluates
+// Alibaba Cloud's, the huawei package Huawei Cloud's.
 type Dialect string
 
 const (
@@ -35,44 +37,80 @@ func ParseDialect(s string) (Dialect, bool) {
 	return "", false
 }
 
-// Dialect returns the dialect of a policy kind, or "" for an unknown kind.
-func (k PolicyKind) Dialect() Dialect {
-	switch k {
-	case RAMPolicy, KeyPolicy, SecretPolicy:
-		return DialectAlibaba
-	case HuaweiIdentityPolicy, HuaweiSCP, HuaweiResourcePolicy:
-		return DialectHuawei
+// DialectOf returns the dialect of a policy kind, or "" for an unknown kind.
+func DialectOf(k core.PolicyKind) Dialect {
+	for _, a := range localauthz.PolicyKinds() {
+		if k == a {
+			return DialectAlibaba
+		}
+	}
+	for _, h := range huawei.PolicyKinds() {
+		if k == h {
+			return DialectHuawei
+		}
 	}
 	return ""
+}
+
+// PolicyKinds returns every policy kind, Alibaba Cloud's then Huawei
+// Cloud's.
+func PolicyKinds() []core.PolicyKind {
+	return append(localauthz.PolicyKinds(), huawei.PolicyKinds()...)
+}
+
+// ParsePolicy parses a document of any kind with its dialect's parser.
+func ParsePolicy(doc []byte, kind core.PolicyKind, opts ...core.ParseOption) (*core.Policy, error) {
+	if DialectOf(kind) == DialectHuawei {
+		return huawei.ParsePolicy(doc, kind, opts...)
+	}
+	return localauthz.ParsePolicy(doc, kind, opts...)
+}
+
+// Lint lints a policy of either dialect.
+func Lint(p *core.Policy) []core.Finding {
+	if DialectOf(p.Kind()) == DialectHuawei {
+		return huawei.Lint(p)
+	}
+	return localauthz.Lint(p)
+}
+
+// LintDocument parses and lints a document of any kind with its dialect's
+// linter.
+func LintDocument(doc []byte, kind core.PolicyKind, opts ...core.ParseOption) []core.Finding {
+	if DialectOf(kind) == DialectHuawei {
+		return huawei.LintDocument(doc, kind, opts...)
+	}
+	return localauthz.LintDocument(doc, kind, opts...)
 }
 
 // DetectPolicy guesses the dialect and kind of a policy document that
 // arrives without them. Huawei Cloud: Version "5.0" or "1.1", a Principal
 // of type "IAM", or actions of the form service:type:operation (two
-// colons); the kind is [HuaweiResourcePolicy] when a statement has a
-// Principal, else [HuaweiIdentityPolicy] (an SCP looks like an identity
-// policy and must be named). Otherwise Alibaba Cloud: [KeyPolicy] when a
-// statement has a Principal, else [RAMPolicy]. A document that is not JSON
-// yields Alibaba Cloud RAM, whose parser then names the problem.
-func DetectPolicy(doc []byte) (Dialect, PolicyKind) {
+// colons); the kind is huawei.ResourcePolicy when a statement has a
+// Principal, else huawei.IdentityPolicy (an SCP looks like an identity
+// policy and must be named). Otherwise Alibaba Cloud: localauthz.KeyPolicy
+// when a statement has a Principal, else localauthz.RAMPolicy. A document
+// that is not JSON yields Alibaba Cloud RAM, whose parser then names the
+// problem.
+func DetectPolicy(doc []byte) (Dialect, core.PolicyKind) {
 	var probe struct {
 		Version   json.RawMessage
 		Statement json.RawMessage
 	}
 	if json.Unmarshal(doc, &probe) != nil {
-		return DialectAlibaba, RAMPolicy
+		return DialectAlibaba, localauthz.RAMPolicy
 	}
 	hasPrincipal := bytes.Contains(probe.Statement, []byte(`"Principal"`))
 	if huaweiDocument(probe.Version, probe.Statement) {
 		if hasPrincipal {
-			return DialectHuawei, HuaweiResourcePolicy
+			return DialectHuawei, huawei.ResourcePolicy
 		}
-		return DialectHuawei, HuaweiIdentityPolicy
+		return DialectHuawei, huawei.IdentityPolicy
 	}
 	if hasPrincipal {
-		return DialectAlibaba, KeyPolicy
+		return DialectAlibaba, localauthz.KeyPolicy
 	}
-	return DialectAlibaba, RAMPolicy
+	return DialectAlibaba, localauthz.RAMPolicy
 }
 
 // huaweiDocument reports whether a policy's Version and Statement look
@@ -119,6 +157,12 @@ func looksHuaweiAction(a string) bool {
 	return strings.Count(a, ":") == 2 && !strings.HasPrefix(a, "acs:")
 }
 
+// looksHuaweiPrincipal reports whether s is written like a Huawei Cloud
+// principal URN (iam:: or sts::).
+func looksHuaweiPrincipal(s string) bool {
+	return strings.HasPrefix(s, "iam::") || strings.HasPrefix(s, "sts::")
+}
+
 // rawStrings decodes a string or an array of strings; anything else is nil.
 func rawStrings(raw json.RawMessage) []string {
 	if len(raw) == 0 {
@@ -131,12 +175,4 @@ func rawStrings(raw json.RawMessage) []string {
 	var list []string
 	_ = json.Unmarshal(raw, &list)
 	return list
-}
-
-func dialectError(kind PolicyKind, want Dialect) *PolicyError {
-	exp := "ram, key or secret"
-	if want == DialectHuawei {
-		exp = "identity, scp or resource"
-	}
-	return &PolicyError{Offset: -1, Problem: "policy kind " + strconv.Quote(string(kind)) + " is not a " + string(want) + " policy kind", Expected: exp, kind: ErrInvalidPolicy}
 }

@@ -1,10 +1,12 @@
-package localauthz
+package huawei
 
 import (
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/kmsenvelope/kmsenvelope/localauthz/core"
 )
 
 // This file is the Huawei Cloud KMS catalogue of seed 003: Table 1 (the
@@ -13,14 +15,14 @@ import (
 
 // Huawei Cloud KMS resource types (seed 003 Table 3).
 const (
-	HuaweiResourceKeyID    = "KeyId"    // kms:<region>:<account-id>:KeyId:<cmk-id>
-	HuaweiResourceAlias    = "alias"    // kms:<region>:<account-id>:alias:<alias-name>
-	HuaweiResourceKeystore = "keystore" // kms:<region>:<account-id>:keystore:<keystore-id>
+	ResourceKeyID    = "KeyId"    // kms:<region>:<account-id>:KeyId:<cmk-id>
+	ResourceAlias    = "alias"    // kms:<region>:<account-id>:alias:<alias-name>
+	ResourceKeystore = "keystore" // kms:<region>:<account-id>:keystore:<keystore-id>
 )
 
-// HuaweiAction describes one Huawei Cloud KMS identity-policy action
+// Action describes one Huawei Cloud KMS identity-policy action
 // (seed 003 Table 1).
-type HuaweiAction struct {
+type Action struct {
 	Name        string `json:"name"`        // e.g. kms:cmk:decryptData
 	AccessLevel string `json:"accessLevel"` // List, Read, Write, Permission_management or Tagging
 	// ResourceTypes are the required resource types (KeyId, alias,
@@ -48,23 +50,23 @@ const (
 )
 
 var (
-	hwKey      = []string{HuaweiResourceKeyID}
-	hwKeystore = []string{HuaweiResourceKeystore}
-	hwKeyAlias = []string{HuaweiResourceKeyID, HuaweiResourceAlias}
+	hwKey      = []string{ResourceKeyID}
+	hwKeystore = []string{ResourceKeystore}
+	hwKeyAlias = []string{ResourceKeyID, ResourceAlias}
 )
 
-func hwAct(name, access string, res []string, aliases []string, conds ...string) HuaweiAction {
-	return HuaweiAction{Name: name, AccessLevel: access, ResourceTypes: res, Aliases: aliases, ConditionKeys: conds}
+func hwAct(name, access string, res []string, aliases []string, conds ...string) Action {
+	return Action{Name: name, AccessLevel: access, ResourceTypes: res, Aliases: aliases, ConditionKeys: conds}
 }
 
-func hwNoTarget(a HuaweiAction) HuaweiAction { a.NamesNoResource = true; return a }
+func hwNoTarget(a Action) Action { a.NamesNoResource = true; return a }
 
 func al(names ...string) []string { return names }
 
 // huaweiActionTable is Table 1 in its order. The scraped table shifts cells
 // when one is empty; a bullet naming service:type:op is an alias, any other
 // a condition key.
-var huaweiActionTable = []HuaweiAction{
+var huaweiActionTable = []Action{
 	hwNoTarget(hwAct("kms:cmk:create", hwWrite, hwKey, nil)),
 	hwNoTarget(hwAct("kms:cmk:list", hwList, hwKey, nil, "g:EnterpriseProjectId")),
 	hwAct("kms:cmk:enable", hwWrite, hwKey, nil),
@@ -122,16 +124,16 @@ var huaweiActionTable = []HuaweiAction{
 	hwAct("kms:alias:associate", hwWrite, hwKeyAlias, nil),
 }
 
-// HuaweiConditionKey describes a condition key Huawei Cloud KMS policies
+// ConditionKey describes a condition key Huawei Cloud KMS policies
 // may test: the KMS keys of seed 003 Table 4 and the global g: keys the
 // KMS documents name.
-type HuaweiConditionKey struct {
+type ConditionKey struct {
 	Name        string `json:"name"` // g:ResourceTag/<tag-key> stands for every tag key
 	Type        string `json:"type"` // string, numeric, date, boolean or ip
 	MultiValued bool   `json:"multiValued,omitempty"`
 }
 
-var huaweiConditionKeyTable = []HuaweiConditionKey{
+var huaweiConditionKeyTable = []ConditionKey{
 	{"kms:EncryptionAlgorithm", "string", false},
 	{"kms:GranteePrincipalType", "string", false},
 	{"kms:GrantOperations", "string", true},
@@ -163,17 +165,17 @@ var huaweiConditionKeyTable = []HuaweiConditionKey{
 	{"g:TagKeys", "string", true},
 }
 
-// HuaweiConditionKeys returns the condition keys the Huawei dialect knows.
-func HuaweiConditionKeys() []HuaweiConditionKey {
-	return append([]HuaweiConditionKey(nil), huaweiConditionKeyTable...)
+// ConditionKeys returns the condition keys the Huawei dialect knows.
+func ConditionKeys() []ConditionKey {
+	return append([]ConditionKey(nil), huaweiConditionKeyTable...)
 }
 
 // huaweiKeyType returns the value type of a known condition key (matched
 // case-insensitively; g:ResourceTag/<k> for any k).
-func huaweiKeyType(key string) (valueType, bool) {
+func huaweiKeyType(key string) (core.ValueType, bool) {
 	if i := strings.IndexByte(key, '/'); i >= 0 {
 		if strings.EqualFold(key[:i], "g:ResourceTag") && i < len(key)-1 {
-			return typeString, true
+			return core.TypeString, true
 		}
 		return 0, false
 	}
@@ -182,41 +184,41 @@ func huaweiKeyType(key string) (valueType, bool) {
 		if strings.EqualFold(k.Name, key) {
 			switch k.Type {
 			case "numeric":
-				return typeNumber, true
+				return core.TypeNumber, true
 			case "date":
-				return typeDate, true
+				return core.TypeDate, true
 			case "boolean":
-				return typeBool, true
+				return core.TypeBool, true
 			case "ip":
-				return typeIP, true
+				return core.TypeIP, true
 			}
-			return typeString, true
+			return core.TypeString, true
 		}
 	}
 	return 0, false
 }
 
-func typeName(t valueType) string {
+func typeName(t core.ValueType) string {
 	switch t {
-	case typeNumber:
+	case core.TypeNumber:
 		return "numeric"
-	case typeDate:
+	case core.TypeDate:
 		return "date"
-	case typeBool:
+	case core.TypeBool:
 		return "boolean"
-	case typeIP:
+	case core.TypeIP:
 		return "ip"
 	}
 	return "string"
 }
 
 var (
-	huaweiActionIndex  = map[string]*HuaweiAction{} // exact name
-	huaweiActionLower  = map[string]*HuaweiAction{} // lower-case name
-	huaweiLegacyLower  = map[string]string{}        // lower-case alias -> canonical spelling
-	huaweiKnownActions []string                     // Table 1 names, sorted
-	huaweiLegacyNames  []string                     // every alias, sorted
-	huaweiAliasHolders = map[string][]string{}      // lower-case alias -> the actions it stands for
+	huaweiActionIndex  = map[string]*Action{}  // exact name
+	huaweiActionLower  = map[string]*Action{}  // lower-case name
+	huaweiLegacyLower  = map[string]string{}   // lower-case alias -> canonical spelling
+	huaweiKnownActions []string                // Table 1 names, sorted
+	huaweiLegacyNames  []string                // every alias, sorted
+	huaweiAliasHolders = map[string][]string{} // lower-case alias -> the actions it stands for
 )
 
 func init() {
@@ -243,7 +245,7 @@ func init() {
 
 // huaweiActionEntry returns the Table 1 entry of an action without
 // allocating: an exact lookup, then a case-insensitive scan.
-func huaweiActionEntry(action string) *HuaweiAction {
+func huaweiActionEntry(action string) *Action {
 	if a := huaweiActionIndex[action]; a != nil {
 		return a
 	}
@@ -267,42 +269,42 @@ func huaweiAliasesOf(action string) []string {
 	return nil
 }
 
-func lookupHuaweiAction(name string) *HuaweiAction {
+func lookupHuaweiAction(name string) *Action {
 	if a := huaweiActionIndex[name]; a != nil {
 		return a
 	}
 	return huaweiActionLower[strings.ToLower(name)]
 }
 
-func (a HuaweiAction) clone() HuaweiAction {
+func (a Action) clone() Action {
 	a.ResourceTypes = append([]string(nil), a.ResourceTypes...)
 	a.Aliases = append([]string(nil), a.Aliases...)
 	a.ConditionKeys = append([]string(nil), a.ConditionKeys...)
 	return a
 }
 
-// HuaweiActions returns Table 1, sorted by name.
-func HuaweiActions() []HuaweiAction {
-	out := make([]HuaweiAction, 0, len(huaweiActionTable))
+// Actions returns Table 1, sorted by name.
+func Actions() []Action {
+	out := make([]Action, 0, len(huaweiActionTable))
 	for _, n := range huaweiKnownActions {
 		out = append(out, huaweiActionIndex[n].clone())
 	}
 	return out
 }
 
-// LookupHuaweiAction returns the Table 1 entry of an action, matched
+// LookupAction returns the Table 1 entry of an action, matched
 // case-insensitively.
-func LookupHuaweiAction(name string) (HuaweiAction, bool) {
+func LookupAction(name string) (Action, bool) {
 	a := lookupHuaweiAction(name)
 	if a == nil {
-		return HuaweiAction{}, false
+		return Action{}, false
 	}
 	return a.clone(), true
 }
 
-// HuaweiLegacyActions returns every legacy policy action of Table 1's
+// LegacyActions returns every legacy policy action of Table 1's
 // Alias column, sorted, with the Table 1 actions each stands for.
-func HuaweiLegacyActions() map[string][]string {
+func LegacyActions() map[string][]string {
 	out := make(map[string][]string, len(huaweiLegacyNames))
 	for _, n := range huaweiLegacyNames {
 		out[n] = append([]string(nil), huaweiAliasHolders[strings.ToLower(n)]...)
@@ -310,9 +312,9 @@ func HuaweiLegacyActions() map[string][]string {
 	return out
 }
 
-// HuaweiOperation is one row of Table 2: a KMS REST API and the action it
+// Operation is one row of Table 2: a KMS REST API and the action it
 // is authorized by.
-type HuaweiOperation struct {
+type Operation struct {
 	Method string `json:"method"`
 	Path   string `json:"path"` // the template, e.g. /v1.0/{project_id}/kms/decrypt-data
 	Action string `json:"action"`
@@ -420,17 +422,17 @@ func literalOf(seg string) string {
 	return seg
 }
 
-func (a *huaweiAPI) operation() HuaweiOperation {
-	op := HuaweiOperation{Method: a.method, Path: a.path, Action: a.action}
+func (a *huaweiAPI) operation() Operation {
+	op := Operation{Method: a.method, Path: a.path, Action: a.action}
 	if e := huaweiActionIndex[a.action]; e != nil {
 		op.ResourceTypes = append([]string(nil), e.ResourceTypes...)
 	}
 	return op
 }
 
-// HuaweiOperations returns Table 2 in its order.
-func HuaweiOperations() []HuaweiOperation {
-	out := make([]HuaweiOperation, len(huaweiAPITable))
+// Operations returns Table 2 in its order.
+func Operations() []Operation {
+	out := make([]Operation, len(huaweiAPITable))
 	for i := range huaweiAPITable {
 		out[i] = huaweiAPITable[i].operation()
 	}
@@ -440,14 +442,14 @@ func HuaweiOperations() []HuaweiOperation {
 // ErrUnknownAPI reports an HTTP request that matches no Table 2 API.
 var ErrUnknownAPI = errors.New("localauthz: unknown Huawei Cloud KMS API")
 
-// HuaweiOperationForRequest maps an HTTP request of a Huawei Cloud KMS
+// OperationForRequest maps an HTTP request of a Huawei Cloud KMS
 // client to its Table 2 row: the method (case-insensitive) and the path,
 // segment by segment, where a {variable} of the template matches one
 // non-empty segment and a literal segment is preferred over a variable
 // (so GET /v1.0/<p>/kms/tags is kms::listAllTags, not a key's tags). A
 // query string and a trailing slash are ignored. The path may be concrete
 // (/v1.0/0123.../kms/decrypt-data) or the template itself.
-func HuaweiOperationForRequest(method, path string) (HuaweiOperation, error) {
+func OperationForRequest(method, path string) (Operation, error) {
 	segs := splitPath(path)
 	var best *huaweiAPI
 	methodMismatch := ""
@@ -469,7 +471,7 @@ func HuaweiOperationForRequest(method, path string) (HuaweiOperation, error) {
 		if methodMismatch != "" {
 			hint = " (the path is a " + methodMismatch + " API)"
 		}
-		return HuaweiOperation{}, fmt.Errorf("%w: %s %s%s", ErrUnknownAPI, strings.ToUpper(method), path, hint)
+		return Operation{}, fmt.Errorf("%w: %s %s%s", ErrUnknownAPI, strings.ToUpper(method), path, hint)
 	}
 	op := best.operation()
 	for j, s := range best.segs {

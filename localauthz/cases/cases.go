@@ -1,4 +1,4 @@
-package localauthz
+package cases
 
 import (
 	"bytes"
@@ -8,6 +8,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/kmsenvelope/kmsenvelope/localauthz"
+	"github.com/kmsenvelope/kmsenvelope/localauthz/core"
+	"github.com/kmsenvelope/kmsenvelope/localauthz/huawei"
 )
 
 // Case is one policy conformance case: a request evaluated against a set of
@@ -15,21 +19,21 @@ import (
 // schema is that of the project's authz-cases/README.md; teams can keep
 // expected-access tests for their own policies in the same form.
 type Case struct {
-	Name      string       `json:"name"`
-	Policies  []CasePolicy `json:"policies"`
-	Request   CaseRequest  `json:"request"`
-	Expect    Effect       `json:"expect"`
-	Missing   []Missing    `json:"missing"`
-	Source    string       `json:"source,omitempty"`
-	Ambiguous bool         `json:"ambiguous,omitempty"`
-	Notes     string       `json:"notes,omitempty"`
+	Name      string         `json:"name"`
+	Policies  []Policy       `json:"policies"`
+	Request   Request        `json:"request"`
+	Expect    core.Effect    `json:"expect"`
+	Missing   []core.Missing `json:"missing"`
+	Source    string         `json:"source,omitempty"`
+	Ambiguous bool           `json:"ambiguous,omitempty"`
+	Notes     string         `json:"notes,omitempty"`
 }
 
-// CasePolicy is one policy of a case.
-type CasePolicy struct {
+// Policy is one policy of a case.
+type Policy struct {
 	// Type is "ram", "key" or "secret" (Alibaba Cloud), or "identity",
 	// "scp" or "resource" (Huawei Cloud).
-	Type PolicyKind `json:"type"`
+	Type core.PolicyKind `json:"type"`
 	// Resource is the key (secret) ARN a key (secret) policy belongs to.
 	Resource string `json:"resource,omitempty"`
 	// Principal is the user or role a RAM policy is attached to; "" means
@@ -43,8 +47,8 @@ type CasePolicy struct {
 	Document   json.RawMessage `json:"document"`
 }
 
-// CaseRequest is the request of a case.
-type CaseRequest struct {
+// Request is the request of a case.
+type Request struct {
 	Principal string `json:"principal"`
 	Action    string `json:"action"`
 	// Resource is the resource the caller names. In JSON it may also be an
@@ -55,29 +59,34 @@ type CaseRequest struct {
 	Resources []string `json:"-"`
 	// Context maps condition keys to a string, number, boolean or an array
 	// of them.
-	Context Context `json:"context,omitempty"`
+	Context core.Context `json:"context,omitempty"`
 	// Operation, when set, is expanded into every pair the KMS API needs.
 	Operation string `json:"operation,omitempty"`
-	// Related holds facts: keyInKmsInstance, secretEncryptionKey (or
-	// encryptionKey), secretEncryptionKeyType (or encryptionKeyType),
-	// aliasTargetKey, destinationKey. Unknown facts are ignored.
+	// Related holds the [Facts] of the request by their JSON names
+	// (keyInKmsInstance, encryptionKey or secretEncryptionKey,
+	// encryptionKeyType or secretEncryptionKeyType, aliasTargetKey,
+	// destinationKey, destinationAliasTargetKey, instanceResources, tags),
+	// so any call the library can check can be written as a case. Without
+	// an operation, instanceResources and tags apply to the request's
+	// resource. A fact of the wrong type fails the case; other facts are
+	// ignored.
 	Related map[string]any `json:"related,omitempty"`
 	// API (Huawei) is the HTTP request the action must derive from
 	// (seed 003 Table 2); the case fails when it maps to another action.
-	API *CaseAPI `json:"api,omitempty"`
+	API *API `json:"api,omitempty"`
 	// Org (Huawei) places the caller's account in the organization.
-	Org *Org `json:"org,omitempty"`
+	Org *huawei.Org `json:"org,omitempty"`
 }
 
-// CaseAPI is the HTTP request of a Huawei case.
-type CaseAPI struct {
+// API is the HTTP request of a Huawei case.
+type API struct {
 	Method string `json:"method"`
 	Path   string `json:"path"`
 }
 
 // UnmarshalJSON accepts "resource" as a string or an array of strings.
-func (r *CaseRequest) UnmarshalJSON(data []byte) error {
-	type plain CaseRequest
+func (r *Request) UnmarshalJSON(data []byte) error {
+	type plain Request
 	var aux struct {
 		plain
 		Resource json.RawMessage `json:"resource"`
@@ -85,7 +94,7 @@ func (r *CaseRequest) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &aux); err != nil {
 		return err
 	}
-	*r = CaseRequest(aux.plain)
+	*r = Request(aux.plain)
 	raw := bytes.TrimSpace(aux.Resource)
 	switch {
 	case len(raw) == 0 || string(raw) == "null":
@@ -105,8 +114,8 @@ func (r *CaseRequest) UnmarshalJSON(data []byte) error {
 }
 
 // MarshalJSON writes "resource" as an array when the request has several.
-func (r CaseRequest) MarshalJSON() ([]byte, error) {
-	type plain CaseRequest
+func (r Request) MarshalJSON() ([]byte, error) {
+	type plain Request
 	var res any = r.Resource
 	if len(r.Resources) > 1 {
 		res = r.Resources
@@ -118,37 +127,37 @@ func (r CaseRequest) MarshalJSON() ([]byte, error) {
 }
 
 // units returns the resources of the request, one per authorization unit.
-func (r CaseRequest) units() []string {
+func (r Request) units() []string {
 	if len(r.Resources) > 0 {
 		return r.Resources
 	}
 	return []string{r.Resource}
 }
 
-// CaseResult is the outcome of running a case, shaped as the runner
+// Result is the outcome of running a case, shaped as the runner
 // contract's JSON line.
-type CaseResult struct {
-	Name     string       `json:"name"`
-	Decision Effect       `json:"decision"`
-	Missing  []Missing    `json:"missing"`
-	Denied   []CaseDenied `json:"denied"`
-	Pass     bool         `json:"pass"`
+type Result struct {
+	Name     string         `json:"name"`
+	Decision core.Effect    `json:"decision"`
+	Missing  []core.Missing `json:"missing"`
+	Denied   []Denied       `json:"denied"`
+	Pass     bool           `json:"pass"`
 	// Problems explains a failure; not part of the JSON line.
 	Problems []string `json:"-"`
 	// Assumptions are the readings the decision relied on.
-	Assumptions Assumption `json:"-"`
+	Assumptions core.Assumption `json:"-"`
 }
 
-// CaseDenied is an explicitly denied pair and the statement that denied it.
-type CaseDenied struct {
+// Denied is an explicitly denied pair and the statement that denied it.
+type Denied struct {
 	Action    string `json:"action"`
 	Resource  string `json:"resource"`
 	Policy    string `json:"policy"`
 	Statement int    `json:"statement"`
 }
 
-// ParseCases decodes a JSON array of cases (or a single case object).
-func ParseCases(data []byte) ([]Case, error) {
+// Parse decodes a JSON array of cases (or a single case object).
+func Parse(data []byte) ([]Case, error) {
 	data = bytes.TrimSpace(data)
 	var cases []Case
 	var err error
@@ -162,14 +171,14 @@ func ParseCases(data []byte) ([]Case, error) {
 	if err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			line, col := lineCol(data, int(se.Offset))
-			return nil, fmt.Errorf("localauthz: cases: line %d, column %d: %w", line, col, err)
+			line, col := core.LineCol(data, int(se.Offset))
+			return nil, fmt.Errorf("localauthz/cases: line %d, column %d: %w", line, col, err)
 		}
-		return nil, fmt.Errorf("localauthz: cases: %w", err)
+		return nil, fmt.Errorf("localauthz/cases: %w", err)
 	}
 	for i, c := range cases {
 		if c.Name == "" {
-			return nil, fmt.Errorf("localauthz: cases: case %d has no name", i)
+			return nil, fmt.Errorf("localauthz/cases: case %d has no name", i)
 		}
 	}
 	return cases, nil
@@ -182,7 +191,7 @@ func ParseCases(data []byte) ([]Case, error) {
 // Cloud otherwise.
 func (c Case) Dialect() Dialect {
 	for _, p := range c.Policies {
-		if d := p.Type.Dialect(); d != "" {
+		if d := DialectOf(p.Type); d != "" {
 			return d
 		}
 	}
@@ -200,32 +209,32 @@ func (c Case) Dialect() Dialect {
 // Run evaluates the case in its detected dialect (see [Case.Dialect]) and
 // compares the result with its expectations: the decision must equal
 // Expect and the missing pairs must equal Missing as a set.
-func (c Case) Run() CaseResult { return c.RunDialect(c.Dialect()) }
+func (c Case) Run() Result { return c.RunDialect(c.Dialect()) }
 
 // RunDialect evaluates the case as a case of dialect d; a policy of the
 // other dialect's kind makes the case fail.
-func (c Case) RunDialect(dialect Dialect) CaseResult {
+func (c Case) RunDialect(dialect Dialect) Result {
 	if dialect == DialectHuawei {
 		return c.runHuawei()
 	}
-	res := CaseResult{Name: c.Name, Missing: []Missing{}, Denied: []CaseDenied{}}
-	fail := func(format string, args ...any) CaseResult {
+	res := Result{Name: c.Name, Missing: []core.Missing{}, Denied: []Denied{}}
+	fail := func(format string, args ...any) Result {
 		res.Problems = append(res.Problems, fmt.Sprintf(format, args...))
 		res.Pass = false
 		return res
 	}
-	var set PolicySet
+	var set localauthz.PolicySet
 	for i, cp := range c.Policies {
 		name := "policies[" + strconv.Itoa(i) + "]"
-		if cp.Type.Dialect() != DialectAlibaba {
+		if DialectOf(cp.Type) != DialectAlibaba {
 			return fail("%s: policy type %q is not an Alibaba Cloud policy type (ram, key or secret)", name, cp.Type)
 		}
-		p, err := ParsePolicy(cp.Document, cp.Type, WithName(name))
+		p, err := localauthz.ParsePolicy(cp.Document, cp.Type, localauthz.WithName(name))
 		if err != nil {
 			return fail("%s: %v", name, err)
 		}
 		target := cp.Principal
-		if cp.Type != RAMPolicy {
+		if cp.Type != localauthz.RAMPolicy {
 			target = cp.Resource
 		}
 		if err := set.Add(p, target); err != nil {
@@ -233,10 +242,13 @@ func (c Case) RunDialect(dialect Dialect) CaseResult {
 		}
 	}
 	ctx := c.Request.Context
-	facts := caseFacts(c.Request.Related)
-	var d Decision
+	facts, err := caseFacts(c.Request.Related)
+	if err != nil {
+		return fail("request.%v", err)
+	}
+	var d core.Decision
 	if c.Request.Operation != "" {
-		rep := set.Check(c.Request.Principal, Call{Operation: c.Request.Operation, Resource: c.Request.Resource, Facts: facts, Context: ctx})
+		rep := set.Check(c.Request.Principal, localauthz.Call{Operation: c.Request.Operation, Resource: c.Request.Resource, Facts: facts, Context: ctx})
 		if rep.Err != nil {
 			return fail("operation %s: %v", c.Request.Operation, rep.Err)
 		}
@@ -251,7 +263,7 @@ func (c Case) RunDialect(dialect Dialect) CaseResult {
 		}
 		d = rep.Decision
 	} else {
-		d = set.Evaluate(Request{Principal: c.Request.Principal, Action: c.Request.Action, Resource: c.Request.Resource, Context: ctx, InKMSInstance: facts.InKMSInstance})
+		d = set.Evaluate(facts.Request(c.Request.Principal, c.Request.Action, c.Request.Resource, ctx))
 	}
 	if d.Err != nil {
 		res.Problems = append(res.Problems, d.Err.Error())
@@ -260,7 +272,7 @@ func (c Case) RunDialect(dialect Dialect) CaseResult {
 	res.Assumptions = d.Assumptions
 	res.Missing = append(res.Missing, d.Missing...)
 	for _, x := range d.Denied {
-		res.Denied = append(res.Denied, CaseDenied{Action: x.Action, Resource: x.Resource, Policy: x.Policy, Statement: x.Statement})
+		res.Denied = append(res.Denied, Denied{Action: x.Action, Resource: x.Resource, Policy: x.Policy, Statement: x.Statement})
 	}
 	if d.Effect != c.Expect {
 		res.Problems = append(res.Problems, fmt.Sprintf("decision %s, want %s", d.Effect, c.Expect))
@@ -275,25 +287,25 @@ func (c Case) RunDialect(dialect Dialect) CaseResult {
 // runHuawei runs a Huawei Cloud case: every resource of the request is a
 // unit, all of which must be allowed; the decision aggregates the units
 // like a preflight (ExplicitDeny, else ImplicitDeny, else Allow).
-func (c Case) runHuawei() CaseResult {
-	res := CaseResult{Name: c.Name, Missing: []Missing{}, Denied: []CaseDenied{}}
-	fail := func(format string, args ...any) CaseResult {
+func (c Case) runHuawei() Result {
+	res := Result{Name: c.Name, Missing: []core.Missing{}, Denied: []Denied{}}
+	fail := func(format string, args ...any) Result {
 		res.Problems = append(res.Problems, fmt.Sprintf(format, args...))
 		res.Pass = false
 		return res
 	}
-	var set PolicySet
+	var set huawei.PolicySet
 	for i, cp := range c.Policies {
 		name := "policies[" + strconv.Itoa(i) + "]"
-		if cp.Type.Dialect() != DialectHuawei {
+		if DialectOf(cp.Type) != DialectHuawei {
 			return fail("%s: policy type %q is not a Huawei Cloud policy type (identity, scp or resource)", name, cp.Type)
 		}
-		p, err := ParseHuaweiPolicy(cp.Document, cp.Type, WithName(name))
+		p, err := huawei.ParsePolicy(cp.Document, cp.Type, huawei.WithName(name))
 		if err != nil {
 			return fail("%s: %v", name, err)
 		}
 		target := cp.AttachedTo
-		if target == "" && cp.Type == HuaweiResourcePolicy {
+		if target == "" && cp.Type == huawei.ResourcePolicy {
 			target = cp.Resource
 		}
 		if err := set.Add(p, target); err != nil {
@@ -302,7 +314,7 @@ func (c Case) runHuawei() CaseResult {
 	}
 	rq := c.Request
 	if rq.API != nil {
-		op, err := HuaweiOperationForRequest(rq.API.Method, rq.API.Path)
+		op, err := huawei.OperationForRequest(rq.API.Method, rq.API.Path)
 		if err != nil {
 			return fail("api: %v", err)
 		}
@@ -311,9 +323,9 @@ func (c Case) runHuawei() CaseResult {
 		}
 	}
 	units := rq.units()
-	reqs := make([]Request, len(units))
+	reqs := make([]huawei.Request, len(units))
 	for i, u := range units {
-		reqs[i] = Request{Principal: rq.Principal, Action: rq.Action, Resource: u, Context: rq.Context, Org: rq.Org}
+		reqs[i] = huawei.Request{Principal: rq.Principal, Action: rq.Action, Resource: u, Context: rq.Context, Org: rq.Org}
 	}
 	d, _ := set.EvaluateAll(reqs...)
 	if d.Err != nil {
@@ -323,7 +335,7 @@ func (c Case) runHuawei() CaseResult {
 	res.Assumptions = d.Assumptions
 	res.Missing = append(res.Missing, dedupeMissing(d.Missing)...)
 	for _, x := range d.Denied {
-		res.Denied = append(res.Denied, CaseDenied{Action: x.Action, Resource: x.Resource, Policy: x.Policy, Statement: x.Statement})
+		res.Denied = append(res.Denied, Denied{Action: x.Action, Resource: x.Resource, Policy: x.Policy, Statement: x.Statement})
 	}
 	if d.Effect != c.Expect {
 		res.Problems = append(res.Problems, fmt.Sprintf("decision %s, want %s", d.Effect, c.Expect))
@@ -336,8 +348,8 @@ func (c Case) runHuawei() CaseResult {
 }
 
 // dedupeMissing drops repeated pairs (Huawei cases compare missing as a set).
-func dedupeMissing(ms []Missing) []Missing {
-	out := make([]Missing, 0, len(ms))
+func dedupeMissing(ms []core.Missing) []core.Missing {
+	out := make([]core.Missing, 0, len(ms))
 	seen := map[string]bool{}
 	for _, m := range ms {
 		k := strings.ToLower(m.Action) + "\x00" + m.Resource + "\x00" + string(m.Where)
@@ -349,26 +361,54 @@ func dedupeMissing(ms []Missing) []Missing {
 	return out
 }
 
-func caseFacts(m map[string]any) Facts {
-	var f Facts
-	str := func(keys ...string) string {
-		for _, k := range keys {
-			if s, ok := m[k].(string); ok {
-				return s
-			}
-		}
-		return ""
+// caseFacts reads a case's related facts into localauthz.Facts: every field by its
+// JSON name (encryptionKey, encryptionKeyType, aliasTargetKey,
+// destinationKey, destinationAliasTargetKey, keyInKmsInstance,
+// instanceResources, tags), and the README's secretEncryptionKey and
+// secretEncryptionKeyType for the first two. A fact of the wrong type is an
+// error naming it; facts the library does not use are ignored.
+func caseFacts(m map[string]any) (localauthz.Facts, error) {
+	var f localauthz.Facts
+	if len(m) == 0 {
+		return f, nil
 	}
-	f.InKMSInstance, _ = m["keyInKmsInstance"].(bool)
-	f.EncryptionKey = str("secretEncryptionKey", "encryptionKey")
-	f.EncryptionKeyType = KeyType(str("secretEncryptionKeyType", "encryptionKeyType"))
-	f.AliasTargetKey = str("aliasTargetKey")
-	f.DestinationKey = str("destinationKey")
-	return f
+	known := make(map[string]json.RawMessage, len(m))
+	for k, v := range m {
+		switch k {
+		case "secretEncryptionKey":
+			k = "encryptionKey"
+		case "secretEncryptionKeyType":
+			k = "encryptionKeyType"
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return f, fmt.Errorf("related.%s: %w", k, err)
+		}
+		if _, dup := known[k]; dup {
+			return f, fmt.Errorf("related.%s is given twice (as %s and its synonym)", k, k)
+		}
+		known[k] = raw
+	}
+	fields := map[string]any{
+		"encryptionKey": &f.EncryptionKey, "encryptionKeyType": &f.EncryptionKeyType,
+		"aliasTargetKey": &f.AliasTargetKey, "destinationKey": &f.DestinationKey,
+		"destinationAliasTargetKey": &f.DestinationAliasTargetKey, "keyInKmsInstance": &f.InKMSInstance,
+		"instanceResources": &f.InstanceResources, "tags": &f.Tags,
+	}
+	for k, raw := range known {
+		dst, ok := fields[k]
+		if !ok {
+			continue
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return f, fmt.Errorf("related.%s: %w", k, err)
+		}
+	}
+	return f, nil
 }
 
-func sameMissing(got, want []Missing) bool {
-	key := func(m Missing) string {
+func sameMissing(got, want []core.Missing) bool {
+	key := func(m core.Missing) string {
 		return strings.ToLower(m.Action) + "\x00" + m.Resource + "\x00" + string(m.Where)
 	}
 	count := map[string]int{}
@@ -386,7 +426,7 @@ func sameMissing(got, want []Missing) bool {
 	return true
 }
 
-func formatMissing(ms []Missing) string {
+func formatMissing(ms []core.Missing) string {
 	parts := make([]string, len(ms))
 	for i, m := range ms {
 		parts[i] = m.Action + " on " + m.Resource + " (" + string(m.Where) + ")"

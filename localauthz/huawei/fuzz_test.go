@@ -1,4 +1,4 @@
-package localauthz_test
+package huawei_test
 
 import (
 	"encoding/json"
@@ -7,12 +7,12 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/kmsenvelope/kmsenvelope/localauthz"
+	"github.com/kmsenvelope/kmsenvelope/localauthz/huawei"
 )
 
-var huaweiKinds = []localauthz.PolicyKind{localauthz.HuaweiIdentityPolicy, localauthz.HuaweiSCP, localauthz.HuaweiResourcePolicy}
+var huaweiKinds = []huawei.PolicyKind{huawei.IdentityPolicy, huawei.SCP, huawei.ResourcePolicy}
 
-func huaweiKindIndex(k localauthz.PolicyKind) uint8 {
+func huaweiKindIndex(k huawei.PolicyKind) uint8 {
 	for i, h := range huaweiKinds {
 		if h == k {
 			return uint8(i)
@@ -27,8 +27,14 @@ func huaweiKindIndex(k localauthz.PolicyKind) uint8 {
 // and linting a parsed policy never panic. Seeds: every policy of the
 // Huawei conformance cases and the Huawei test policies.
 func FuzzParseHuaweiPolicy(f *testing.F) {
-	if data, err := os.ReadFile("testdata/huawei-kms.json"); err == nil {
-		if cases, err := localauthz.ParseCases(data); err == nil {
+	if data, err := os.ReadFile("../testdata/conformance/huawei-kms.json"); err == nil {
+		var cases []struct {
+			Policies []struct {
+				Type     huawei.PolicyKind
+				Document json.RawMessage
+			}
+		}
+		if json.Unmarshal(data, &cases) == nil {
 			for _, c := range cases {
 				for _, p := range c.Policies {
 					f.Add([]byte(p.Document), huaweiKindIndex(p.Type))
@@ -36,7 +42,7 @@ func FuzzParseHuaweiPolicy(f *testing.F) {
 			}
 		}
 	}
-	files, _ := filepath.Glob("testdata/huawei-policies/*.json")
+	files, _ := filepath.Glob("testdata/policies/*.json")
 	for _, file := range files {
 		if data, err := os.ReadFile(file); err == nil {
 			for k := range huaweiKinds {
@@ -50,14 +56,14 @@ func FuzzParseHuaweiPolicy(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, doc []byte, k uint8) {
 		kind := huaweiKinds[int(k)%len(huaweiKinds)]
-		p, err := localauthz.ParseHuaweiPolicy(doc, kind, localauthz.WithMaxSize(0))
+		p, err := huawei.ParsePolicy(doc, kind, huawei.WithMaxSize(0))
 		if err != nil {
-			var pe *localauthz.PolicyError
+			var pe *huawei.PolicyError
 			if !errors.As(err, &pe) {
 				t.Fatalf("error %T is not a *PolicyError: %v", err, err)
 			}
-			if !errors.Is(err, localauthz.ErrSyntax) && !errors.Is(err, localauthz.ErrInvalidPolicy) &&
-				!errors.Is(err, localauthz.ErrUnsupported) && !errors.Is(err, localauthz.ErrTooLarge) {
+			if !errors.Is(err, huawei.ErrSyntax) && !errors.Is(err, huawei.ErrInvalidPolicy) &&
+				!errors.Is(err, huawei.ErrUnsupported) && !errors.Is(err, huawei.ErrTooLarge) {
 				t.Fatalf("error of no known kind: %v", err)
 			}
 			if pe.Offset > len(doc) {
@@ -69,7 +75,7 @@ func FuzzParseHuaweiPolicy(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p2, err := localauthz.ParseHuaweiPolicy(once, kind, localauthz.WithMaxSize(0))
+		p2, err := huawei.ParsePolicy(once, kind, huawei.WithMaxSize(0))
 		if err != nil {
 			t.Fatalf("marshalled policy does not parse: %v\n%s", err, once)
 		}
@@ -77,20 +83,20 @@ func FuzzParseHuaweiPolicy(f *testing.F) {
 		if string(once) != string(twice) {
 			t.Fatalf("round trip not stable:\n%s\n%s", once, twice)
 		}
-		var set localauthz.PolicySet
+		var set huawei.PolicySet
 		target := ""
 		switch kind {
-		case localauthz.HuaweiSCP:
+		case huawei.SCP:
 			target = "root"
-		case localauthz.HuaweiResourcePolicy:
+		case huawei.ResourcePolicy:
 			target = hwKey
 		}
 		if err := set.Add(p, target); err != nil {
 			t.Fatal(err)
 		}
-		ctx := localauthz.Context{"g:CurrentTime": {"2025-01-01T00:00:00Z"}, "kms:GrantOperations": {"a", ""}, "g:SourceIp": {"10.0.0.1"}}
-		for _, r := range []localauthz.Request{
-			{Principal: hwAlice, Action: "kms:cmk:decryptData", Resource: hwKey, Context: ctx, Org: &localauthz.Org{Path: []string{"root", "account:" + hwAcct}}},
+		ctx := huawei.Context{"g:CurrentTime": {"2025-01-01T00:00:00Z"}, "kms:GrantOperations": {"a", ""}, "g:SourceIp": {"10.0.0.1"}}
+		for _, r := range []huawei.Request{
+			{Principal: hwAlice, Action: "kms:cmk:decryptData", Resource: hwKey, Context: ctx, Org: &huawei.Org{Path: []string{"root", "account:" + hwAcct}}},
 			{Principal: "sts::" + hwOther + ":assumed-agency:a/s", Action: "kms::getQuota", Resource: "*", Context: ctx},
 			{Principal: hwAlice, Action: "kms:alias:create", Resource: hwAlias},
 		} {
@@ -99,6 +105,6 @@ func FuzzParseHuaweiPolicy(f *testing.F) {
 				t.Fatalf("evaluation error: %v", d.Err)
 			}
 		}
-		localauthz.Lint(p)
+		huawei.Lint(p)
 	})
 }

@@ -1,4 +1,4 @@
-package localauthz
+package core
 
 import (
 	"math"
@@ -8,140 +8,146 @@ import (
 	"time"
 )
 
-// This file is the dialect-independent condition machinery: comparison
-// operators, their negated forms, IfExists and set quantifiers. The RAM
-// dialect (policy.go) maps operator names onto it and rejects the features
-// RAM does not have (IfExists, ForAnyValue:, ForAllValues:); a dialect that
-// has them (Huawei Cloud IAM) sets the corresponding fields.
+// This file is the condition machinery: comparison operators, their
+// negated forms, IfExists and set quantifiers. A dialect maps its operator
+// names onto it and rejects the features it does not have.
 
-// condOp is a base comparison; negated operators set condition.negate.
-type condOp uint8
+// Op is a base comparison; negated operators set Condition.Negate.
+type Op uint8
 
+// Base operators; each dialect names them (RAM StringLike is OpStringLike,
+// Huawei StringLike is OpStringContains).
 const (
-	opStringEquals condOp = iota + 1
-	opStringEqualsIgnoreCase
-	opStringLike
-	opNumericEquals
-	opNumericLessThan
-	opNumericLessThanEquals
-	opNumericGreaterThan
-	opNumericGreaterThanEquals
-	opDateEquals
-	opDateLessThan
-	opDateLessThanEquals
-	opDateGreaterThan
-	opDateGreaterThanEquals
-	opBool
-	opIPAddress
-	opStringContains  // substring test (Huawei StringLike)
-	opStringStartWith // prefix test (Huawei StringStartWith)
-	opStringEndWith   // suffix test (Huawei StringEndWith)
+	OpStringEquals Op = iota + 1
+	OpStringEqualsIgnoreCase
+	OpStringLike
+	OpNumericEquals
+	OpNumericLessThan
+	OpNumericLessThanEquals
+	OpNumericGreaterThan
+	OpNumericGreaterThanEquals
+	OpDateEquals
+	OpDateLessThan
+	OpDateLessThanEquals
+	OpDateGreaterThan
+	OpDateGreaterThanEquals
+	OpBool
+	OpIPAddress
+	OpStringContains  // substring test (Huawei StringLike)
+	OpStringStartWith // prefix test (Huawei StringStartWith)
+	OpStringEndWith   // suffix test (Huawei StringEndWith)
 )
 
-type valueType uint8
+// ValueType is the type of the values an operator compares.
+type ValueType uint8
 
+// Value types.
 const (
-	typeString valueType = iota
-	typeNumber
-	typeDate
-	typeBool
-	typeIP
+	TypeString ValueType = iota
+	TypeNumber
+	TypeDate
+	TypeBool
+	TypeIP
 )
 
-func (op condOp) valueType() valueType {
+// ValueType is the type of the values the operator compares.
+func (op Op) ValueType() ValueType {
 	switch op {
-	case opNumericEquals, opNumericLessThan, opNumericLessThanEquals, opNumericGreaterThan, opNumericGreaterThanEquals:
-		return typeNumber
-	case opDateEquals, opDateLessThan, opDateLessThanEquals, opDateGreaterThan, opDateGreaterThanEquals:
-		return typeDate
-	case opBool:
-		return typeBool
-	case opIPAddress:
-		return typeIP
+	case OpNumericEquals, OpNumericLessThan, OpNumericLessThanEquals, OpNumericGreaterThan, OpNumericGreaterThanEquals:
+		return TypeNumber
+	case OpDateEquals, OpDateLessThan, OpDateLessThanEquals, OpDateGreaterThan, OpDateGreaterThanEquals:
+		return TypeDate
+	case OpBool:
+		return TypeBool
+	case OpIPAddress:
+		return TypeIP
 	default:
-		return typeString
+		return TypeString
 	}
 }
 
-func (t valueType) expected() string {
+// Expected describes a valid value of the type, for errors.
+func (t ValueType) Expected() string {
 	switch t {
-	case typeNumber:
+	case TypeNumber:
 		return "a decimal number"
-	case typeDate:
+	case TypeDate:
 		return "an ISO 8601 time such as 2019-08-12T17:00:00+08:00"
-	case typeBool:
+	case TypeBool:
 		return `"true" or "false"`
-	case typeIP:
+	case TypeIP:
 		return "an IPv4 or IPv6 address or CIDR block"
 	default:
 		return "a string"
 	}
 }
 
-// setQuantifier is how a multi-valued request key is compared; RAM has only
-// setNone, Huawei Cloud all three.
-type setQuantifier uint8
+// SetQuantifier is how a multi-valued request key is compared; RAM has only
+// SetNone, Huawei Cloud all three.
+type SetQuantifier uint8
 
+// Set quantifiers.
 const (
-	setNone setQuantifier = iota
-	setForAnyValue
-	setForAllValues
+	SetNone SetQuantifier = iota
+	SetForAnyValue
+	SetForAllValues
 )
 
-// condition is one (operator, key, values) triple, compiled: values are
+// Condition is one (operator, key, values) triple, compiled: values are
 // parsed into their typed form once.
-type condition struct {
-	name     string // operator as written, e.g. "NotIpAddress"
-	op       condOp
-	negate   bool // "Not" form: satisfied when no value matches (NOR)
-	ifExists bool // satisfied when the key is absent (or has only empty values)
-	never    bool // never satisfied: an unknown operator, or one of the wrong type for its key
-	set      setQuantifier
-	key      string
+type Condition struct {
+	Name     string // operator as written, e.g. "NotIpAddress"
+	Op       Op
+	Negate   bool // "Not" form: satisfied when no value matches (NOR)
+	IfExists bool // satisfied when the key is absent (or has only empty values)
+	Never    bool // never satisfied: an unknown operator, or one of the wrong type for its key
+	Set      SetQuantifier
+	Key      string
+	Class    KeyClass // the key's class; 0: supplied by every action
 
 	strs  []string
-	globs []glob
+	globs []Glob
 	nums  []float64
 	times []instant
 	bools []bool
 	nets  []netip.Prefix
 }
 
-// compileCondition parses the values of one condition. On failure it returns
+// CompileCondition parses the values of one Condition. On failure it returns
 // the index of the bad value and what was expected.
-func compileCondition(op condOp, negate bool, key string, values []string) (condition, int, string) {
-	c := condition{op: op, negate: negate, key: key}
-	t := op.valueType()
+func CompileCondition(op Op, negate bool, key string, values []string) (Condition, int, string) {
+	c := Condition{Op: op, Negate: negate, Key: key}
+	t := op.ValueType()
 	for i, v := range values {
 		switch t {
-		case typeString:
-			if op == opStringLike {
-				c.globs = append(c.globs, compileGlob(v, false))
+		case TypeString:
+			if op == OpStringLike {
+				c.globs = append(c.globs, CompileGlob(v, false))
 			} else {
 				c.strs = append(c.strs, v)
 			}
-		case typeNumber:
+		case TypeNumber:
 			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-				return c, i, t.expected()
+				return c, i, t.Expected()
 			}
 			c.nums = append(c.nums, f)
-		case typeDate:
+		case TypeDate:
 			ts, ok := parseISOTime(v)
 			if !ok {
-				return c, i, t.expected()
+				return c, i, t.Expected()
 			}
 			c.times = append(c.times, ts)
-		case typeBool:
+		case TypeBool:
 			b, ok := parseBool(v)
 			if !ok {
-				return c, i, t.expected()
+				return c, i, t.Expected()
 			}
 			c.bools = append(c.bools, b)
-		case typeIP:
+		case TypeIP:
 			p, ok := parseIPValue(v)
 			if !ok {
-				return c, i, t.expected()
+				return c, i, t.Expected()
 			}
 			c.nets = append(c.nets, p)
 		}
@@ -149,41 +155,40 @@ func compileCondition(op condOp, negate bool, key string, values []string) (cond
 	return c, -1, ""
 }
 
-// eval reports whether the condition holds for ctx, and whether its key was
-// absent from ctx.
+// eval reports whether the Condition holds for vals, the request's values
+// of its key, and whether the key was absent (vals empty).
 //
 // Without a set quantifier, several policy values are ORed, and several
 // request values too: a positive operator holds when any request value
 // matches any policy value, a negated one when none does. An absent key
 // fails a positive operator and satisfies a negated one (see the package
 // documentation, # Assumptions).
-func (c *condition) eval(ctx Context) (ok, absent bool) {
-	if c.never {
+func (c *Condition) eval(vals []string) (ok, absent bool) {
+	if c.Never {
 		return false, false
 	}
-	vals := ctx.lookup(c.key)
-	if len(vals) == 0 || c.ifExists && allEmpty(vals) {
+	if len(vals) == 0 || c.IfExists && allEmpty(vals) {
 		switch {
-		case c.ifExists:
+		case c.IfExists:
 			return true, true
-		case c.set == setForAllValues:
+		case c.Set == SetForAllValues:
 			return true, true
-		case c.set == setForAnyValue:
+		case c.Set == SetForAnyValue:
 			return false, true
 		}
-		return c.negate, true
+		return c.Negate, true
 	}
-	switch c.set {
-	case setForAllValues:
+	switch c.Set {
+	case SetForAllValues:
 		for _, v := range vals {
-			if c.matchOne(v) == c.negate {
+			if c.matchOne(v) == c.Negate {
 				return false, false
 			}
 		}
 		return true, false
-	case setForAnyValue:
+	case SetForAnyValue:
 		for _, v := range vals {
-			if c.matchOne(v) != c.negate {
+			if c.matchOne(v) != c.Negate {
 				return true, false
 			}
 		}
@@ -191,10 +196,10 @@ func (c *condition) eval(ctx Context) (ok, absent bool) {
 	default:
 		for _, v := range vals {
 			if c.matchOne(v) {
-				return !c.negate, false
+				return !c.Negate, false
 			}
 		}
-		return c.negate, false
+		return c.Negate, false
 	}
 }
 
@@ -210,65 +215,65 @@ func allEmpty(vals []string) bool {
 // matchOne reports whether the request value v matches any policy value
 // under the base operator. A value that does not parse as the operator's
 // type matches nothing.
-func (c *condition) matchOne(v string) bool {
-	switch c.op {
-	case opStringEquals:
+func (c *Condition) matchOne(v string) bool {
+	switch c.Op {
+	case OpStringEquals:
 		for _, s := range c.strs {
 			if s == v {
 				return true
 			}
 		}
-	case opStringEqualsIgnoreCase:
+	case OpStringEqualsIgnoreCase:
 		for _, s := range c.strs {
 			if strings.EqualFold(s, v) {
 				return true
 			}
 		}
-	case opStringLike:
+	case OpStringLike:
 		for i := range c.globs {
-			if c.globs[i].match(v) {
+			if c.globs[i].Match(v) {
 				return true
 			}
 		}
-	case opStringContains:
+	case OpStringContains:
 		for _, s := range c.strs {
 			if strings.Contains(v, s) {
 				return true
 			}
 		}
-	case opStringStartWith:
+	case OpStringStartWith:
 		for _, s := range c.strs {
 			if strings.HasPrefix(v, s) {
 				return true
 			}
 		}
-	case opStringEndWith:
+	case OpStringEndWith:
 		for _, s := range c.strs {
 			if strings.HasSuffix(v, s) {
 				return true
 			}
 		}
-	case opNumericEquals, opNumericLessThan, opNumericLessThanEquals, opNumericGreaterThan, opNumericGreaterThanEquals:
+	case OpNumericEquals, OpNumericLessThan, OpNumericLessThanEquals, OpNumericGreaterThan, OpNumericGreaterThanEquals:
 		f, ok := parseNumber(v)
 		if !ok {
 			return false
 		}
 		for _, n := range c.nums {
-			if compareOrdered(c.op, cmpFloat(f, n)) {
+			if compareOrdered(c.Op, cmpFloat(f, n)) {
 				return true
 			}
 		}
-	case opDateEquals, opDateLessThan, opDateLessThanEquals, opDateGreaterThan, opDateGreaterThanEquals:
+	case OpDateEquals, OpDateLessThan, OpDateLessThanEquals, OpDateGreaterThan, OpDateGreaterThanEquals:
 		t, ok := parseISOTime(v)
 		if !ok {
 			return false
 		}
 		for _, p := range c.times {
-			if compareOrdered(c.op, t.cmp(p)) {
+			if compareOrdered(c.Op, t.cmp(p)) {
 				return true
 			}
 		}
-	case opBool:
+	case OpBool:
 		b, ok := parseBool(v)
 		if !ok {
 			return false
@@ -278,7 +283,7 @@ func (c *condition) matchOne(v string) bool {
 				return true
 			}
 		}
-	case opIPAddress:
+	case OpIPAddress:
 		a, err := netip.ParseAddr(strings.TrimSpace(v))
 		if err != nil {
 			return false
@@ -294,15 +299,15 @@ func (c *condition) matchOne(v string) bool {
 }
 
 // compareOrdered applies an ordered operator to r = cmp(request, policy).
-func compareOrdered(op condOp, r int) bool {
+func compareOrdered(op Op, r int) bool {
 	switch op {
-	case opNumericEquals, opDateEquals:
+	case OpNumericEquals, OpDateEquals:
 		return r == 0
-	case opNumericLessThan, opDateLessThan:
+	case OpNumericLessThan, OpDateLessThan:
 		return r < 0
-	case opNumericLessThanEquals, opDateLessThanEquals:
+	case OpNumericLessThanEquals, OpDateLessThanEquals:
 		return r <= 0
-	case opNumericGreaterThan, opDateGreaterThan:
+	case OpNumericGreaterThan, OpDateGreaterThan:
 		return r > 0
 	default:
 		return r >= 0

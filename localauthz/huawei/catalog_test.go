@@ -1,4 +1,4 @@
-package localauthz_test
+package huawei_test
 
 import (
 	"encoding/json"
@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kmsenvelope/kmsenvelope/localauthz"
+	"github.com/kmsenvelope/kmsenvelope/localauthz/huawei"
 )
 
 type apiRow struct {
@@ -24,7 +24,7 @@ type apiRow struct {
 // Table 2 as 56 rows).
 func loadTable2(t *testing.T) []apiRow {
 	t.Helper()
-	data, err := os.ReadFile("testdata/huawei-api-actions.json")
+	data, err := os.ReadFile("../testdata/conformance/huawei-api-actions.json")
 	require.NoError(t, err)
 	var rows []apiRow
 	require.NoError(t, json.Unmarshal(data, &rows))
@@ -48,7 +48,7 @@ func concrete(tmpl string) string {
 func TestHuaweiTable2MatchesCatalogue(t *testing.T) {
 	rows := loadTable2(t)
 	require.Len(t, rows, 56)
-	ops := localauthz.HuaweiOperations()
+	ops := huawei.Operations()
 	require.Len(t, ops, len(rows), "the catalogue has one entry per Table 2 row")
 	for i, row := range rows {
 		assert.Equal(t, row.Method, ops[i].Method, "row %d", i)
@@ -56,7 +56,7 @@ func TestHuaweiTable2MatchesCatalogue(t *testing.T) {
 		assert.Equal(t, row.Action, ops[i].Action, "row %d", i)
 
 		for _, path := range []string{concrete(row.Path), row.Path} {
-			op, err := localauthz.HuaweiOperationForRequest(row.Method, path)
+			op, err := huawei.OperationForRequest(row.Method, path)
 			require.NoError(t, err, "%s %s", row.Method, path)
 			assert.Equal(t, row.Action, op.Action, "%s %s", row.Method, path)
 		}
@@ -67,11 +67,11 @@ func TestHuaweiTable2ActionsEqualTable1(t *testing.T) {
 	fromTable2 := map[string]bool{}
 	for _, row := range loadTable2(t) {
 		fromTable2[row.Action] = true
-		_, ok := localauthz.LookupHuaweiAction(row.Action)
+		_, ok := huawei.LookupAction(row.Action)
 		assert.True(t, ok, row.Action)
 	}
 	var t1, t2 []string
-	for _, a := range localauthz.HuaweiActions() {
+	for _, a := range huawei.Actions() {
 		t1 = append(t1, a.Name)
 	}
 	for a := range fromTable2 {
@@ -103,51 +103,51 @@ func TestHuaweiOperationForRequest(t *testing.T) {
 		{"PUT", "/v2/p1/kms/keys/k1/update-primary-region", "kms:cmk:updatePrimaryRegion", map[string]string{"project_id": "p1", "key_id": "k1"}},
 	}
 	for _, tt := range tests {
-		op, err := localauthz.HuaweiOperationForRequest(tt.method, tt.path)
+		op, err := huawei.OperationForRequest(tt.method, tt.path)
 		require.NoError(t, err, "%s %s", tt.method, tt.path)
 		assert.Equal(t, tt.action, op.Action, "%s %s", tt.method, tt.path)
 		assert.Equal(t, tt.params, op.Params, "%s %s", tt.method, tt.path)
 	}
 
-	op, _ := localauthz.HuaweiOperationForRequest("POST", "/v1.0/p/kms/aliases")
+	op, _ := huawei.OperationForRequest("POST", "/v1.0/p/kms/aliases")
 	assert.Equal(t, []string{"KeyId", "alias"}, op.ResourceTypes)
 
-	_, err := localauthz.HuaweiOperationForRequest("GET", "/v1.0/p1/kms/decrypt-data")
-	require.ErrorIs(t, err, localauthz.ErrUnknownAPI)
+	_, err := huawei.OperationForRequest("GET", "/v1.0/p1/kms/decrypt-data")
+	require.ErrorIs(t, err, huawei.ErrUnknownAPI)
 	assert.ErrorContains(t, err, "the path is a POST API")
-	_, err = localauthz.HuaweiOperationForRequest("POST", "/v1.0/p1/kms/other/thing/x")
-	assert.ErrorIs(t, err, localauthz.ErrUnknownAPI)
-	_, err = localauthz.HuaweiOperationForRequest("POST", "/v1.0//kms/decrypt-data")
-	assert.ErrorIs(t, err, localauthz.ErrUnknownAPI, "a variable matches a non-empty segment only")
+	_, err = huawei.OperationForRequest("POST", "/v1.0/p1/kms/other/thing/x")
+	assert.ErrorIs(t, err, huawei.ErrUnknownAPI)
+	_, err = huawei.OperationForRequest("POST", "/v1.0//kms/decrypt-data")
+	assert.ErrorIs(t, err, huawei.ErrUnknownAPI, "a variable matches a non-empty segment only")
 }
 
 func TestHuaweiActionTable(t *testing.T) {
-	acts := localauthz.HuaweiActions()
+	acts := huawei.Actions()
 	require.Len(t, acts, 55)
-	a, ok := localauthz.LookupHuaweiAction("KMS:CMK:DECRYPTDATA")
+	a, ok := huawei.LookupAction("KMS:CMK:DECRYPTDATA")
 	require.True(t, ok)
 	assert.Equal(t, "kms:cmk:decryptData", a.Name)
 	assert.Equal(t, []string{"kms:cmk:crypto", "kms:cmk:decrypt"}, a.Aliases)
 	assert.Equal(t, []string{"KeyId"}, a.ResourceTypes)
 
-	a, _ = localauthz.LookupHuaweiAction("kms::getQuota")
+	a, _ = huawei.LookupAction("kms::getQuota")
 	assert.Empty(t, a.ResourceTypes, "no resource-level permission")
 	assert.Equal(t, []string{"kms:cmk:getQuota"}, a.Aliases)
 
-	a, _ = localauthz.LookupHuaweiAction("kms:cmk:list")
+	a, _ = huawei.LookupAction("kms:cmk:list")
 	assert.True(t, a.NamesNoResource)
 	assert.Equal(t, []string{"g:EnterpriseProjectId"}, a.ConditionKeys)
 
 	a.Aliases = append(a.Aliases, "mutated")
-	b, _ := localauthz.LookupHuaweiAction("kms:cmk:list")
+	b, _ := huawei.LookupAction("kms:cmk:list")
 	assert.Empty(t, b.Aliases, "lookups return copies")
 
-	legacy := localauthz.HuaweiLegacyActions()
+	legacy := huawei.LegacyActions()
 	assert.Equal(t, []string{"kms:cmk:scheduleKeyDeletion", "kms:cmk:cancelKeyDeletion", "kms:cmk:updateKeyAlias", "kms:cmk:updateKeyDescription"}, legacy["kms:cmk:update"])
 	assert.Equal(t, []string{"kms:cmk:createDataKey", "kms:cmk:createDataKeyWithoutPlaintext"}, legacy["kms:dek:create"])
 	assert.Equal(t, []string{"kms:cmk:listGrants", "kms::listRetirableGrants"}, legacy["kms:grant:list"])
 
-	keys := localauthz.HuaweiConditionKeys()
+	keys := huawei.ConditionKeys()
 	types := map[string]string{}
 	for _, k := range keys {
 		types[k.Name] = k.Type
@@ -160,37 +160,37 @@ func TestHuaweiActionTable(t *testing.T) {
 func TestExpandHuawei(t *testing.T) {
 	const acct, region = "11111111111111111111111111111111", "cn-north-4"
 	key := "kms:" + region + ":" + acct + ":KeyId:k1"
-	op, reqs, err := localauthz.ExpandHuawei(localauthz.HuaweiCall{Method: "POST", Path: "/v1.0/p/kms/aliases", Region: region, Account: acct, KeyID: "k1", Alias: "app"})
+	op, reqs, err := huawei.Expand(huawei.Call{Method: "POST", Path: "/v1.0/p/kms/aliases", Region: region, Account: acct, KeyID: "k1", Alias: "app"})
 	require.NoError(t, err)
 	assert.Equal(t, "kms:alias:create", op.Action)
 	require.Len(t, reqs, 2)
 	assert.Equal(t, key, reqs[0].Resource)
 	assert.Equal(t, "kms:"+region+":"+acct+":alias:app", reqs[1].Resource)
 
-	_, reqs, err = localauthz.ExpandHuawei(localauthz.HuaweiCall{Method: "DELETE", Path: "/v1.0/p/kms/k1/tags/env", Region: region, Account: acct, KeyID: "ignored"})
+	_, reqs, err = huawei.Expand(huawei.Call{Method: "DELETE", Path: "/v1.0/p/kms/k1/tags/env", Region: region, Account: acct, KeyID: "ignored"})
 	require.NoError(t, err)
 	assert.Equal(t, key, reqs[0].Resource, "the path's {key_id} wins")
 
 	for _, path := range []string{"/v1.0/p/kms/create-key", "/v1.0/p/kms/list-keys", "/v1.0/p/kms/gen-random", "/v1.0/p/keystores"} {
-		_, reqs, err = localauthz.ExpandHuawei(localauthz.HuaweiCall{Method: "POST", Path: path})
+		_, reqs, err = huawei.Expand(huawei.Call{Method: "POST", Path: path})
 		require.NoError(t, err, path)
 		require.Len(t, reqs, 1)
 		assert.Equal(t, "*", reqs[0].Resource, path)
-		assert.True(t, reqs[0].Assumptions.Has(localauthz.AssumeNoResource))
+		assert.True(t, reqs[0].Assumptions.Has(huawei.AssumeNoResource))
 	}
 
-	_, reqs, err = localauthz.ExpandHuawei(localauthz.HuaweiCall{Method: "POST", Path: "/v1.0/p/kms/alias/associate", Region: region, Account: acct, KeyID: "k2", Alias: "app"})
+	_, reqs, err = huawei.Expand(huawei.Call{Method: "POST", Path: "/v1.0/p/kms/alias/associate", Region: region, Account: acct, KeyID: "k2", Alias: "app"})
 	require.NoError(t, err)
-	assert.True(t, reqs[0].Assumptions.Has(localauthz.AssumeAliasAssociateRequestKey))
+	assert.True(t, reqs[0].Assumptions.Has(huawei.AssumeAliasAssociateRequestKey))
 
-	_, _, err = localauthz.ExpandHuawei(localauthz.HuaweiCall{Method: "POST", Path: "/v1.0/p/kms/decrypt-data", Region: region, Account: acct})
-	assert.ErrorIs(t, err, localauthz.ErrMissingFact)
-	_, _, err = localauthz.ExpandHuawei(localauthz.HuaweiCall{Method: "POST", Path: "/v1.0/p/kms/decrypt-data", KeyID: "k1"})
-	assert.ErrorIs(t, err, localauthz.ErrMissingFact)
-	_, _, err = localauthz.ExpandHuawei(localauthz.HuaweiCall{Method: "POST", Path: "/nope"})
-	assert.True(t, errors.Is(err, localauthz.ErrUnknownAPI))
+	_, _, err = huawei.Expand(huawei.Call{Method: "POST", Path: "/v1.0/p/kms/decrypt-data", Region: region, Account: acct})
+	assert.ErrorIs(t, err, huawei.ErrMissingFact)
+	_, _, err = huawei.Expand(huawei.Call{Method: "POST", Path: "/v1.0/p/kms/decrypt-data", KeyID: "k1"})
+	assert.ErrorIs(t, err, huawei.ErrMissingFact)
+	_, _, err = huawei.Expand(huawei.Call{Method: "POST", Path: "/nope"})
+	assert.True(t, errors.Is(err, huawei.ErrUnknownAPI))
 
-	_, reqs, err = localauthz.ExpandHuawei(localauthz.HuaweiCall{Method: "POST", Path: "/v1.0/p/kms/decrypt-data", Resources: []string{key}})
+	_, reqs, err = huawei.Expand(huawei.Call{Method: "POST", Path: "/v1.0/p/kms/decrypt-data", Resources: []string{key}})
 	require.NoError(t, err)
 	assert.Equal(t, key, reqs[0].Resource)
 }

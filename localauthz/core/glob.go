@@ -1,15 +1,15 @@
-package localauthz
+package core
 
 import (
 	"strings"
 	"unicode/utf8"
 )
 
-// glob is a compiled RAM wildcard pattern: '*' matches any run of characters
+// Glob is a compiled RAM wildcard pattern: '*' matches any run of characters
 // (including none, and including ':' and '/'), '?' matches exactly one
 // character. There is no escape. Patterns are compiled once; matching never
 // allocates.
-type glob struct {
+type Glob struct {
 	pat    string // the pattern; ASCII-lowercased when fold is set
 	raw    string // the pattern as written
 	fold   bool   // ASCII case-insensitive (actions)
@@ -26,10 +26,11 @@ const (
 	globGeneral                 // anything else
 )
 
-func compileGlob(p string, fold bool) glob {
-	g := glob{pat: p, raw: p, fold: fold}
+// CompileGlob compiles a pattern; fold makes it ASCII case-insensitive.
+func CompileGlob(p string, fold bool) Glob {
+	g := Glob{pat: p, raw: p, fold: fold}
 	if fold {
-		g.pat = asciiLower(p)
+		g.pat = ASCIILower(p)
 	}
 	i := strings.IndexAny(g.pat, "*?")
 	switch {
@@ -46,15 +47,23 @@ func compileGlob(p string, fold bool) glob {
 	return g
 }
 
-func (g *glob) hasWildcard() bool { return g.kind != globExact }
+// HasWildcard reports whether the pattern has a '*' or '?'.
+func (g *Glob) HasWildcard() bool { return g.kind != globExact }
 
-func (g *glob) match(s string) bool {
+// IsAny reports whether the pattern is "*", which matches everything.
+func (g *Glob) IsAny() bool { return g.kind == globAny }
+
+// Pattern returns the pattern as written.
+func (g *Glob) Pattern() string { return g.raw }
+
+// Match reports whether s matches the whole pattern.
+func (g *Glob) Match(s string) bool {
 	switch g.kind {
 	case globAny:
 		return true
 	case globExact:
 		if g.fold {
-			return equalLower(g.pat, s)
+			return EqualLower(g.pat, s)
 		}
 		return g.pat == s
 	case globPrefix:
@@ -62,7 +71,7 @@ func (g *glob) match(s string) bool {
 			return false
 		}
 		if g.fold {
-			return equalLower(g.prefix, s[:len(g.prefix)])
+			return EqualLower(g.prefix, s[:len(g.prefix)])
 		}
 		return s[:len(g.prefix)] == g.prefix
 	default:
@@ -70,13 +79,13 @@ func (g *glob) match(s string) bool {
 	}
 }
 
-// matchFold reports whether s matches ignoring ASCII case; used only to
+// MatchFold reports whether s matches ignoring ASCII case; used only to
 // explain why a case-sensitive match failed.
-func (g *glob) matchFold(s string) bool {
+func (g *Glob) MatchFold(s string) bool {
 	if g.fold {
-		return g.match(s)
+		return g.Match(s)
 	}
-	return wildMatch(asciiLower(g.pat), s, true)
+	return wildMatch(ASCIILower(g.pat), s, true)
 }
 
 // wildMatch matches s against p ('*' and '?'), optionally folding ASCII case
@@ -123,7 +132,8 @@ func lowerByte(c byte) byte {
 	return c
 }
 
-func asciiLower(s string) string {
+// ASCIILower lowercases the ASCII letters of s.
+func ASCIILower(s string) string {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c >= 'A' && c <= 'Z' {
 			b := []byte(s)
@@ -136,9 +146,9 @@ func asciiLower(s string) string {
 	return s
 }
 
-// equalLower reports whether s equals the lower-case lower ignoring ASCII
+// EqualLower reports whether s equals the lower-case lower ignoring ASCII
 // case in s.
-func equalLower(lower, s string) bool {
+func EqualLower(lower, s string) bool {
 	if len(lower) != len(s) {
 		return false
 	}

@@ -1,0 +1,27 @@
+// Package cases runs policy conformance cases, the expected-access tests
+// of package localauthz's dialects: each case is a request evaluated
+// against a set of policies, with the expected decision and the exact
+// (action, resource, where) pairs that are missing. The format is the
+// project's authz-cases/README.md (Alibaba Cloud: RAM, key and secret
+// policies, an optional operation expanded with localauthz.Expand and the
+// facts it needs) and its Huawei Cloud variant of authz-cases/huawei-notes.md
+// (identity, scp and resource policies with attachedTo, a resource that
+// may be an array of units, optional api and org). cmd/kmsenv runs them
+// with "kmsenv policy test".
+//
+// The entry point is [Parse], then [Case.Run], which detects the case's
+// dialect ([Case.Dialect]) and evaluates it with that dialect's package;
+// [Case.RunDialect] forces one. A case's related facts are the fields of
+// localauthz.Facts by their JSON names, so any call the library can check
+// can be written as a case.
+//
+// This package sits above both dialects and is the one place that knows
+// them both; it also offers the helpers that span them: [Dialect],
+// [DetectPolicy] (guess the dialect and kind of a document),
+// [ParsePolicy], [Lint] and [LintDocument] (dispatch on the kind).
+//
+// # Compatibility
+//
+// The JSON field names of [Case] and of [Result] (the runner contract's
+// JSON line) are stable.
+package cases

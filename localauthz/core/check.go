@@ -1,0 +1,153 @@
+package core
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+)
+
+// Requirement is one (action, resource) pair an operation needs.
+type Requirement struct {
+	Action   string `json:"action"`
+	Resource string `json:"resource"`
+	Why      string `json:"why"`
+	// Assumptions are the readings this requirement depends on.
+	Assumptions Assumption `json:"assumptions,omitempty"`
+}
+
+// Check is the decision for one requirement of a call.
+type Check struct {
+	Requirement
+	Decision Decision `json:"decision"`
+}
+
+// Aggregate combines the decisions of an operation's requirements:
+// ExplicitDeny if any is denied, else ImplicitDeny if any is missing, else
+// Allow (an empty list is allowed).
+func Aggregate(checks []Check) Decision {
+	out := Decision{Effect: Allow}
+	for _, c := range checks {
+		d := c.Decision
+		out.Assumptions |= d.Assumptions
+		out.Missing = append(out.Missing, d.Missing...)
+		out.Denied = append(out.Denied, d.Denied...)
+		for _, k := range d.MissingConditionKeys {
+			if !contains(out.MissingConditionKeys, k) {
+				out.MissingConditionKeys = append(out.MissingConditionKeys, k)
+			}
+		}
+		for _, k := range d.UnmetConditions {
+			if !contains(out.UnmetConditions, k) {
+				out.UnmetConditions = append(out.UnmetConditions, k)
+			}
+		}
+		for _, k := range d.MissingFacts {
+			if !contains(out.MissingFacts, k) {
+				out.MissingFacts = append(out.MissingFacts, k)
+			}
+		}
+		if out.Err == nil {
+			out.Err = d.Err
+		}
+		switch {
+		case d.Effect == ExplicitDeny && out.Effect != ExplicitDeny:
+			out.Effect, out.Decider = ExplicitDeny, d.Decider
+		case d.Effect == ImplicitDeny && out.Effect == Allow:
+			out.Effect, out.Decider = ImplicitDeny, nil
+		case d.Effect == Allow && out.Effect == Allow && out.Decider == nil:
+			out.Decider = d.Decider
+		}
+	}
+	if out.Effect == ExplicitDeny {
+		// granting the missing pairs would not help; the deny decides
+		out.Missing, out.MissingConditionKeys, out.UnmetConditions = nil, nil, nil
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// WriteDecisionDetails writes a decision's missing pairs, denials, absent
+// condition keys, unmet conditions, missing facts and assumptions, one per
+// line, each after indent.
+func WriteDecisionDetails(b *strings.Builder, indent string, d Decision) {
+	for _, m := range d.Missing {
+		b.WriteString(indent + "missing: " + m.Action + " on " + m.Resource + " (grant in " + string(m.Where) + ")\n")
+	}
+	for _, x := range d.Denied {
+		b.WriteString(indent + "denied: " + x.Action + " on " + x.Resource + " by " + x.StatementRef.String() + "\n")
+	}
+	if len(d.MissingConditionKeys) > 0 {
+		b.WriteString(indent + "condition keys absent from the request: " + strings.Join(d.MissingConditionKeys, ", ") + "\n")
+	}
+	if len(d.UnmetConditions) > 0 {
+		b.WriteString(indent + "conditions not met: " + strings.Join(d.UnmetConditions, ", ") + "\n")
+	}
+	for _, f := range d.MissingFacts {
+		b.WriteString(indent + "missing fact (denied until known): " + f + "\n")
+	}
+	for _, a := range d.Assumptions.List() {
+		b.WriteString(indent + "assumption " + a.Code() + ": " + a.Description() + "\n")
+	}
+}
+
+// Grant is a policy change that would grant what is missing: a policy
+// document to attach to the caller, or a statement to add to the policy
+// of Resource; Where says which (in the dialect's terms).
+type Grant struct {
+	Where    Where           `json:"where"`
+	Resource string          `json:"resource,omitempty"`
+	Policy   json.RawMessage `json:"policy"`
+}
+
+// IdentityPolicyFor builds {"Version":version,"Statement":[...]} granting exactly
+// the pairs: actions with the same resource set share a statement.
+func IdentityPolicyFor(version string, pairs []Missing) json.RawMessage {
+	var actions []string
+	resOf := map[string][]string{}
+	for _, m := range pairs {
+		if _, ok := resOf[m.Action]; !ok {
+			actions = append(actions, m.Action)
+		}
+		if !contains(resOf[m.Action], m.Resource) {
+			resOf[m.Action] = append(resOf[m.Action], m.Resource)
+		}
+	}
+	type stmt struct{ actions, resources []string }
+	var stmts []stmt
+	for _, act := range actions {
+		key := strings.Join(resOf[act], "\n")
+		merged := false
+		for i := range stmts {
+			if strings.Join(stmts[i].resources, "\n") == key {
+				stmts[i].actions = append(stmts[i].actions, act)
+				merged = true
+				break
+			}
+		}
+		if !merged {
+			stmts = append(stmts, stmt{actions: []string{act}, resources: resOf[act]})
+		}
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"Version":"` + version + `","Statement":[`)
+	for i, s := range stmts {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{"Effect":"Allow","Action":`)
+		WriteJSONStrings(&b, s.actions)
+		b.WriteString(`,"Resource":`)
+		WriteJSONStrings(&b, s.resources)
+		b.WriteByte('}')
+	}
+	b.WriteString("]}")
+	return b.Bytes()
+}

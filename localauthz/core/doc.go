@@ -1,0 +1,51 @@
+// Package core is the dialect-neutral evaluator beneath the policy
+// dialects of package localauthz (Alibaba Cloud) and
+// localauthz/huawei (Huawei Cloud): compiled statements ([Statement]),
+// wildcard patterns ([Glob]), condition operators with negation, IfExists
+// and set quantifiers ([Condition]), principals ([Principal]), the
+// allocation-free evaluation of a statement list ([EvalStatements] with
+// a [Trace]), and the vocabulary every dialect shares: [Decision],
+// [Effect], [Missing], [Context], [Policy], [PolicyError], [Finding] and
+// [Assumption].
+//
+// Applications use a dialect, not this package: localauthz.ParsePolicy
+// and localauthz.PolicySet for Alibaba Cloud, huawei.ParsePolicy and
+// huawei.PolicySet for Huawei Cloud. A dialect parses its grammar with
+// [ParseJSON] and [Parse] (which keep JSON paths, lines and columns for
+// [PolicyError]), compiles each statement into a [Statement], and runs its
+// own evaluation flow (which policies apply, same account or across
+// accounts, where a missing permission goes) over [EvalStatements]. The
+// core imports no dialect and knows no element name, action or ARN form.
+//
+// # Evaluation
+//
+// [EvalStatements] returns the first matching Deny and the first matching
+// Allow of a list. A statement matches when its actions (case-insensitive
+// globs, through aliases as its [ActionMode] says), its resources
+// (case-sensitive globs), its principals and all of its conditions match.
+// Several values of one condition are ORed, conditions ANDed; an absent
+// key fails a positive operator and satisfies a negated one. A condition
+// on a key whose [KeyClass] the requested [Action] does not supply sees
+// the key absent. A Deny whose condition cannot be evaluated
+// ([Condition].Never) applies. None of this allocates.
+//
+// # Assumptions
+//
+// The readings the evaluator makes where documentation is silent are
+// [Assumption] values: this package defines its own (absent keys, case,
+// unknown operators) and each dialect defines more with
+// [DefineAssumption]. Their codes are stable; their bits are not.
+//
+// # Security
+//
+// Evaluation errs toward denial where it cannot decide: absent keys fail
+// positive conditions, unevaluable Deny conditions apply, and decisions
+// name the facts they lacked in [Decision].MissingFacts. Decisions hold
+// ARNs and policy text, never key material.
+//
+// # Compatibility
+//
+// Fields and constants may be added to the types of this package; the
+// JSON field names of Decision, Missing, Denied, StatementRef and Finding
+// are stable.
+package core

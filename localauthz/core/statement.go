@@ -1,0 +1,296 @@
+package core
+
+import "strings"
+
+// This file is the evaluator: a compiled statement and how it matches a
+// request. Dialect parsers produce Statement values; nothing here knows
+// about JSON element names.
+
+// Statement is one policy statement, compiled: action patterns are
+// lowercased, resource patterns split by wildcard kind, condition values
+// parsed. Dialect parsers build it; it must not be modified once it is in
+// a [Policy].
+type Statement struct {
+	Deny        bool
+	NotAction   bool
+	NotResource bool        // NotResource: matches resources no pattern matches
+	ActionMode  ActionMode  // how legacy action aliases take part in matching
+	StrictStar  bool        // the request resource "*" is matched only by the pattern "*"
+	Actions     []Glob      // ASCII case-insensitive
+	Resources   []Glob      // case-sensitive; nil means "the resource the policy is attached to"
+	ResourceSvc []string    // per resource: lower-case literal service matched case-insensitively (Resources[i] is then the rest); nil if none
+	Principals  []Principal // nil for identity policies (the policy's holder is the principal)
+	// AccountIsRoot: an account principal of an Allow names the account's
+	// root identity only; a Deny still names every identity of the
+	// account (Alibaba key and secret policies).
+	AccountIsRoot bool
+	Conds         []Condition // ANDed
+}
+
+// ActionMode says how a statement's action patterns meet the aliases of
+// the requested action.
+type ActionMode uint8
+
+// Action modes.
+const (
+	ActionPlain      ActionMode = iota // the pattern must match the action
+	ActionWithAlias                    // ... the action or any of its aliases
+	ActionLegacyOnly                   // ... any alias, or the action itself if it has none
+)
+
+// Action is a requested action with what the dialect knows about it,
+// looked up once per evaluation.
+type Action struct {
+	Name    string
+	Aliases []string // names that also stand for the action (see ActionMode)
+	// Keys are the condition-key classes the action supplies (see
+	// Condition.Class); a condition on a key of another class sees it
+	// absent, whatever the request context holds.
+	Keys KeyClass
+}
+
+// KeyClass is a bit set of condition-key classes. A dialect that knows
+// which actions supply which keys classifies its keys; class 0 (the
+// default) is always supplied.
+type KeyClass uint8
+
+// AllKeys supplies every class: the action's keys are not known.
+const AllKeys KeyClass = 0xff
+
+// maxTracedKeys bounds how many absent condition keys one evaluation
+// reports; the trace lives on the stack.
+const maxTracedKeys = 8
+
+// Trace collects, without allocating, why statements did not apply. The
+// zero value is empty; a Trace belongs to one evaluation.
+type Trace struct {
+	missing  [maxTracedKeys]string
+	nMissing int
+	failed   [maxTracedKeys]*Condition // present but not satisfied
+	nFailed  int
+	// NegatedAbsent: a negated condition held only because its key was
+	// absent.
+	NegatedAbsent bool
+	// ForAllAbsent: a ForAllValues condition held only because its key was
+	// absent.
+	ForAllAbsent bool
+	// AccountPrincipal: an account principal was read narrowly (an Allow
+	// that did not extend to a user or role) or broadly (a Deny that did);
+	// see Statement.AccountIsRoot.
+	AccountPrincipal bool
+	// DenyUndecidable: a Deny applied although one of its conditions could
+	// not be evaluated (Condition.Never).
+	DenyUndecidable bool
+}
+
+func (t *Trace) addMissing(key string) {
+	for i := 0; i < t.nMissing; i++ {
+		if t.missing[i] == key {
+			return
+		}
+	}
+	if t.nMissing < maxTracedKeys {
+		t.missing[t.nMissing] = key
+		t.nMissing++
+	}
+}
+
+func (t *Trace) addFailed(c *Condition) {
+	for i := 0; i < t.nFailed; i++ {
+		if t.failed[i] == c {
+			return
+		}
+	}
+	if t.nFailed < maxTracedKeys {
+		t.failed[t.nFailed] = c
+		t.nFailed++
+	}
+}
+
+// MissingKeys returns the condition keys that statements tested but the
+// request lacked, or nil.
+func (t *Trace) MissingKeys() []string {
+	if t.nMissing == 0 {
+		return nil
+	}
+	return append([]string(nil), t.missing[:t.nMissing]...)
+}
+
+// NumFailed returns how many conditions had their key but failed.
+func (t *Trace) NumFailed() int { return t.nFailed }
+
+// Failed returns failed condition i (0 <= i < NumFailed).
+func (t *Trace) Failed(i int) *Condition { return t.failed[i] }
+
+// UnmetConditions renders the failed conditions as "Operator key", or nil.
+func (t *Trace) UnmetConditions() []string {
+	var out []string
+	for _, c := range t.failed[:t.nFailed] {
+		out = append(out, c.Name+" "+c.Key)
+	}
+	return out
+}
+
+// MatchesAction reports whether the statement's Action (NotAction) covers
+// a, through its aliases as the statement's ActionMode says.
+func (s *Statement) MatchesAction(a Action) bool {
+	hit := false
+	switch {
+	case s.ActionMode == ActionPlain,
+		s.ActionMode == ActionLegacyOnly && len(a.Aliases) == 0:
+		hit = s.AnyActionPattern(a.Name)
+	case s.ActionMode == ActionWithAlias:
+		hit = s.AnyActionPattern(a.Name)
+		for i := 0; !hit && i < len(a.Aliases); i++ {
+			hit = s.AnyActionPattern(a.Aliases[i])
+		}
+	default: // legacy: through the aliases only
+		for i := 0; !hit && i < len(a.Aliases); i++ {
+			hit = s.AnyActionPattern(a.Aliases[i])
+		}
+	}
+	return hit != s.NotAction
+}
+
+// AnyActionPattern reports whether one of the action patterns matches
+// name, ignoring NotAction and aliases.
+func (s *Statement) AnyActionPattern(name string) bool {
+	for i := range s.Actions {
+		if s.Actions[i].Match(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// MatchesResource reports whether the statement's Resource (NotResource)
+// covers resource.
+func (s *Statement) MatchesResource(resource string) bool {
+	if s.Resources == nil {
+		return true
+	}
+	hit := false
+	for i := range s.Resources {
+		if s.resourcePatternMatches(i, resource) {
+			hit = true
+			break
+		}
+	}
+	return hit != s.NotResource
+}
+
+// resourcePatternMatches matches one resource pattern: "*" in a
+// strict-star statement is matched only by "*", and a pattern with a
+// case-insensitive service segment compares that segment folded.
+func (s *Statement) resourcePatternMatches(i int, resource string) bool {
+	g := &s.Resources[i]
+	if s.StrictStar && resource == "*" {
+		return g.kind == globAny
+	}
+	if s.ResourceSvc != nil && s.ResourceSvc[i] != "" {
+		j := strings.IndexByte(resource, ':')
+		return j >= 0 && EqualLower(s.ResourceSvc[i], resource[:j]) && g.Match(resource[j+1:])
+	}
+	return g.Match(resource)
+}
+
+// MatchesResourceFold reports whether a resource pattern without a folded
+// service segment would match resource if case were ignored; it explains
+// case-only mismatches.
+func (s *Statement) MatchesResourceFold(resource string) bool {
+	for k := range s.Resources {
+		if (s.ResourceSvc == nil || s.ResourceSvc[k] == "") && s.Resources[k].MatchFold(resource) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Statement) matchesPrincipal(p *Principal, tr *Trace) bool {
+	if s.Principals == nil {
+		return true
+	}
+	for i := range s.Principals {
+		q := &s.Principals[i]
+		if !p.MatchedBy(q) {
+			continue
+		}
+		if q.Kind == PrincipalAccount && s.AccountIsRoot && p.Kind != PrincipalRoot {
+			tr.AccountPrincipal = true
+			if !s.Deny {
+				continue // an Allow for the account grants its root only
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// conditionsHold evaluates the ANDed conditions; absent keys that made a
+// condition fail are recorded in tr, and so are absent keys that made one
+// hold (a negated operator, or a vacuous ForAllValues).
+func (s *Statement) conditionsHold(ctx Context, keys KeyClass, tr *Trace) bool {
+	negAbsent, allAbsent := false, false
+	for i := range s.Conds {
+		c := &s.Conds[i]
+		if c.Never && s.Deny {
+			// A Deny whose condition cannot be evaluated (an unknown
+			// operator, a wrong type) is taken to apply: the evaluator
+			// errs toward denial where it cannot know.
+			tr.DenyUndecidable = true
+			continue
+		}
+		var vals []string
+		if c.Class == 0 || keys&c.Class != 0 {
+			vals = ctx.lookup(c.Key)
+		}
+		ok, absent := c.eval(vals)
+		if !ok {
+			if absent {
+				tr.addMissing(c.Key)
+			} else {
+				tr.addFailed(c)
+			}
+			return false
+		}
+		if absent {
+			switch {
+			case c.IfExists: // documented behaviour, not an assumption
+			case c.Set == SetForAllValues:
+				allAbsent = true
+			default:
+				negAbsent = true
+			}
+		}
+	}
+	if negAbsent {
+		tr.NegatedAbsent = true
+	}
+	if allAbsent {
+		tr.ForAllAbsent = true
+	}
+	return true
+}
+
+// EvalStatements returns the index of the first statement that denies the
+// request and of the first that allows it, or -1. It does not allocate.
+func EvalStatements(stmts []Statement, action Action, resource string, p *Principal, ctx Context, tr *Trace) (allow, deny int) {
+	allow, deny = -1, -1
+	for i := range stmts {
+		s := &stmts[i]
+		if !s.Deny && allow >= 0 {
+			continue // one Allow is enough; keep looking for a Deny
+		}
+		if !s.MatchesAction(action) || !s.MatchesResource(resource) || !s.matchesPrincipal(p, tr) {
+			continue
+		}
+		if !s.conditionsHold(ctx, action.Keys, tr) {
+			continue
+		}
+		if s.Deny {
+			return allow, i
+		}
+		allow = i
+	}
+	return allow, deny
+}
