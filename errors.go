@@ -20,6 +20,14 @@ import (
 // are the same value).
 var ErrInvalidConfig = kmsclient.ErrInvalidConfig
 
+// DeniedError is the error of a KMS call refused locally by policy
+// ([PolicyEnforce]) before any request was sent. Report is the preflight
+// report of the call: each (action, resource) it needs, the decision, and
+// the statement that would grant what is missing. It unwraps to
+// kmsclient.ErrAccessDenied, so code that handles KMS's own denials handles
+// it too; errors.As with a *DeniedError tells the two apart.
+type DeniedError = guard.DeniedError
+
 // ConfigError reports an invalid field of [Config]. It unwraps to
 // [ErrInvalidConfig] and, when a sub-package's check found the problem, to
 // that package's error too (secrets.ErrInvalidName for a bad entry of
@@ -68,12 +76,21 @@ func (cfg *Config) validate() error {
 		return &ConfigError{Field: "PolicyMode", Reason: "is PolicyMode(" + strconv.Itoa(int(cfg.PolicyMode)) +
 			"), not one of " + strings.Join(modes, ", ")}
 	}
+	if cfg.PolicyMode != PolicyOff && len(cfg.Policies) == 0 && !cfg.LivePolicies {
+		return &ConfigError{Field: "Policies", Reason: "is empty and LivePolicies is false: policy mode " +
+			cfg.PolicyMode.String() + " needs policies to check against"}
+	}
 	for i, p := range cfg.Policies {
 		switch p.Kind {
 		case localauthz.RAMPolicy, localauthz.KeyPolicy, localauthz.SecretPolicy:
 		default:
 			return &ConfigError{Field: fmt.Sprintf("Policies[%d].Kind", i),
 				Reason: "is " + strconv.Quote(string(p.Kind)) + ", not localauthz.RAMPolicy, KeyPolicy or SecretPolicy"}
+		}
+		// Parsed again when New loads the policies; a document that does
+		// not parse is a configuration error, and is reported as one.
+		if _, err := localauthz.ParsePolicy(p.Document, p.Kind); err != nil {
+			return &ConfigError{Field: fmt.Sprintf("Policies[%d].Document", i), Reason: "does not parse: " + err.Error(), Err: err}
 		}
 	}
 	if cfg.Principal != "" && guard.AccountOf(cfg.Principal) == "" {

@@ -2,6 +2,7 @@ package kmsenvelope_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -32,8 +33,13 @@ func TestNewRejectsInvalidConfigWithTypedErrors(t *testing.T) {
 		{"unknown policy mode", func(c *kmsenvelope.Config) { c.PolicyMode = 42 }, "PolicyMode", nil, "PolicyMode(42), not one of off, warn, enforce"},
 		{"negative policy mode", func(c *kmsenvelope.Config) { c.PolicyMode = -1 }, "PolicyMode", nil, "PolicyMode(-1)"},
 		{"unknown policy kind", func(c *kmsenvelope.Config) {
-			c.Policies = []kmsenvelope.Policy{{Kind: localauthz.RAMPolicy, Document: []byte(`{}`)}, {Kind: localauthz.HuaweiSCP, Document: []byte(`{}`)}}
+			c.Policies = []kmsenvelope.Policy{{Kind: localauthz.RAMPolicy, Document: []byte(`{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`)},
+				{Kind: localauthz.PolicyKind("scp"), Document: []byte(`{}`)}}
 		}, "Policies[1].Kind", nil, `"scp"`},
+		{"policy mode without policies", func(c *kmsenvelope.Config) { c.LivePolicies = false }, "Policies", nil, "needs policies"},
+		{"policy that does not parse", func(c *kmsenvelope.Config) {
+			c.Policies = []kmsenvelope.Policy{{Kind: localauthz.RAMPolicy, Document: []byte(`{"Version":"1","Statement":[{"Effect":"Maybe"}]}`)}}
+		}, "Policies[0].Document", localauthz.ErrInvalidPolicy, "does not parse"},
 		{"principal without an account", func(c *kmsenvelope.Config) { c.Principal = "svc" }, "Principal", nil, "not a principal ARN"},
 		{"empty secret name", func(c *kmsenvelope.Config) { c.SecretNames = []string{"db-password", ""} }, "SecretNames[1]", secrets.ErrInvalidName, "required"},
 		{"secret name with a newline", func(c *kmsenvelope.Config) { c.SecretNames = []string{"a\nb"} }, "SecretNames[0]", secrets.ErrInvalidName, "control character"},
@@ -123,4 +129,29 @@ func TestJSONAndNameErrorsThroughTheClient(t *testing.T) {
 	assert.ErrorIs(t, err, secrets.ErrInvalidJSON)
 	assert.Equal(t, secrets.JSONSyntax, je.Kind)
 	assert.NotContains(t, err.Error(), "hunter2")
+}
+
+// TestLocalDenialIsTyped: a call refused locally is a *DeniedError with its
+// report, which a KMS denial is not; both match kmsclient.ErrAccessDenied.
+func TestLocalDenialIsTyped(t *testing.T) {
+	w := newWorld(t)
+	w.attach(t, `{"Effect":"Allow","Action":"kms:GenerateDataKey","Resource":["`+w.keyARN+`","`+w.aliasARN+`"]}`)
+	ctx := context.Background()
+	c, err := kmsenvelope.New(ctx, w.config(kmsenvelope.PolicyEnforce))
+	require.NoError(t, err)
+	defer c.Close()
+	msg, err := c.Encrypt(ctx, []byte("record"), nil)
+	require.NoError(t, err)
+	_, err = c.Decrypt(ctx, msg)
+	var de *kmsenvelope.DeniedError
+	require.ErrorAs(t, err, &de)
+	assert.ErrorIs(t, err, kmsclient.ErrAccessDenied)
+	assert.Equal(t, "Decrypt", de.Report.Call.Operation)
+
+	off, err := kmsenvelope.New(ctx, w.config(kmsenvelope.PolicyOff))
+	require.NoError(t, err)
+	defer off.Close()
+	_, err = off.Decrypt(ctx, msg)
+	require.ErrorIs(t, err, kmsclient.ErrAccessDenied, "KMS denies")
+	assert.False(t, errors.As(err, &de), "a KMS denial is not a local one")
 }
