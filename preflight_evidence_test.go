@@ -12,15 +12,16 @@ import (
 
 	kmsenvelope "github.com/kmsenvelope/kmsenvelope"
 	"github.com/kmsenvelope/kmsenvelope/kmsclient"
+	"github.com/kmsenvelope/kmsenvelope/localauthz"
 )
 
-// TestDryRunDenialOverridesLocalAllow (issue 12, finding 2): with
+// TestSecretKeyUnknownIsNotOK (issue 12, finding 2): with
 // kms:DescribeSecret denied, the Client cannot learn that the secret is
-// under a self-managed key, so the local check allows GetSecretValue; KMS's
-// own DryRun says Forbidden.NoPermission (missing kms:Decrypt). The report
-// was OK and said "all operations allowed". A DryRun denial now overrides
-// the local allow, and the report names both.
-func TestDryRunDenialOverridesLocalAllow(t *testing.T) {
+// under a self-managed key; KMS's own DryRun says Forbidden.NoPermission
+// (missing kms:Decrypt), yet the report was OK and said "all operations
+// allowed". Now the local check names the missing fact and denies, KMS's
+// DryRun agrees, and the report names kms:Decrypt.
+func TestSecretKeyUnknownIsNotOK(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	doc := `{"Version":"1","Statement":[
@@ -44,15 +45,48 @@ func TestDryRunDenialOverridesLocalAllow(t *testing.T) {
 	assert.Equal(t, kmsenvelope.StatusDenied, op.Status)
 	assert.Equal(t, kmsenvelope.StatusDenied, op.DryRun.Status)
 	assert.Equal(t, "kms:Decrypt", op.DryRun.MissingAction)
+	assert.False(t, rep.OK())
+	text := rep.Text()
+	assert.NotContains(t, text, "all operations allowed")
+	assert.Contains(t, text, "kms:Decrypt")
+	assert.Contains(t, text, "missing fact")
+	_, err = c.Secret(ctx, "db-password")
+	assert.ErrorIs(t, err, kmsclient.ErrAccessDenied, "the report predicted this")
+}
+
+// TestDryRunDenialOverridesLocalAllow (item 2): configured policies that
+// allow what KMS denies (out of date, or missing a Deny) give a local
+// allow; KMS's DryRun denial overrides it, and the report is not OK and
+// names both, with the missing action.
+func TestDryRunDenialOverridesLocalAllow(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	// What KMS enforces: GetSecretValue only.
+	require.NoError(t, w.srv.AttachPolicy(w.user, "svc-policy", `{"Version":"1","Statement":[
+		{"Effect":"Allow","Action":["kms:GetSecretValue","kms:DescribeSecret","kms:DescribeKey"],"Resource":"*"}]}`))
+	w.srv.EnforcePolicies()
+	// What the Client was told: Decrypt too.
+	cfg := w.config(kmsenvelope.PolicyWarn)
+	cfg.KeyID, cfg.LivePolicies, cfg.Principal = "", false, w.user
+	cfg.Policies = []kmsenvelope.Policy{{Kind: localauthz.RAMPolicy, Name: "stale.json", Document: []byte(`{"Version":"1","Statement":[
+		{"Effect":"Allow","Action":["kms:GetSecretValue","kms:Decrypt"],"Resource":"*"}]}`)}}
+	c, err := kmsenvelope.New(ctx, cfg)
+	require.NoError(t, err)
+	defer c.Close()
+	rep, err := c.Preflight(ctx)
+	require.NoError(t, err)
+	require.Len(t, rep.Operations, 1)
+	op := rep.Operations[0]
+	require.NotNil(t, op.Local)
+	assert.Equal(t, localauthz.Allow, op.Local.Decision.Effect)
+	assert.Equal(t, kmsenvelope.StatusDenied, op.Status, "a DryRun denial overrides a local allow")
 	assert.Contains(t, op.Disagreement, "the policies allow GetSecretValue")
 	assert.Contains(t, op.Disagreement, "missing kms:Decrypt")
 	assert.False(t, rep.OK())
 	text := rep.Text()
-	assert.NotContains(t, text, "all operations allowed")
 	assert.Contains(t, text, "DISAGREEMENT")
-	assert.Contains(t, text, "kms:Decrypt")
-	_, err = c.Secret(ctx, "db-password")
-	assert.ErrorIs(t, err, kmsclient.ErrAccessDenied, "the report predicted this")
+	assert.Contains(t, text, `"Action":["kms:Decrypt"]`, "the statement KMS says is missing")
+	assert.NotContains(t, text, "all operations allowed")
 }
 
 // TestCouldNotCheckIsNotDenied (finding 3): with KMS unreachable, the
