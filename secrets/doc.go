@@ -73,8 +73,20 @@
 // bytes]}"). Read it explicitly with [Value.Bytes], [Value.Text] or
 // [Value.JSON]. No error or log record of this package contains a secret
 // value: errors come from kmsclient, whose messages are sanitised, and a JSON
-// decoding error gives the position and Go type but not encoding/json's own
-// message, which may quote the input.
+// decoding error (a [*JSONError], matching [ErrInvalidJSON]) gives the
+// position and Go type but not encoding/json's own message, which may quote
+// the input.
+//
+// # Errors
+//
+// Callers tell failures apart with errors.Is and errors.As: [ErrClosed]
+// after [Client.Close] (the same value as kmsclient.ErrClosed and
+// kmsenvelope.ErrClosed); [ErrInvalidName] for a name refused before any
+// KMS call (see [CheckName] and [MaxNameLen]); [*ConfigError], matching
+// [ErrInvalidConfig], from [New]; [*JSONError] from [Value.JSON];
+// [*PrefetchError] from [Client.Prefetch]; and the kmsclient sentinels
+// (kmsclient.ErrAccessDenied, kmsclient.ErrNotFound, ...) for what KMS
+// answered.
 //
 // Values are shared by every caller of the same cache entry and are not
 // wiped on eviction, since a caller may still hold them; treat [Value.Bytes]
