@@ -128,9 +128,10 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !cfg.AllowSDKDebug && sdkDebugEnabled(os.Getenv("DEBUG")) {
-		return nil, configError("AllowSDKDebug", "is false but DEBUG contains \"sdk\": the Alibaba SDK would print plaintext, data keys and secret values to stdout; unset DEBUG=sdk")
+	if !cfg.AllowSDKDebug && (sdkDebugEnabled(debugAtInit) || sdkDebugEnabled(os.Getenv("DEBUG"))) {
+		return nil, configError("AllowSDKDebug", "is false but DEBUG contains \"sdk\" or \"credential\" (now or when the process started, which is when the SDK read it): the Alibaba SDK would print plaintext, data keys and secret values to stdout; start the process without DEBUG=sdk")
 	}
+	initSDKEndpoints()
 	c := &Client{cfg: cfg, ep: ep, creds: cfg.Credentials, transport: cfg.Transport}
 	c.closing, c.cancel = context.WithCancelCause(context.Background())
 	c.identity = "kmsclient#" + strconv.FormatUint(clientSeq.Add(1), 10) + " " +
@@ -151,9 +152,13 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// sdkDebugEnabled reports whether env, a DEBUG value, turns on the debug
+// output of the Alibaba SDK ("sdk") or of credentials-go ("credential",
+// which prints request headers such as the instance metadata token). Both
+// split DEBUG on commas and compare each part exactly.
 func sdkDebugEnabled(env string) bool {
 	for _, part := range strings.Split(env, ",") {
-		if part == "sdk" {
+		if part == "sdk" || part == "credential" {
 			return true
 		}
 	}
