@@ -78,7 +78,8 @@ func (l *lifecycle) end() {
 // then closes the idle connections of the HTTP transport, as
 // [http.Client.CloseIdleConnections] does (a Config.Transport is asked too,
 // if it has that method). Close is idempotent, safe for concurrent use, and
-// returns nil.
+// returns nil. It must not be called from Config.Observer or a
+// CredentialsProvider, which run inside a call Close would wait for.
 func (c *Client) Close() error {
 	c.life.mu.Lock()
 	if c.life.closed {
