@@ -26,7 +26,9 @@ type AuthzRequest struct {
 	Resource string
 	// Context holds condition keys: acs:SourceIp, acs:CurrentTime
 	// (RFC 3339, UTC), acs:SecureTransport ("true"/"false"), and
-	// kms:tag/<TagKey> for each tag of the resource.
+	// kms:tag/<TagKey> for each tag of the resource when the action carries
+	// them (the KMS condition-key reference's list for keys, e.g.
+	// kms:DescribeKey but not kms:ListAliasesByKeyId; see keyTagActions).
 	Context map[string]string
 	// ResourcePolicy is the key or secret policy attached to Resource (the
 	// default policy when none was set), or "" for resources that cannot
@@ -97,7 +99,7 @@ func (c *call) authorize(action string, target authzTarget) *apiError {
 		AccountID:      c.id.cred.AccountID,
 		Action:         action,
 		Resource:       target.arn,
-		Context:        c.conditionContext(target.tags),
+		Context:        c.conditionContext(suppliedTags(action, target)),
 		ResourcePolicy: target.policy,
 		InKMSInstance:  target.inInstance,
 	}
@@ -132,6 +134,60 @@ func (r *keyRef) target() authzTarget {
 		p = defaultPolicy(r.account)
 	}
 	return authzTarget{arn: r.arn, tags: r.tags, policy: p, inInstance: r.instanceID != ""}
+}
+
+// keyTagActions are the actions whose checks on a key (or on an alias, which
+// presents the tags of its key) carry kms:tag/<TagKey>: the API operations
+// the KMS condition-key reference lists for kms:tag ("Policy condition
+// keys", help/en/kms/key-management-service/security-and-compliance/
+// condition-key): Encrypt, Decrypt, ReEncrypt, ExportDataKey,
+// GenerateDataKey, GenerateDataKeyWithoutPlaintext,
+// GenerateAndExportDataKey, AsymmetricDecrypt, AsymmetricEncrypt,
+// AsymmetricSign, AsymmetricVerify, GetPublicKey, DescribeKey,
+// UpdateKeyDescription, EnableKey, DisableKey, CancelKeyDeletion,
+// ScheduleKeyDeletion, ImportKeyMaterial, GetParametersForImport,
+// DeleteKeyMaterial, CreateKeyVersion, DescribeKeyVersion, ListKeyVersions,
+// UpdateRotationPolicy and SetDeletionProtection. Others (ListAliasesByKeyId,
+// GetKeyPolicy, SetKeyPolicy, the tag and alias APIs) carry none. The check
+// is by RAM action, so GetSecretValue's kms:Decrypt on a self-managed key
+// carries that key's tags.
+var keyTagActions = map[string]bool{
+	"kms:encrypt": true, "kms:decrypt": true, "kms:reencryptfrom": true, "kms:reencryptto": true,
+	"kms:exportdatakey": true, "kms:generatedatakey": true, "kms:generatedatakeywithoutplaintext": true,
+	"kms:generateandexportdatakey": true, "kms:asymmetricdecrypt": true, "kms:asymmetricencrypt": true,
+	"kms:asymmetricsign": true, "kms:asymmetricverify": true, "kms:getpublickey": true, "kms:describekey": true,
+	"kms:updatekeydescription": true, "kms:enablekey": true, "kms:disablekey": true, "kms:cancelkeydeletion": true,
+	"kms:schedulekeydeletion": true, "kms:importkeymaterial": true, "kms:getparametersforimport": true,
+	"kms:deletekeymaterial": true, "kms:createkeyversion": true, "kms:describekeyversion": true,
+	"kms:listkeyversions": true, "kms:updaterotationpolicy": true, "kms:setdeletionprotection": true,
+}
+
+// secretTagActions are the actions whose checks on a secret carry the
+// secret's tags as kms:tag/<TagKey>. Assumption (the reference excerpt at
+// hand lists key operations only): the operations on an existing secret of
+// seed 000's secret table, and the secret policy APIs; not CreateSecret
+// (the secret does not exist yet) nor the tag APIs, which carry no kms:tag
+// for keys either.
+var secretTagActions = map[string]bool{
+	"kms:describesecret": true, "kms:deletesecret": true, "kms:updatesecret": true, "kms:restoresecret": true,
+	"kms:getsecretvalue": true, "kms:putsecretvalue": true, "kms:listsecretversionids": true,
+	"kms:updatesecretversionstage": true, "kms:rotatesecret": true, "kms:getsecretpolicy": true,
+	"kms:setsecretpolicy": true,
+}
+
+// suppliedTags returns the tags a check of action on target presents as
+// kms:tag/<TagKey> condition keys, or nil when the action carries none.
+func suppliedTags(action string, target authzTarget) map[string]string {
+	a := strings.ToLower(action)
+	switch {
+	case strings.Contains(target.arn, ":secret/"):
+		if secretTagActions[a] {
+			return target.tags
+		}
+	case keyTagActions[a]:
+		return target.tags
+	}
+	return nil
 }
 
 func (c *call) conditionContext(tags map[string]string) map[string]string {

@@ -48,7 +48,9 @@
 // kms:GetSecretValue on the secret and kms:Decrypt on its key when the key is
 // a customer key; a key named by alias is checked on the alias ARN as well.
 // Each [AuthzRequest] carries the key or secret policy and the condition keys
-// acs:SourceIp, acs:CurrentTime, acs:SecureTransport and kms:tag/<key>.
+// acs:SourceIp, acs:CurrentTime, acs:SecureTransport and, for the actions
+// the KMS condition-key reference lists (and the secret actions),
+// kms:tag/<key>.
 // [Server.Deny] forces denials regardless of the Authorizer.
 //
 // [Server.EnforcePolicies] decides checks with the emulator's own reference

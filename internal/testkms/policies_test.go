@@ -82,3 +82,35 @@ func TestEnforcePolicies(t *testing.T) {
 	assert.Equal(t, "ExplicitDeny", se.AccessDeniedDetail()["NoPermissionType"])
 	assert.Equal(t, testkms.PolicyTypeIdentity, se.AccessDeniedDetail()["PolicyType"])
 }
+
+// TestTagConditionsOnlyWhereSupplied: kms:tag/<TagKey> is a condition key
+// of the operations the KMS condition-key reference lists for it
+// (DescribeKey, Encrypt, ...), not of ListAliasesByKeyId or GetKeyPolicy,
+// so a tag condition cannot grant those.
+func TestTagConditionsOnlyWhereSupplied(t *testing.T) {
+	f := newFixture(t)
+	acct := f.srv.DefaultAccount()
+	keyID, _, err := f.srv.CreateKey(acct, testkms.KeyOptions{Tags: map[string]string{"env": "prod"}})
+	require.NoError(t, err)
+	alice := f.srv.AddUser(acct, "alice")
+	c := newClient(t, f.srv, alice)
+	require.NoError(t, f.srv.AttachPolicy("acs:ram::"+acct+":user/alice", "tagged",
+		`{"Version":"1","Statement":[{"Effect":"Allow","Action":["kms:DescribeKey","kms:ListAliasesByKeyId","kms:GetKeyPolicy"],"Resource":"*",`+
+			`"Condition":{"StringEquals":{"kms:tag/env":"prod"}}}]}`))
+	f.srv.EnforcePolicies()
+
+	d := kms.CreateDescribeKeyRequest()
+	d.KeyId = keyID
+	_, err = c.DescribeKey(d)
+	require.NoError(t, err)
+
+	l := kms.CreateListAliasesByKeyIdRequest()
+	l.KeyId = keyID
+	_, err = c.ListAliasesByKeyId(l)
+	requireAPIError(t, err, http.StatusForbidden, "Forbidden.NoPermission")
+
+	g := kms.CreateGetKeyPolicyRequest()
+	g.KeyId = keyID
+	_, err = c.GetKeyPolicy(g)
+	requireAPIError(t, err, http.StatusForbidden, "Forbidden.NoPermission")
+}
