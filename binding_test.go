@@ -90,3 +90,19 @@ func TestTenantBindingHolds(t *testing.T) {
 func refusedForContext(err error) bool {
 	return errors.Is(err, envelope.ErrContextMismatch) || errors.Is(err, envelope.ErrContextConflict)
 }
+
+// TestModeAndNoKeyAreTyped (issue 12, item 7).
+func TestModeAndNoKeyAreTyped(t *testing.T) {
+	assert.Equal(t, "PolicyMode(42)", kmsenvelope.PolicyMode(42).String())
+	assert.Equal(t, "enforce", kmsenvelope.PolicyEnforce.String())
+	w := newWorld(t)
+	cfg := w.config(kmsenvelope.PolicyOff)
+	cfg.LivePolicies, cfg.KeyID = false, ""
+	c, err := kmsenvelope.New(context.Background(), cfg)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Encrypt(context.Background(), []byte("x"), nil)
+	assert.ErrorIs(t, err, kmsenvelope.ErrNoKey)
+	_, err = c.Decrypt(context.Background(), []byte("x"))
+	assert.ErrorIs(t, err, kmsenvelope.ErrNoKey)
+}

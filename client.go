@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -35,7 +36,13 @@ const (
 	PolicyEnforce
 )
 
-func (m PolicyMode) String() string { return guard.Mode(m).String() }
+func (m PolicyMode) String() string {
+	switch m {
+	case PolicyOff, PolicyWarn, PolicyEnforce:
+		return guard.Mode(m).String()
+	}
+	return "PolicyMode(" + strconv.Itoa(int(m)) + ")"
+}
 
 // Policy is a policy document the Client checks calls against.
 type Policy struct {
@@ -149,9 +156,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if c.state, err = c.loadPolicies(ctx); err != nil {
 		return nil, err
 	}
+	declaredKeys, declaredSecrets := cfg.declared()
 	if c.guard, err = guard.New(kc, guard.Config{
 		Mode: guard.Mode(cfg.PolicyMode), Principal: c.state.principal, Policies: c.state.set,
 		Facts: c.state.facts, Context: c.state.context, Logger: cfg.Logger,
+		DeclaredKeys: declaredKeys, DeclaredSecrets: declaredSecrets,
 	}); err != nil {
 		return nil, err
 	}
@@ -204,7 +213,9 @@ func (c *Client) Close() error {
 	return err
 }
 
-var errNoKey = errors.New("kmsenvelope: Config.KeyID is not set: no key to encrypt with")
+// ErrNoKey is returned by the envelope methods (Encrypt, Decrypt, streams,
+// Rewrap) of a Client built without Config.KeyID.
+var ErrNoKey = errors.New("kmsenvelope: Config.KeyID is not set: no key to encrypt or decrypt with")
 
 // bind returns ec with every pair of bound added; a key of bound that ec
 // gives another value is a conflict. ec itself is never written.
@@ -230,7 +241,7 @@ func bind(ec, bound map[string]string) (map[string]string, error) {
 // change a configured one (envelope.ErrContextConflict).
 func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]string) ([]byte, error) {
 	if c.env == nil {
-		return nil, errNoKey
+		return nil, ErrNoKey
 	}
 	full, err := bind(ec, c.cfg.EncryptionContext)
 	if err != nil {
@@ -244,7 +255,7 @@ func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]st
 // add requirements and never remove one.
 func (c *Client) Decrypt(ctx context.Context, msg []byte, opts ...envelope.DecryptOption) ([]byte, error) {
 	if c.env == nil {
-		return nil, errNoKey
+		return nil, ErrNoKey
 	}
 	return c.env.Decrypt(ctx, msg, opts...)
 }
@@ -254,7 +265,7 @@ func (c *Client) Decrypt(ctx context.Context, msg []byte, opts ...envelope.Decry
 // is required, and options add to it.
 func (c *Client) Rewrap(ctx context.Context, msg []byte, newKeyID string, opts ...envelope.DecryptOption) ([]byte, error) {
 	if c.env == nil {
-		return nil, errNoKey
+		return nil, ErrNoKey
 	}
 	return c.env.Rewrap(ctx, msg, newKeyID, opts...)
 }
@@ -262,7 +273,7 @@ func (c *Client) Rewrap(ctx context.Context, msg []byte, newKeyID string, opts .
 // RewrapStream is Rewrap for a stream; see envelope.Client.RewrapStream.
 func (c *Client) RewrapStream(ctx context.Context, dst io.Writer, src io.Reader, newKeyID string, opts ...envelope.DecryptOption) (int64, error) {
 	if c.env == nil {
-		return 0, errNoKey
+		return 0, ErrNoKey
 	}
 	return c.env.RewrapStream(ctx, dst, src, newKeyID, opts...)
 }
@@ -270,7 +281,7 @@ func (c *Client) RewrapStream(ctx context.Context, dst io.Writer, src io.Reader,
 // NewWriter encrypts a stream; see envelope.Client.NewWriter.
 func (c *Client) NewWriter(ctx context.Context, dst io.Writer, ec map[string]string) (io.WriteCloser, error) {
 	if c.env == nil {
-		return nil, errNoKey
+		return nil, ErrNoKey
 	}
 	full, err := bind(ec, c.cfg.EncryptionContext)
 	if err != nil {
@@ -282,7 +293,7 @@ func (c *Client) NewWriter(ctx context.Context, dst io.Writer, ec map[string]str
 // NewReader decrypts a stream; see envelope.Client.NewReader.
 func (c *Client) NewReader(ctx context.Context, src io.Reader, opts ...envelope.DecryptOption) (io.Reader, error) {
 	if c.env == nil {
-		return nil, errNoKey
+		return nil, ErrNoKey
 	}
 	return c.env.NewReader(ctx, src, opts...)
 }

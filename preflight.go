@@ -225,6 +225,9 @@ func (c *Client) addLivePolicy(st *policyState, doc string, kind localauthz.Poli
 // operations that support it) with KMS DryRun calls, which check
 // permissions and key state without acting.
 func (c *Client) Preflight(ctx context.Context) (*PreflightReport, error) {
+	if err := c.checkOpen("Preflight"); err != nil {
+		return nil, err
+	}
 	st := c.state
 	rep := &PreflightReport{Principal: st.principal, Source: st.source, Notes: append([]string(nil), st.notes...)}
 	type op struct {
@@ -325,6 +328,10 @@ func (c *Client) explainDenial(d *DryRunResult, call localauthz.Call) *localauth
 	return &r
 }
 
+// ErrIncompletePolicy: LeastPrivilegePolicy could not cover every call,
+// because the bounded call table dropped some resources (see Stats.Calls).
+var ErrIncompletePolicy = errors.New("kmsenvelope: least-privilege policy does not cover every call")
+
 // probeSetupError is a failure to prepare a DryRun probe (the ciphertext a
 // Decrypt probe needs), as opposed to the probe's own answer.
 type probeSetupError struct{ err error }
@@ -335,7 +342,11 @@ func (e *probeSetupError) Error() string {
 func (e *probeSetupError) Unwrap() error { return e.err }
 
 // LeastPrivilegePolicy returns the minimal RAM policy that allows exactly
-// the KMS calls this Client has made (or had refused locally) so far.
+// the KMS calls this Client has made (or had refused locally) so far. It
+// covers the resources Stats.Calls lists: every declared resource (KeyID,
+// SecretNames) and, of the others, those the bounded call table kept. When
+// calls on resources it did not keep were made, it says so in an error
+// that still carries the policy (errors.Is(err, ErrIncompletePolicy)).
 func (c *Client) LeastPrivilegePolicy() (string, error) {
 	st := c.state
 	var missing []localauthz.Missing
@@ -356,6 +367,13 @@ func (c *Client) LeastPrivilegePolicy() (string, error) {
 	grants := localauthz.SuggestGrants(st.principal, missing)
 	if len(grants) == 0 {
 		return "", errors.New("kmsenvelope: no KMS calls recorded yet")
+	}
+	if other := c.guard.OtherCalls(); len(other) > 0 {
+		var n int
+		for _, k := range other {
+			n += k
+		}
+		return string(grants[0].Policy), fmt.Errorf("kmsenvelope: %d calls on resources beyond the call table's bound are not covered: %w", n, ErrIncompletePolicy)
 	}
 	return string(grants[0].Policy), nil
 }

@@ -48,6 +48,8 @@ var (
 	// a *FrameError wrapping it, before that frame is sealed, written,
 	// opened or released.
 	ErrTooLarge = errors.New("envelope: message too large")
+	// ErrWriterClosed: Write on a Writer after its Close.
+	ErrWriterClosed = errors.New("envelope: write after Close")
 	// ErrInvalidBufferOverlap: the spare capacity of the dst given to
 	// AppendEncrypt or AppendDecrypt overlaps the input other than exactly
 	// (see their documentation). Nothing was written to dst.

@@ -115,7 +115,7 @@ func (w *writer) seal(final bool, plaintext []byte) error {
 func (w *writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if errors.Is(w.err, errWriterClosed) {
+	if errors.Is(w.err, ErrWriterClosed) {
 		return nil
 	}
 	defer clear(w.buf[:cap(w.buf)]) // staged plaintext, on every path
@@ -125,11 +125,9 @@ func (w *writer) Close() error {
 	if err := w.flush(true); err != nil {
 		return err
 	}
-	w.err = errWriterClosed
+	w.err = ErrWriterClosed
 	return nil
 }
-
-var errWriterClosed = errors.New("envelope: write after Close")
 
 // NewReader reads a message's header from src, unwraps its data key and
 // verifies the header, then returns a Reader of the plaintext. The Reader

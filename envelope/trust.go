@@ -159,7 +159,8 @@ func (c *Client) trusted(ctx context.Context, arn string, o *decryptOptions) (bo
 	if o != nil && !o.keysAllowed(arn) {
 		return false, "key not matched by RequireKeys"
 	}
-	if c.configuredKey(ctx, arn) || matchAny(c.cfg.AllowedKeys, arn) {
+	configured, aliasErr := c.configuredKey(ctx, arn)
+	if configured || matchAny(c.cfg.AllowedKeys, arn) {
 		return true, ""
 	}
 	if d := c.cfg.Discovery; d != nil {
@@ -171,6 +172,9 @@ func (c *Client) trusted(ctx context.Context, arn string, o *decryptOptions) (bo
 		}
 		return false, "key's account not in Config.Discovery.Accounts"
 	}
+	if aliasErr != nil {
+		return false, "key is not one of Config.AllowedKeys, and a configured alias could not be resolved to compare: " + aliasErr.Error()
+	}
 	return false, "key is not one of Config.Keys or Config.AllowedKeys (strict key trust; see Config.Discovery)"
 }
 
@@ -178,31 +182,38 @@ func (c *Client) trusted(ctx context.Context, arn string, o *decryptOptions) (bo
 // compared by region and key id (ids are unique); their accounts must be
 // equal when both are known. An ARN without account (as KMS confirms a key)
 // thus matches a configured key of the same id.
-func (c *Client) configuredKey(ctx context.Context, arn string) bool {
+func (c *Client) configuredKey(ctx context.Context, arn string) (bool, error) {
 	region, account, id, ok := splitKeyARN(arn)
 	if !ok {
-		return false
+		return false, nil
 	}
 	same := func(other string) bool {
 		r, a, i, ok := splitKeyARN(other)
 		return ok && r == region && i == id && (a == account || a == "" || account == "")
 	}
 	if v, ok := c.learned.Load(region + "\x00" + id); ok && same(v.(string)) {
-		return true
+		return true, nil
 	}
+	var aliasErr error
 	for _, k := range c.cfg.Keys {
 		switch {
 		case isKeyARN(k.KeyID):
 			if same(k.KeyID) {
-				return true
+				return true, nil
 			}
 		case isKeyARN(k.ARN) && k.KMS.Region() == region:
 			if same(k.ARN) {
-				return true
+				return true, nil
 			}
 		case strings.HasPrefix(k.KeyID, "alias/"):
-			if k.KMS.Region() == region && same(c.resolveAlias(ctx, k)) {
-				return true
+			if k.KMS.Region() != region {
+				continue
+			}
+			target, err := c.resolveAlias(ctx, k)
+			if err != nil {
+				aliasErr = err
+			} else if same(target) {
+				return true, nil
 			}
 		default:
 			if k.KeyID != id || k.KMS.Region() != region {
@@ -211,14 +222,14 @@ func (c *Client) configuredKey(ctx context.Context, arn string) bool {
 			// The account of a key named by id is what Config.Account or an
 			// Encrypt under it says; a label naming another is refused.
 			if v, ok := c.learned.Load(region + "\x00" + id); ok {
-				return same(v.(string))
+				return same(v.(string)), nil
 			}
 			if c.cfg.Account == "" || account == "" || account == c.cfg.Account {
-				return true
+				return true, nil
 			}
 		}
 	}
-	return false
+	return false, aliasErr
 }
 
 // learn records the ARN a configured key wrapped a data key under, so that
@@ -235,23 +246,26 @@ func (c *Client) learn(arn string) {
 // the alias's key); "" if it cannot be resolved, which trusts no key
 // through the alias (set WrappingKey.ARN, or add the key's ARN to
 // Config.AllowedKeys).
-func (c *Client) resolveAlias(ctx context.Context, k WrappingKey) string {
+func (c *Client) resolveAlias(ctx context.Context, k WrappingKey) (string, error) {
 	if isKeyARN(k.ARN) {
-		return k.ARN
+		return k.ARN, nil
 	}
 	cacheKey := k.KMS.Region() + "\x00" + k.KeyID
 	if v, ok := c.aliases.Load(cacheKey); ok {
-		return v.(string)
+		return v.(string), nil
 	}
 	md, err := k.KMS.DescribeKey(ctx, k.KeyID)
-	if err != nil || !isKeyARN(md.ARN) {
-		if err == nil || errors.Is(err, kmsclient.ErrAccessDenied) || errors.Is(err, kmsclient.ErrNotFound) {
-			c.aliases.Store(cacheKey, "") // a definite answer; retrying would not change it
-		}
-		return ""
+	switch {
+	case err == nil && isKeyARN(md.ARN):
+		c.aliases.Store(cacheKey, md.ARN)
+		return md.ARN, nil
+	case err == nil || errors.Is(err, kmsclient.ErrAccessDenied) || errors.Is(err, kmsclient.ErrNotFound) || errors.Is(err, kmsclient.ErrUnsupportedOperation):
+		// A definite answer: asking again would not change it.
+		c.aliases.Store(cacheKey, "")
+		return "", nil
 	}
-	c.aliases.Store(cacheKey, md.ARN)
-	return md.ARN
+	// Network, throttling, Close: nothing settled; say why, cache nothing.
+	return "", fmt.Errorf("describing %s: %w", k.KeyID, err)
 }
 
 // validKeyPattern checks a key ARN pattern: "*", or a pattern starting

@@ -347,3 +347,34 @@ func splitARN(arn string) (region, account, id string) {
 	parts := strings.SplitN(arn, ":", 5)
 	return parts[3], parts[3], strings.TrimPrefix(parts[4], "key/")
 }
+
+// TestWriteAfterCloseIsTyped: a caller can tell a write after Close apart
+// (issue 12, item 7).
+func TestWriteAfterCloseIsTyped(t *testing.T) {
+	f := newFixture(t)
+	w, err := f.env.NewWriter(context.Background(), io.Discard, nil)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	_, err = w.Write([]byte("late"))
+	assert.ErrorIs(t, err, envelope.ErrWriterClosed)
+	assert.NoError(t, w.Close(), "a second Close is a no-op")
+}
+
+// TestAliasResolutionFailureSaysWhy: a configured alias that cannot be
+// resolved for a reason that settles nothing (here Close of the KMS
+// client) names that reason instead of calling the key untrusted.
+func TestAliasResolutionFailureSaysWhy(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	require.NoError(t, f.srv.CreateAlias(f.srv.DefaultAccount(), "alias/x", f.keyID))
+	msg, err := f.env.Encrypt(ctx, []byte("x"), nil)
+	require.NoError(t, err)
+	kc := kmsFor(t, f.srv, f.cred, f.srv.Region())
+	env, err := envelope.New(envelope.Config{Keys: []envelope.WrappingKey{{KeyID: "alias/x", KMS: kc}}})
+	require.NoError(t, err)
+	require.NoError(t, kc.Close())
+	_, err = env.Decrypt(ctx, msg)
+	require.ErrorIs(t, err, envelope.ErrNoUsableKey)
+	assert.Contains(t, err.Error(), "could not be resolved")
+	assert.Contains(t, err.Error(), "closed")
+}
