@@ -183,13 +183,13 @@ func TestDifferentialPreflightVsEmulator(t *testing.T) {
 // knownClasses are the disagreements where the seed text shows localauthz
 // is wrong; the localauthz fix is pending. The test skips them by name.
 var knownClasses = map[string]string{
-	"account-wildcard-principal": `localauthz reads the key/secret policy principal acs:ram::<uid>:* as every RAM identity of the account; ` +
-		`seed 004's default statement "Grant the current Alibaba Cloud account full permissions to manage and use the key" names the account (its root) only, ` +
-		`so the emulator is right (issue 11 item 3)`,
 	"reencrypt-destination-alias-tags": `for ReEncrypt to an alias (Facts.DestinationKey alias + DestinationAliasTargetKey), localauthz evaluates the ` +
 		`kms:ReEncryptTo requirement on the alias with no kms:tag keys; its package doc (and the emulator) say "an alias, which cannot be tagged, ` +
 		`presents the tags of its target key", so the alias requirement must carry the destination key's tags (requirementContext consults only ` +
 		`AliasTargetKey); the emulator is right`,
+	"kms-tag-on-GetKeyPolicy": `localauthz's catalogue gives GetKeyPolicy the kms:tag condition key ("seed 000 convention, seed 004"), but the KMS ` +
+		`condition-key reference, which its own package doc says decides ("kms:tag/<k> is present only for the operations the KMS condition-key ` +
+		`reference lists"), does not list GetKeyPolicy (nor SetKeyPolicy) for kms:tag; the seeds list no condition keys per operation; the emulator is right`,
 }
 
 func scenarioRNG(seed uint64, i int) *rand.Rand {
@@ -274,6 +274,7 @@ type scenario struct {
 	Inst1      bool // key1 is in a KMS instance
 	Inst2      bool // key2 is in a KMS instance
 	Tagged     bool // key1 carries env=prod, tier=5
+	Tags2      int  // key2 carries nothing (0), env=dev (1) or env=prod, tier=7 (2)
 	SecretSelf bool // the secret is encrypted with key1 (else the service key)
 	SecretTags bool // the secret carries env=prod
 	Op         string
@@ -287,20 +288,19 @@ type scenario struct {
 	Key2   policy
 	Secret policy // the secret's policy (secrets in an instance only)
 
-	// expandWildcard rewrites acs:ram::<uid>:* in key and secret policies
-	// (the default ones included) to also list every identity the
-	// scenarios use; see classify.
-	expandWildcard bool
 	// tagDstAlias gives the preflight the destination key's tags for
 	// ReEncrypt's destination alias explicitly; see classify.
 	tagDstAlias bool
+	// untagPolicyAPI gives the preflight no kms:tag keys for GetKeyPolicy;
+	// see classify.
+	untagPolicyAPI bool
 }
 
 func (s scenario) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "principal=%v op=%s byAlias=%v dstAlias=%v blobAlias=%v\n", s.Who, s.Op, s.ByAlias, s.DstAlias, s.BlobAlias)
-	fmt.Fprintf(&b, "key1: instance=%v tagged=%v; key2: instance=%v; secret db: selfManagedKey(key1)=%v tags=%v\n",
-		s.Inst1, s.Tagged, s.Inst2, s.SecretSelf, s.SecretTags)
+	fmt.Fprintf(&b, "key1: instance=%v tags=%v; key2: instance=%v tags=%v; secret db: selfManagedKey(key1)=%v tags=%v\n",
+		s.Inst1, s.key1Tags(), s.Inst2, s.key2Tags(), s.SecretSelf, s.SecretTags)
 	for _, p := range []struct {
 		name string
 		p    policy
@@ -401,6 +401,7 @@ func newScenario(rng *rand.Rand) scenario {
 		Inst1:      rng.IntN(3) > 0,
 		Inst2:      rng.IntN(2) == 0,
 		Tagged:     rng.IntN(2) == 0,
+		Tags2:      rng.IntN(3),
 		SecretSelf: rng.IntN(2) == 0,
 		SecretTags: rng.IntN(2) == 0,
 		BlobAlias:  rng.IntN(2) == 0,
@@ -440,6 +441,17 @@ func newScenario(rng *rand.Rand) scenario {
 		}
 	}
 	return sc
+}
+
+func (s scenario) key1Tags() map[string]string {
+	if s.Tagged {
+		return map[string]string{"env": "prod", "tier": "5"}
+	}
+	return nil
+}
+
+func (s scenario) key2Tags() map[string]string {
+	return []map[string]string{nil, {"env": "dev"}, {"env": "prod", "tier": "7"}}[s.Tags2]
 }
 
 // A secret is in the KMS instance of the key that encrypts it; one under
@@ -493,39 +505,16 @@ func (c comparison) String() string {
 		c.preflight, c.emulator, c.emulatorErr, c.deniedAction, c.preflightDenied, c.preflightText)
 }
 
-// expand rewrites a key or secret policy for classify: every
-// acs:ram::<uid>:* principal also lists the identities of <uid> that the
-// scenarios use, which is what localauthz takes it to mean.
-func expand(p policy, account string) policy {
-	if p == nil {
-		p = policy{{Actions: []string{"kms:*"}, Resources: []string{"*"}, Principals: []string{"acs:ram::" + account + ":*"}}}
-	}
-	out := make(policy, len(p))
-	for i, s := range p {
-		s.Principals = slices.Clone(s.Principals)
-		for _, pr := range s.Principals {
-			switch pr {
-			case "acs:ram::" + acctA + ":*":
-				s.Principals = append(s.Principals, "acs:ram::"+acctA+":user/alice", "acs:ram::"+acctA+":user/carol", "acs:ram::"+acctA+":role/app")
-			case "acs:ram::" + acctB + ":*":
-				s.Principals = append(s.Principals, "acs:ram::"+acctB+":user/bob", "acs:ram::"+acctB+":role/ops")
-			}
-		}
-		out[i] = s
-	}
-	return out
-}
-
 // classify names the known class of a disagreement, or "".
 func (h *harness) classify(sc scenario, res comparison) string {
 	if res.agree() {
 		return "agree"
 	}
-	if !sc.expandWildcard {
+	if sc.Op == "GetKeyPolicy" && !sc.untagPolicyAPI {
 		c := sc
-		c.expandWildcard = true
+		c.untagPolicyAPI = true
 		if r, err := h.compare(c); err == nil && r.agree() {
-			return "account-wildcard-principal"
+			return "kms-tag-on-GetKeyPolicy"
 		}
 	}
 	if sc.Op == "ReEncrypt" && sc.DstAlias && !sc.tagDstAlias {
@@ -628,6 +617,7 @@ func shrinks(sc scenario) []scenario {
 		func(c *scenario) bool { r := c.DstAlias; c.DstAlias = false; return r },
 		func(c *scenario) bool { r := c.BlobAlias; c.BlobAlias = false; return r },
 		func(c *scenario) bool { r := c.Tagged; c.Tagged = false; return r },
+		func(c *scenario) bool { r := c.Tags2 != 0; c.Tags2 = 0; return r },
 		func(c *scenario) bool { r := c.SecretTags; c.SecretTags = false; return r },
 		func(c *scenario) bool {
 			r := c.Inst1 && c.Key1 == nil && c.Secret == nil
@@ -664,18 +654,15 @@ func (h *harness) compare(sc scenario) (comparison, error) {
 	ctx := context.Background()
 	var res comparison
 
-	ko := testkms.KeyOptions{KeyID: "key1"}
+	ko := testkms.KeyOptions{KeyID: "key1", Tags: sc.key1Tags()}
 	if sc.Inst1 {
 		ko.InstanceID = "kst-hzz000test"
-	}
-	if sc.Tagged {
-		ko.Tags = map[string]string{"env": "prod", "tier": "5"}
 	}
 	_, key1, err := srv.CreateKey(acctA, ko)
 	if err != nil {
 		return res, err
 	}
-	ko2 := testkms.KeyOptions{KeyID: "key2", Tags: map[string]string{"env": "dev"}}
+	ko2 := testkms.KeyOptions{KeyID: "key2", Tags: sc.key2Tags()}
 	if sc.Inst2 {
 		ko2.InstanceID = "kst-hzz000test"
 	}
@@ -701,9 +688,6 @@ func (h *harness) compare(sc scenario) (comparison, error) {
 		return res, err
 	}
 	key1Pol, key2Pol, secretPol := sc.Key1, sc.Key2, sc.Secret
-	if sc.expandWildcard {
-		key1Pol, key2Pol, secretPol = expand(key1Pol, acctA), expand(key2Pol, acctA), expand(secretPol, acctA)
-	}
 	for _, kp := range []struct {
 		id   string
 		inst bool
@@ -822,10 +806,13 @@ func (h *harness) compare(sc scenario) (comparison, error) {
 	aliasDst := "acs:kms:" + region + ":" + acctA + ":alias/dst"
 	call := localauthz.Call{Operation: sc.Op, Resource: key1, Facts: localauthz.Facts{
 		InstanceResources: map[string]bool{key1: sc.Inst1, key2: sc.Inst2, secretARN: sc.secretInInstance()},
-		Tags:              map[string]map[string]string{key2: {"env": "dev"}},
+		Tags:              map[string]map[string]string{},
 	}}
-	if sc.Tagged {
-		call.Facts.Tags[key1] = map[string]string{"env": "prod", "tier": "5"}
+	if t := sc.key1Tags(); t != nil && !(sc.untagPolicyAPI && sc.Op == "GetKeyPolicy") {
+		call.Facts.Tags[key1] = t
+	}
+	if t := sc.key2Tags(); t != nil {
+		call.Facts.Tags[key2] = t
 	}
 	if sc.SecretTags {
 		call.Facts.Tags[secretARN] = map[string]string{"env": "prod"}

@@ -96,7 +96,9 @@
 //     written acs:ram::<uid>:*; it names the account, that is its root
 //     identity, not every RAM user and role in it (a RAM user with no RAM
 //     grant on an instance key whose policy has only that statement is
-//     denied). acs:ram::<uid>:root names the root too;
+//     denied). In a Deny statement it names every identity of the account
+//     (assumption: the seeds show it only in an Allow; this reading errs
+//     toward denial). acs:ram::<uid>:root names the root;
 //     acs:ram::<uid>:user/<name> a RAM user, acs:ram::<uid>:role/<name> a
 //     RAM role and every session of it. Names compare exactly.
 //  5. Same account or not. Seed 004: "If you want to allow RAM users or RAM

@@ -153,7 +153,7 @@ func Evaluate(r Request) Decision {
 	var resourceAllowedBy string
 	if rp := r.ResourcePolicy; rp != nil && rp.Policy != nil && r.InKMSInstance {
 		for i, st := range rp.Policy.Statements {
-			if !st.namesCaller(who) || !st.coversAction(r.Action) || !st.coversResource("*") || !st.conditionsHold(r.Context) {
+			if !st.namesCaller(who, st.Deny) || !st.coversAction(r.Action) || !st.coversResource("*") || !st.conditionsHold(r.Context) {
 				continue
 			}
 			ref := rp.Policy.Kind.String() + " " + rp.Name + " Statement[" + strconv.Itoa(i) + "]"
@@ -256,14 +256,21 @@ func (st *Statement) coversResource(resource string) bool {
 }
 
 // namesCaller reports whether a key or secret policy statement's Principal
-// names the caller (rule 4 of the package documentation).
-func (st *Statement) namesCaller(who caller) bool {
+// names the caller (rule 4 of the package documentation). In a Deny
+// statement acs:ram::<uid>:* names every identity of the account: the seeds
+// show the form only in an Allow, and the reading that errs toward denial
+// is taken where they are silent.
+func (st *Statement) namesCaller(who caller, deny bool) bool {
 	for _, p := range st.Principals {
 		if p.Account != who.account {
 			continue
 		}
 		switch p.Kind {
-		case "account", "root":
+		case "account":
+			if deny || who.kind == "root" {
+				return true
+			}
+		case "root":
 			if who.kind == "root" {
 				return true
 			}
