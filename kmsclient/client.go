@@ -394,7 +394,7 @@ func (c *Client) outcome(op string, rec *attempt, creds *signerCredentials, sdkE
 		if we.notJSON {
 			ae.Message = "non-JSON error body"
 		}
-		ae.kind = classify(we.Code, rec.status)
+		ae.kind, ae.also = classifyOp(op, we.Code, rec.status)
 		return ae
 	case rec.netErr != nil || rec.bodyErr != nil:
 		cause := rec.netErr

@@ -15,9 +15,10 @@ var (
 	// ErrAccessDenied: the caller lacks permission (Forbidden.NoPermission
 	// and other 403 answers). See APIError.AccessDenied for the action.
 	ErrAccessDenied = errors.New("kmsclient: access denied")
-	// ErrAuthentication: the request was not accepted as signed by a known
-	// access key (SignatureDoesNotMatch, InvalidAccessKeyId.NotFound,
-	// IllegalTimestamp, an invalid security token, ...).
+	// ErrAuthentication: the request was not accepted as signed by a known,
+	// enabled access key (SignatureDoesNotMatch, InvalidAccessKeyId.NotFound,
+	// Forbidden.AccessKey for a disabled key, IllegalTimestamp, an invalid
+	// security token, ...).
 	ErrAuthentication = errors.New("kmsclient: authentication failed")
 	// ErrThrottled: KMS rate-limited the request (Rejected.Throttling).
 	ErrThrottled = errors.New("kmsclient: throttled")
@@ -75,6 +76,7 @@ type APIError struct {
 	AccessDenied *AccessDeniedDetail
 
 	kind error // sentinel, or nil
+	also error // a second sentinel errors.Is matches (see classifyOp), or nil
 }
 
 // AccessDeniedDetail is the structured part of a KMS permission error: which
@@ -86,7 +88,11 @@ type AccessDeniedDetail struct {
 	PrincipalDisplayName string
 	PolicyType           string // e.g. "AccountLevelIdentityBasedPolicy", "ResourceBasedPolicy"
 	NoPermissionType     string // "ImplicitDeny" or "ExplicitDeny"
-	// EncodedDiagnosticMessage can be decoded by Alibaba support tools.
+	// EncodedDiagnosticMessage is a token for RAM's DecodeDiagnosticMessage
+	// (`aliyun ram DecodeDiagnosticMessage --EncodedDiagnosticMessage
+	// <token>`, which needs ram:DecodeDiagnosticMessage), which tells which
+	// policy statement decided. It is kept whole, as the server sent it
+	// (up to 8 KiB); String ends with that command.
 	EncodedDiagnosticMessage string
 }
 
@@ -118,6 +124,9 @@ func (d *AccessDeniedDetail) String() string {
 	}
 	if d.PolicyType != "" {
 		b.WriteString(" (" + d.PolicyType + ")")
+	}
+	if d.EncodedDiagnosticMessage != "" {
+		b.WriteString("; " + decodeDiagnosticHint(d.EncodedDiagnosticMessage))
 	}
 	return b.String()
 }
@@ -155,6 +164,13 @@ func (e *APIError) Error() string {
 // Unwrap returns the sentinel that classifies e (for example
 // [ErrAccessDenied]), or nil.
 func (e *APIError) Unwrap() error { return e.kind }
+
+// Is reports whether target is the second sentinel of an answer whose code
+// is read two ways (see the Compatibility section of the package
+// documentation): an InvalidParameter answer to Decrypt or ReEncrypt is
+// both [ErrInvalidCiphertext] (what Unwrap returns) and
+// [ErrInvalidParameter].
+func (e *APIError) Is(target error) bool { return e.also != nil && target == e.also }
 
 // Retryable reports whether the same request may succeed if sent again
 // later: throttling and server-side failures.
@@ -204,9 +220,21 @@ func (e *RequestError) Timeout() bool {
 // classify maps an error code and HTTP status to a sentinel.
 func classify(code string, status int) error {
 	switch {
+	// Documented codes that a prefix rule below would misread.
+	case code == "Forbidden.AccessKey":
+		// 403 "This AccessKey is not enabled." (a disabled key): not a
+		// missing permission (https://www.alibabacloud.com/help/doc-detail/69008.html).
+		return ErrAuthentication
+	case code == "AccessDeniedError":
+		// A DryRun's "you lack permission" answer, whatever its status
+		// (kms-20160120 request models: DryRun).
+		return ErrAccessDenied
+	case code == "ValidationError":
+		// A DryRun's "the request is invalid" answer, whatever its status.
+		return ErrInvalidParameter
 	case code == "Rejected.Throttling" || strings.HasPrefix(code, "Throttling") || code == "Rejected.RateLimit":
 		return ErrThrottled
-	case code == "InvalidCiphertext" || strings.HasPrefix(code, "InvalidCiphertext.") || code == "Rejected.InvalidCiphertext":
+	case isCiphertextCode(code):
 		return ErrInvalidCiphertext
 	case code == "Rejected.Disabled" || code == "Rejected.PendingDeletion" || code == "Rejected.PendingImport" || code == "Rejected.Unavailable":
 		return ErrKeyDisabled

@@ -291,6 +291,13 @@ func (c *Client) ReEncrypt(ctx context.Context, in *ReEncryptInput) (*EncryptOut
 	if req.SourceEncryptionContext, err = encodeContext(op, "SourceEncryptionContext", in.SourceEncryptionContext); err != nil {
 		return nil, err
 	}
+	if req.SourceEncryptionContext == "" {
+		// KMS's model says SourceEncryptionContext "must be specified" for
+		// a symmetric blob (kms-20160120 ReEncryptRequest); an empty
+		// context is sent as the empty JSON object rather than omitted
+		// (the SDK drops empty parameters). See the Compatibility section.
+		req.SourceEncryptionContext = "{}"
+	}
 	if req.DestinationEncryptionContext, err = encodeContext(op, "DestinationEncryptionContext", in.DestinationEncryptionContext); err != nil {
 		return nil, err
 	}
@@ -433,9 +440,17 @@ type SecretValue struct {
 	SecretType    string // "Generic", "Rds", "RAMCredentials", "ECS", ...
 	VersionID     string
 	VersionStages []string
-	// Binary reports the secret was stored as binary; Value is then the
-	// decoded bytes. Otherwise Value holds the text's bytes.
-	Binary           bool
+	// Binary reports the secret was stored as binary (SecretDataType
+	// "binary"). Its SecretData is then read as base64 when it is valid
+	// standard base64 (BinaryDecoded is set and Value holds the decoded
+	// bytes), else as the bytes of the string itself, as Alibaba's
+	// documented example ("testdata1") and its own secrets clients have it.
+	// Otherwise Value holds the text's bytes. See the Compatibility section
+	// of the package documentation.
+	Binary bool
+	// BinaryDecoded reports that a binary secret's SecretData was base64
+	// and Value holds the decoded bytes.
+	BinaryDecoded    bool
 	Value            Sensitive
 	CreateTime       time.Time
 	LastRotationDate time.Time
@@ -481,8 +496,12 @@ func (c *Client) GetSecretValue(ctx context.Context, in *GetSecretValueInput) (*
 	switch resp.SecretDataType {
 	case "binary":
 		v.Binary = true
-		if v.Value, err = decodeB64(op, "SecretData", resp.SecretData); err != nil {
-			return nil, err
+		if b, err := base64.StdEncoding.Strict().DecodeString(resp.SecretData); err == nil && len(b) > 0 {
+			v.Value, v.BinaryDecoded = b, true
+		} else if resp.SecretData != "" {
+			v.Value = Sensitive(resp.SecretData)
+		} else {
+			return nil, malformed(op, "a binary secret with no SecretData")
 		}
 	default:
 		v.Value = Sensitive(resp.SecretData)

@@ -115,7 +115,7 @@ func (t *attemptTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, t.rec.bodyErr
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		we := parseWireError(body)
+		we := parseWireErrorSent(body, sentFromRequest(r))
 		t.rec.apiErr = we
 		if we.RequestID == "" {
 			we.RequestID = t.rec.requestID
@@ -131,14 +131,20 @@ func (t *attemptTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // parseWireError decodes an error body without trusting field types.
-func parseWireError(body []byte) *wireError {
+func parseWireError(body []byte) *wireError { return parseWireErrorSent(body, nil) }
+
+// parseWireErrorSent is parseWireError for an answer to a request that
+// sent sent: every field loses the values the request sent (see
+// sentValues) before it is bounded, so no quote of them survives in part.
+func parseWireErrorSent(body []byte, sent *sentValues) *wireError {
 	var raw map[string]any
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return &wireError{notJSON: true}
 	}
+	scalarString := func(v any) string { return sanitizeLine(sent.redact(rawScalar(v))) }
 	we := &wireError{
 		Code:      scalarString(raw["Code"]),
-		Message:   sanitizeText(scalarString(raw["Message"])),
+		Message:   sanitizeText(sent.redact(rawScalar(raw["Message"]))),
 		RequestID: scalarString(raw["RequestId"]),
 		HostID:    scalarString(raw["HostId"]),
 		Recommend: scalarString(raw["Recommend"]),
@@ -158,7 +164,7 @@ func parseWireError(body []byte) *wireError {
 			PrincipalDisplayName:     scalarString(detail["AuthPrincipalDisplayName"]),
 			PolicyType:               scalarString(detail["PolicyType"]),
 			NoPermissionType:         scalarString(detail["NoPermissionType"]),
-			EncodedDiagnosticMessage: scalarString(detail["EncodedDiagnosticMessage"]),
+			EncodedDiagnosticMessage: diagnosticToken(sent.redact(rawScalar(detail["EncodedDiagnosticMessage"]))),
 		}
 	}
 	return we
@@ -177,10 +183,12 @@ func (we *wireError) normalized() []byte {
 	return b
 }
 
-func scalarString(v any) string {
+// rawScalar renders a JSON scalar as a string, unbounded, or "" for any
+// other type.
+func rawScalar(v any) string {
 	switch x := v.(type) {
 	case string:
-		return sanitizeLine(x)
+		return x
 	case float64:
 		return strconv.FormatFloat(x, 'f', -1, 64)
 	case bool:
