@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/kmsenvelope/kmsenvelope/envelope"
 	"github.com/kmsenvelope/kmsenvelope/internal/guard"
@@ -107,6 +108,21 @@ type Config struct {
 	// kms:GetKeyPolicy/GetSecretPolicy; see Preflight).
 	Policies     []Policy
 	LivePolicies bool
+	// PolicyRefresh is how often live policies are read again (jittered by
+	// ±10%), so that a grant or revocation reaches the local check. They are
+	// also read again, one refresh at a time, when KMS decides a call
+	// differently from the local check. Zero means DefaultPolicyRefresh (5
+	// minutes); negative refreshes only on such disagreements. A failed
+	// refresh keeps the last good set and is reported in Stats.Policies and
+	// the Logger.
+	PolicyRefresh time.Duration
+	// MaxPolicyAge bounds how old a live policy set Enforce acts on: beyond
+	// it (say, RAM unreachable for long), a call the set does not allow is
+	// sent to KMS, which decides, and counted in
+	// Stats.Policies.StaleDeferrals, instead of being refused on old
+	// knowledge. Zero means 3 × PolicyRefresh (none when PolicyRefresh is
+	// negative).
+	MaxPolicyAge time.Duration
 	// Principal is the caller's ARN; when empty and a policy mode or
 	// LivePolicies needs it, New asks STS (GetCallerIdentity).
 	Principal string
@@ -128,6 +144,7 @@ type Client struct {
 	secrets  *secrets.Client
 	cache    *keycache.Cache
 	state    *policyState
+	refresh  *refresher // nil without live policies
 }
 
 // New builds a Client. It talks to KMS (and STS/RAM) only when it must:
@@ -157,18 +174,26 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	declaredKeys, declaredSecrets := cfg.declared()
-	if c.guard, err = guard.New(kc, guard.Config{
+	gcfg := guard.Config{
 		Mode: guard.Mode(cfg.PolicyMode), Principal: c.state.principal, Policies: c.state.set,
 		Facts: c.state.facts, Context: c.state.context, Logger: cfg.Logger,
 		DeclaredKeys: declaredKeys, DeclaredSecrets: declaredSecrets,
-	}); err != nil {
+	}
+	if cfg.LivePolicies && c.state.liveErr == nil && c.state.set != nil {
+		c.refresh = newRefresher(c, time.Now())
+		gcfg.OnDisagreement, gcfg.Stale = c.refresh.disagreement, c.refresh.stale
+	}
+	if c.guard, err = guard.New(kc, gcfg); err != nil {
 		return nil, err
 	}
 	if c.cache, err = keycache.New(cfg.Cache); err != nil {
 		return nil, err
 	}
 	if cfg.KeyID != "" {
-		ecfg := envelope.Config{Keys: []envelope.WrappingKey{{KeyID: cfg.KeyID, KMS: c.guard}}, Cache: c.cache, Account: c.state.account}
+		// The key's ARN, when New learned it, lets decryption trust an alias
+		// with no management call (a KMS instance gateway serves none).
+		wk := envelope.WrappingKey{KeyID: cfg.KeyID, KMS: c.guard, ARN: c.state.facts.Aliases[aliasName(cfg.KeyID)]}
+		ecfg := envelope.Config{Keys: []envelope.WrappingKey{wk}, Cache: c.cache, Account: c.state.account}
 		if cfg.Envelope != nil {
 			cfg.Envelope(&ecfg)
 		}
@@ -189,6 +214,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if c.secrets, err = secrets.New(c.guard, scfg); err != nil {
 		return nil, err
 	}
+	if c.refresh != nil {
+		c.refresh.start()
+	}
 	return c, nil
 }
 
@@ -206,6 +234,9 @@ var ErrClosed = guard.ErrClosed
 // [Client.KMS]. secrets.ErrClosed and kmsclient.ErrClosed are the same
 // value as ErrClosed. Close is idempotent and returns nil.
 func (c *Client) Close() error {
+	if c.refresh != nil {
+		c.refresh.stop() // no policy refresh after Close
+	}
 	c.guard.Close()                   // no new KMS call through the policy check
 	c.cache.CloseWithError(ErrClosed) // wipe data keys; cancel their fetches
 	err := c.secrets.Close()          // cancel secret fetches, stop the refresher, wait
@@ -323,6 +354,8 @@ type Stats struct {
 	DataKeys keycache.Stats
 	Secrets  secrets.Stats
 	KMS      KMSStats
+	// Policies describes the policy set local checks use and its refresh.
+	Policies PolicyStats
 	// Calls are the KMS operations made through the policy check (or
 	// refused by it), by resource, most frequent first.
 	Calls []CallCount
@@ -367,6 +400,10 @@ func (c *Client) Stats() Stats {
 		st.Calls = append(st.Calls, CallCount{Operation: op, Count: n})
 	}
 	sortCallCounts(st.Calls)
+	st.Policies = PolicyStats{Source: c.state.source, Disagreements: c.guard.Disagreements(), StaleDeferrals: c.guard.StaleDeferrals()}
+	if c.refresh != nil {
+		c.refresh.stats(&st.Policies)
+	}
 	return st
 }
 

@@ -112,6 +112,8 @@ func (cfg *Config) validate() error {
 		return &ConfigError{Field: "Cache.MaxAge", Reason: "must not be negative"}
 	case cfg.Cache.FetchTimeout < 0:
 		return &ConfigError{Field: "Cache.FetchTimeout", Reason: "must not be negative"}
+	case cfg.MaxPolicyAge < 0:
+		return &ConfigError{Field: "MaxPolicyAge", Reason: "must not be negative (zero means 3 × PolicyRefresh)"}
 	}
 	return nil
 }

@@ -102,6 +102,18 @@ type Config struct {
 	// means DefaultMaxCalls (256); negative records none of them (their
 	// calls are only counted, per operation, in [Guard.OtherCalls]).
 	MaxCalls int
+
+	// OnDisagreement, if set, is called (without locks held, on the
+	// caller's goroutine) when KMS decides a call differently from the
+	// local check: it denies a call the policies allowed, or allows one
+	// they did not (sent in Warn mode, or because the set was stale). The
+	// owner refreshes its policies then. It must not block.
+	OnDisagreement func(operation string)
+	// Stale, if set, reports whether the policy set is older than its
+	// owner trusts. In Enforce mode a call the stale set does not allow is
+	// then sent to KMS, which decides, instead of being refused locally;
+	// each such call is counted ([Guard.StaleDeferrals]) and logged.
+	Stale func() bool
 }
 
 // Guard is a KMS client that checks each call against policies first. It is
@@ -113,8 +125,26 @@ type Guard struct {
 	mu    sync.Mutex // guards calls
 	calls *callTable
 
-	closed atomic.Bool
+	policies       atomic.Pointer[localauthz.PolicySet] // cfg.Policies, then SetPolicies
+	disagreements  atomic.Uint64
+	staleDeferrals atomic.Uint64
+	closed         atomic.Bool
 }
+
+// SetPolicies replaces the policy set later calls are checked against (a
+// refresh of live policies). nil is ignored: a Guard never loses its set.
+func (g *Guard) SetPolicies(set *localauthz.PolicySet) {
+	if set != nil {
+		g.policies.Store(set)
+	}
+}
+
+// Disagreements counts calls KMS decided differently from the local check.
+func (g *Guard) Disagreements() uint64 { return g.disagreements.Load() }
+
+// StaleDeferrals counts calls a stale policy set did not allow that were
+// sent to KMS to decide (see Config.Stale).
+func (g *Guard) StaleDeferrals() uint64 { return g.staleDeferrals.Load() }
 
 // ErrClosed is returned for every call after [Guard.Close]. It is
 // kmsclient.ErrClosed, the module's one "closed" sentinel.
@@ -152,6 +182,7 @@ func New(next KMS, cfg Config) (*Guard, error) {
 		cfg.MaxCalls = DefaultMaxCalls
 	}
 	g := &Guard{next: next, cfg: cfg}
+	g.policies.Store(cfg.Policies)
 	g.calls = newCallTable(g.declared(), cfg.MaxCalls)
 	return g, nil
 }
@@ -319,36 +350,67 @@ func (g *Guard) SecretCall(name string) localauthz.Call {
 
 // Check returns the preflight report for one call without making it.
 func (g *Guard) Check(call localauthz.Call) localauthz.Report {
-	if g.cfg.Policies == nil {
+	set := g.policies.Load()
+	if set == nil {
 		return localauthz.Report{Principal: g.cfg.Principal, Call: call, Decision: localauthz.Decision{Effect: localauthz.Allow}}
 	}
-	return g.cfg.Policies.Check(g.cfg.Principal, call)
+	return set.Check(g.cfg.Principal, call)
 }
 
 // authorize records the call and applies the mode.
-func (g *Guard) authorize(ctx context.Context, call localauthz.Call) error {
+func (g *Guard) authorize(ctx context.Context, call localauthz.Call) (verdict, error) {
 	if g.closed.Load() {
-		return ErrClosed
+		return unchecked, ErrClosed
 	}
 	g.mu.Lock()
 	g.calls.record(Call{Operation: call.Operation, Resource: call.Resource}, call.Facts)
 	g.mu.Unlock()
 	if g.cfg.Mode == Off {
-		return nil
+		return unchecked, nil
 	}
 	rep := g.Check(call)
 	if rep.Decision.Effect == localauthz.Allow && rep.Err == nil {
-		return nil
+		return locallyAllowed, nil
 	}
 	err := &DeniedError{Report: rep}
-	if g.cfg.Mode == Warn {
+	switch {
+	case g.cfg.Mode == Warn:
 		if g.cfg.Logger != nil {
 			g.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "kms call not allowed by local policy; sending anyway (warn mode)",
-				slog.String("operation", call.Operation), slog.String("resource", call.Resource), slog.String("report", err.Error()))
+				slog.String("operation", call.Operation), slog.String("resource", safetext.Field(call.Resource)), slog.String("report", err.Error()))
 		}
-		return nil
+		return locallyDenied, nil
+	case g.cfg.Stale != nil && g.cfg.Stale():
+		g.staleDeferrals.Add(1)
+		if g.cfg.Logger != nil {
+			g.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "kms call not allowed by a stale local policy set; KMS decides (enforce mode)",
+				slog.String("operation", call.Operation), slog.String("resource", safetext.Field(call.Resource)))
+		}
+		return locallyDenied, nil
 	}
-	return err
+	return locallyDenied, err
+}
+
+// verdict is what the local check said of a call that was sent.
+type verdict uint8
+
+const (
+	unchecked      verdict = iota // Off mode: nothing was checked
+	locallyAllowed                // the policies allow it
+	locallyDenied                 // they do not, but it was sent (Warn, or a stale set)
+)
+
+// after notes a KMS answer that contradicts the local verdict.
+func (g *Guard) after(op string, v verdict, err error) {
+	disagree := v == locallyAllowed && errors.Is(err, kmsclient.ErrAccessDenied) ||
+		v == locallyDenied && err == nil
+	if !disagree {
+		return
+	}
+	g.disagreements.Add(1)
+	if f := g.cfg.OnDisagreement; f != nil {
+		f(op)
+	}
 }
 
 // keyResource turns a key id, key ARN or alias into (resource, facts).
@@ -386,18 +448,24 @@ func (g *Guard) baseFacts() localauthz.Facts {
 
 // GenerateDataKey checks kms:GenerateDataKey, then calls KMS.
 func (g *Guard) GenerateDataKey(ctx context.Context, in *kmsclient.GenerateDataKeyInput) (*kmsclient.GenerateDataKeyOutput, error) {
-	if err := g.authorize(ctx, g.keyCall("GenerateDataKey", in.KeyID, in.EncryptionContext)); err != nil {
+	v, err := g.authorize(ctx, g.keyCall("GenerateDataKey", in.KeyID, in.EncryptionContext))
+	if err != nil {
 		return nil, err
 	}
-	return g.next.GenerateDataKey(ctx, in)
+	out, err := g.next.GenerateDataKey(ctx, in)
+	g.after("GenerateDataKey", v, err)
+	return out, err
 }
 
 // Encrypt checks kms:Encrypt, then calls KMS.
 func (g *Guard) Encrypt(ctx context.Context, in *kmsclient.EncryptInput) (*kmsclient.EncryptOutput, error) {
-	if err := g.authorize(ctx, g.keyCall("Encrypt", in.KeyID, in.EncryptionContext)); err != nil {
+	v, err := g.authorize(ctx, g.keyCall("Encrypt", in.KeyID, in.EncryptionContext))
+	if err != nil {
 		return nil, err
 	}
-	return g.next.Encrypt(ctx, in)
+	out, err := g.next.Encrypt(ctx, in)
+	g.after("Encrypt", v, err)
+	return out, err
 }
 
 // Decrypt checks kms:Decrypt on the key the input names (KeyARN), then
@@ -410,10 +478,13 @@ func (g *Guard) Decrypt(ctx context.Context, in *kmsclient.DecryptInput) (*kmscl
 	if in.KeyARN == "" {
 		call.Resource = "*"
 	}
-	if err := g.authorize(ctx, call); err != nil {
+	v, err := g.authorize(ctx, call)
+	if err != nil {
 		return nil, err
 	}
-	return g.next.Decrypt(ctx, in)
+	out, err := g.next.Decrypt(ctx, in)
+	g.after("Decrypt", v, err)
+	return out, err
 }
 
 // ReEncrypt checks kms:ReEncryptFrom on the source key (KeyARN of the
@@ -431,27 +502,36 @@ func (g *Guard) ReEncrypt(ctx context.Context, in *kmsclient.ReEncryptInput) (*k
 		}
 	}
 	call.Facts.InstanceResources = ir
-	if err := g.authorize(ctx, call); err != nil {
+	v, err := g.authorize(ctx, call)
+	if err != nil {
 		return nil, err
 	}
-	return g.next.ReEncrypt(ctx, in)
+	out, err := g.next.ReEncrypt(ctx, in)
+	g.after("ReEncrypt", v, err)
+	return out, err
 }
 
 // DescribeKey checks kms:DescribeKey.
 func (g *Guard) DescribeKey(ctx context.Context, keyID string) (*kmsclient.KeyMetadata, error) {
-	if err := g.authorize(ctx, g.KeyCall("DescribeKey", keyID)); err != nil {
+	v, err := g.authorize(ctx, g.KeyCall("DescribeKey", keyID))
+	if err != nil {
 		return nil, err
 	}
-	return g.next.DescribeKey(ctx, keyID)
+	out, err := g.next.DescribeKey(ctx, keyID)
+	g.after("DescribeKey", v, err)
+	return out, err
 }
 
 // GetSecretValue checks kms:GetSecretValue on the secret and, for a secret
 // under a self-managed key, kms:Decrypt on that key.
 func (g *Guard) GetSecretValue(ctx context.Context, in *kmsclient.GetSecretValueInput) (*kmsclient.SecretValue, error) {
-	if err := g.authorize(ctx, g.SecretCall(in.SecretName)); err != nil {
+	v, err := g.authorize(ctx, g.SecretCall(in.SecretName))
+	if err != nil {
 		return nil, err
 	}
-	return g.next.GetSecretValue(ctx, in)
+	out, err := g.next.GetSecretValue(ctx, in)
+	g.after("GetSecretValue", v, err)
+	return out, err
 }
 
 func (g *Guard) secretARN(name string) string {
