@@ -73,7 +73,7 @@ func TestDisagreementTriggersRefresh(t *testing.T) {
 	_, err = c.Encrypt(ctx, []byte("x"), map[string]string{"n": "1"})
 	require.NoError(t, err)
 
-	w.attach(t) // revoked in RAM
+	w.attach(t)                                                       // revoked in RAM
 	_, err = c.Encrypt(ctx, []byte("x"), map[string]string{"n": "2"}) // a new context: a new data key
 	require.ErrorIs(t, err, kmsclient.ErrAccessDenied)
 	var de *kmsenvelope.DeniedError
