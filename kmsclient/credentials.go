@@ -92,51 +92,55 @@ func STSCredentials(accessKeyID, accessKeySecret, securityToken string) Credenti
 	return CredentialsProviderFunc(func(context.Context) (Credentials, error) { return c, nil })
 }
 
-// DefaultCredentials returns the Alibaba SDK's default credentials chain:
-// the environment variables ALIBABA_CLOUD_ACCESS_KEY_ID,
-// ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_SECURITY_TOKEN; OIDC
-// (ALIBABA_CLOUD_OIDC_TOKEN_FILE, ALIBABA_CLOUD_OIDC_PROVIDER_ARN,
-// ALIBABA_CLOUD_ROLE_ARN); the CLI profile (~/.aliyun/config.json); the
-// credentials file (~/.alibabacloud/credentials); the ECS RAM role from
-// instance metadata (disable with ALIBABA_CLOUD_ECS_METADATA_DISABLED=true);
-// and ALIBABA_CLOUD_CREDENTIALS_URI. The SDK chain is not safe for
-// concurrent use, so this provider serialises it.
+// DefaultCredentials returns the default credentials chain,
+// [CredentialsChain] with zero [ChainOptions]: the environment
+// (ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET,
+// ALIBABA_CLOUD_SECURITY_TOKEN), OIDC role assumption (RRSA), the aliyun CLI
+// profile and the credentials file, the ECS RAM role from instance metadata
+// (IMDSv2; disable with ALIBABA_CLOUD_ECS_METADATA_DISABLED=true) and
+// ALIBABA_CLOUD_CREDENTIALS_URI, read through
+// github.com/aliyun/credentials-go. A walk in which no source succeeds is
+// repeated on the next call (the SDK's own chain stayed pinned to its last
+// source).
 func DefaultCredentials() CredentialsProvider {
-	return &sdkProvider{p: sdkcred.NewDefaultCredentialsProvider()}
+	return CredentialsChain(ChainOptions{})
 }
 
 // ECSRAMRoleCredentials returns credentials of the RAM role attached to the
-// ECS instance, from instance metadata. An empty roleName asks the metadata
-// service for it.
+// ECS instance, from instance metadata (IMDSv2 session tokens, falling back
+// to IMDSv1 unless ALIBABA_CLOUD_IMDSV1_DISABLED=true), renewed within three
+// minutes of expiry. An empty roleName means ALIBABA_CLOUD_ECS_METADATA,
+// else the role the metadata service names.
 func ECSRAMRoleCredentials(roleName string) CredentialsProvider {
-	return &sdkProvider{p: sdkcred.NewECSRAMRoleCredentialsProvider(roleName)}
+	return ecsRAMRole(roleName, chainHooks{})
 }
 
 // RAMRoleARNCredentials returns credentials for roleARN, assumed through STS
 // with the access key from base, refreshed before they expire. A zero
-// duration means the STS default (one hour).
+// duration means the STS default (one hour). STS is reached at
+// sts[-vpc].<region>.aliyuncs.com when ALIBABA_CLOUD_STS_REGION (and
+// ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED) say so, else sts.aliyuncs.com; use
+// [AssumeRoleCredentials] to choose the endpoint.
 func RAMRoleARNCredentials(base Credentials, roleARN, sessionName string, duration time.Duration) (CredentialsProvider, error) {
-	var basep sdkcred.CredentialsProvider
+	basep := StaticCredentials(base.AccessKeyID, base.AccessKeySecret)
 	if base.SecurityToken != "" {
-		basep = sdkcred.NewStaticSTSCredentialsProvider(base.AccessKeyID, base.AccessKeySecret, base.SecurityToken)
-	} else {
-		basep = sdkcred.NewStaticAKCredentialsProvider(base.AccessKeyID, base.AccessKeySecret)
+		basep = STSCredentials(base.AccessKeyID, base.AccessKeySecret, base.SecurityToken)
 	}
-	p, err := sdkcred.NewRAMRoleARNCredentialsProvider(basep, roleARN, sessionName, int(duration/time.Second), "", "", "")
+	p, err := AssumeRoleCredentials(basep, AssumeRoleOptions{RoleARN: roleARN, SessionName: sessionName, Duration: duration})
 	if err != nil {
-		return nil, errors.New("kmsclient: RAM role credentials: " + credentialsErrorText(err))
+		return nil, errors.New("kmsclient: RAM role credentials: " + strings.TrimPrefix(err.Error(), "kmsclient: assume role: "))
 	}
-	return &sdkProvider{p: p}, nil
+	return p, nil
 }
 
-// sdkProvider serialises an SDK credentials provider, several of which keep
-// unsynchronised state, and makes it honour the caller's context: the SDK's
-// GetCredentials takes none and may block on the network (STS AssumeRole,
-// instance metadata) for many seconds. One refresh runs at a time, in its
-// own goroutine; callers wait for it or for their context, whichever ends
-// first.
-type sdkProvider struct {
-	p sdkcred.CredentialsProvider
+// asyncProvider serialises a credentials fetch, whose sources keep
+// unsynchronised state, and makes it honour the caller's context:
+// credentials-go's GetCredentials takes none and may block on the network
+// (STS, instance metadata) for many seconds. One fetch runs at a time, in
+// its own goroutine; callers wait for it or for their context, whichever
+// ends first.
+type asyncProvider struct {
+	fetch func() (Credentials, error)
 
 	mu       sync.Mutex // guards inflight
 	inflight *credCall
@@ -149,7 +153,7 @@ type credCall struct {
 	err  error
 }
 
-func (s *sdkProvider) Retrieve(ctx context.Context) (Credentials, error) {
+func (s *asyncProvider) Retrieve(ctx context.Context) (Credentials, error) {
 	if err := ctx.Err(); err != nil {
 		return Credentials{}, err
 	}
@@ -169,8 +173,8 @@ func (s *sdkProvider) Retrieve(ctx context.Context) (Credentials, error) {
 	}
 }
 
-// refresh runs the SDK provider once and publishes the result.
-func (s *sdkProvider) refresh(call *credCall) {
+// refresh runs the fetch once and publishes the result.
+func (s *asyncProvider) refresh(call *credCall) {
 	defer func() {
 		if recover() != nil { // the value may hold credentials: not reported
 			call.c, call.err = Credentials{}, &CredentialsError{Err: errors.New("the credentials provider panicked")}
@@ -180,14 +184,17 @@ func (s *sdkProvider) refresh(call *credCall) {
 		s.mu.Unlock()
 		close(call.done)
 	}()
-	c, err := s.p.GetCredentials()
+	c, err := s.fetch()
+	var ce *CredentialsError
 	switch {
+	case errors.As(err, &ce):
+		call.err = err // already sanitised
 	case err != nil:
 		call.err = &CredentialsError{Err: errors.New(credentialsErrorText(err))}
-	case c == nil || c.AccessKeyId == "":
+	case c.AccessKeyID == "":
 		call.err = &CredentialsError{Err: errors.New("provider returned no access key")}
 	default:
-		call.c = Credentials{AccessKeyID: c.AccessKeyId, AccessKeySecret: c.AccessKeySecret, SecurityToken: c.SecurityToken}
+		call.c = c
 	}
 }
 

@@ -8,34 +8,32 @@ import (
 	"testing"
 	"time"
 
-	sdkcred "github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// slowProvider blocks GetCredentials until released, counting calls.
+// slowProvider blocks fetch until released, counting calls.
 type slowProvider struct {
 	release chan struct{}
 	calls   atomic.Int32
 	panics  bool
 }
 
-func (p *slowProvider) GetCredentials() (*sdkcred.Credentials, error) {
+func (p *slowProvider) fetch() (Credentials, error) {
 	p.calls.Add(1)
 	<-p.release
 	if p.panics {
 		panic("secret-looking panic")
 	}
-	return &sdkcred.Credentials{AccessKeyId: "AKID", AccessKeySecret: "secret"}, nil
+	return Credentials{AccessKeyID: "AKID", AccessKeySecret: "secret"}, nil
 }
-func (p *slowProvider) GetProviderName() string { return "slow" }
 
 // TestSDKProviderHonoursContext: a refresh that blocks (STS, instance
 // metadata) neither holds callers past their deadline nor runs twice at
 // once.
-func TestSDKProviderHonoursContext(t *testing.T) {
+func TestAsyncProviderHonoursContext(t *testing.T) {
 	p := &slowProvider{release: make(chan struct{})}
-	s := &sdkProvider{p: p}
+	s := &asyncProvider{fetch: p.fetch}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -54,7 +52,7 @@ func TestSDKProviderHonoursContext(t *testing.T) {
 
 	pp := &slowProvider{release: make(chan struct{}), panics: true}
 	close(pp.release)
-	_, err = (&sdkProvider{p: pp}).Retrieve(context.Background())
+	_, err = (&asyncProvider{fetch: pp.fetch}).Retrieve(context.Background())
 	var ce *CredentialsError
 	require.ErrorAs(t, err, &ce)
 	assert.NotContains(t, err.Error(), "secret-looking")
