@@ -138,8 +138,10 @@ type Client struct {
 	clients  []KMS    // Keys' clients then Decrypters, for region lookup
 	ids      []string // cache identity of each of clients
 	arnCache sync.Map // region + "\x00" + key id -> ARN
-	learned  sync.Map // ARNs Keys wrapped data keys under -> struct{}
-	aliases  sync.Map // region + "\x00" + alias of Keys -> ARN, "" if unresolvable
+	// learned maps the keys Keys wrapped data keys under to their ARNs.
+	learnedMu sync.RWMutex
+	learned   map[keyRef]string
+	aliases   sync.Map // region + "\x00" + alias of Keys -> ARN, "" if unresolvable
 }
 
 // DiscoveryFilter says which accounts' keys [Config.Discovery] trusts.

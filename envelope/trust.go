@@ -191,7 +191,8 @@ func (c *Client) configuredKey(ctx context.Context, arn string) (bool, error) {
 		r, a, i, ok := splitKeyARN(other)
 		return ok && r == region && i == id && (a == account || a == "" || account == "")
 	}
-	if v, ok := c.learned.Load(region + "\x00" + id); ok && same(v.(string)) {
+	learned, known := c.learnedARN(region, id)
+	if known && same(learned) {
 		return true, nil
 	}
 	var aliasErr error
@@ -221,8 +222,8 @@ func (c *Client) configuredKey(ctx context.Context, arn string) (bool, error) {
 			}
 			// The account of a key named by id is what Config.Account or an
 			// Encrypt under it says; a label naming another is refused.
-			if v, ok := c.learned.Load(region + "\x00" + id); ok {
-				return same(v.(string)), nil
+			if known {
+				return same(learned), nil
 			}
 			if c.cfg.Account == "" || account == "" || account == c.cfg.Account {
 				return true, nil
@@ -235,9 +236,28 @@ func (c *Client) configuredKey(ctx context.Context, arn string) (bool, error) {
 // learn records the ARN a configured key wrapped a data key under, so that
 // messages under it are trusted without resolving the key again.
 func (c *Client) learn(arn string) {
-	if region, _, id, ok := splitKeyARN(arn); ok {
-		c.learned.Store(region+"\x00"+id, arn)
+	region, _, id, ok := splitKeyARN(arn)
+	if !ok {
+		return
 	}
+	c.learnedMu.Lock()
+	defer c.learnedMu.Unlock()
+	if c.learned == nil {
+		c.learned = map[keyRef]string{}
+	}
+	c.learned[keyRef{region, id}] = arn
+}
+
+// keyRef names a key by region and id (ids are unique).
+type keyRef struct{ region, id string }
+
+// learnedARN returns the ARN a configured key wrapped under, if known. The
+// lookup allocates nothing (it is on every decryption).
+func (c *Client) learnedARN(region, id string) (string, bool) {
+	c.learnedMu.RLock()
+	defer c.learnedMu.RUnlock()
+	arn, ok := c.learned[keyRef{region, id}]
+	return arn, ok
 }
 
 // resolveAlias returns the ARN of the key a configured alias names: k.ARN
