@@ -45,7 +45,9 @@ func writeFile(t *testing.T, path, content string) {
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
 }
 
-func expiration(d time.Duration) string { return time.Now().Add(d).UTC().Format("2006-01-02T15:04:05Z") }
+func expiration(d time.Duration) string {
+	return time.Now().Add(d).UTC().Format("2006-01-02T15:04:05Z")
+}
 
 // fakeIMDS is an ECS instance metadata service that insists on IMDSv2
 // session tokens. credentials-go dials 100.100.100.200 itself; tests reach
