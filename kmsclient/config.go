@@ -45,10 +45,10 @@ type Config struct {
 	// set it in production.
 	AllowInsecureHTTP bool
 
-	// Credentials signs requests. Nil means the SDK's default chain
-	// ([DefaultCredentials]): ALIBABA_CLOUD_* environment variables, OIDC
-	// (RRSA), the CLI profile, the credentials file, the ECS RAM role and the
-	// credentials URI, in that order.
+	// Credentials signs requests. Nil means [DefaultCredentials], the
+	// default chain: ALIBABA_CLOUD_* environment variables, OIDC (RRSA), the
+	// CLI profile, the credentials file, the ECS RAM role and the
+	// credentials URI, in that order, walked again after a failure.
 	Credentials CredentialsProvider
 
 	// RootCAs, when non-nil, replaces the system roots for verifying the

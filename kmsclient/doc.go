@@ -27,6 +27,22 @@
 // unknown users, roles, groups and policies (EntityNotExist.*) are
 // [ErrNotFound].
 //
+// # Credentials
+//
+// [Config.Credentials] signs every request; nil means [DefaultCredentials],
+// a chain over github.com/aliyun/credentials-go (the library Alibaba
+// maintains for credential sources): the ALIBABA_CLOUD_* environment
+// variables, OIDC role assumption (ACK RRSA), the aliyun CLI profile and
+// the credentials file, the ECS RAM role from instance metadata (IMDSv2)
+// and a credentials URI. Unlike the SDK's chain it is walked again after a
+// failure (a process started before its token file is mounted recovers on
+// a later call), a configured source that fails does not hand over to
+// another identity, and the STS endpoint of role assumption follows
+// ALIBABA_CLOUD_STS_REGION and ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED or
+// [ChainOptions] / [AssumeRoleOptions]. Refreshes run on the caller's
+// context: a call waits for the refresh or for its context, whichever ends
+// first. See [CredentialsChain].
+//
 // # Retries
 //
 // A call is retried, with exponential backoff and ±50% jitter (backoff/v4),
@@ -68,19 +84,80 @@
 // transport errors are rebuilt without the request URL (whose query carries
 // all of those: the SDK sends every parameter in the query string), server
 // messages are sanitised and truncated, and key and secret bytes are held in
-// [Sensitive], which redacts itself in fmt, slog and JSON. A malformed or
-// hostile response (numeric codes, oversized bodies, invalid JSON) becomes
-// an error, never a panic.
+// [Sensitive], which redacts itself in fmt, slog and JSON. Every text field
+// of an error answer (code, message, recommendation, access-denied detail)
+// first loses any value the call sent other than identifiers (key ids,
+// secret names, the access key id): raw, in base64 of either alphabet,
+// padded or not, in hex of either case, and for a base64 parameter such as
+// Plaintext or CiphertextBlob its decoded bytes in each of those forms,
+// however short the value ("The Plaintext: cHcxOWRlZWQ= is invalid" keeps
+// no trace of the 8-byte plaintext). A malformed or hostile response
+// (numeric codes, oversized bodies, invalid JSON) becomes an error, never a
+// panic.
 //
 // HTTPS is the default. Plain HTTP is accepted only for loopback hosts (the
 // test emulator) unless [Config.AllowInsecureHTTP] is set. [New] refuses to
-// run while DEBUG=sdk is set, because the SDK then prints request URLs and
-// response bodies, data keys included, to stdout.
+// run when DEBUG contains "sdk" (or credentials-go's "credential"), now or
+// when the process started: the SDK reads DEBUG once at initialisation and
+// then prints request URLs and response bodies, data keys included, to
+// stdout, whatever the variable holds later.
 //
 // # Concurrency
 //
 // A [Client] is safe for concurrent use. The SDK's client mutates itself on
 // every call (timeouts, TLS, proxy), so kmsclient builds a small SDK client
 // per attempt over one shared HTTP transport; credential providers are shared
-// and serialised.
+// and serialised. The SDK fills package-level endpoint maps lazily and
+// without a lock on every client construction (services/kms/endpoint.go in
+// v1.63.107), so the first concurrent calls of a fresh process raced;
+// kmsclient fills them once, at package initialisation, before any call.
+//
+// # Compatibility
+//
+// Checked against Alibaba's documentation and the sources of
+// alibaba-cloud-sdk-go v1.63.107 and credentials-go v1.4.14, and replayed
+// through this package from documented answers:
+//
+//   - Forbidden.AccessKey (403, "This AccessKey is not enabled.",
+//     https://www.alibabacloud.com/help/doc-detail/69008.html) is
+//     [ErrAuthentication], not [ErrAccessDenied].
+//   - A DryRun always fails on the wire; DryRunOperationError means the
+//     call would succeed (nil error), AccessDeniedError is [ErrAccessDenied]
+//     and ValidationError is [ErrInvalidParameter], whatever the HTTP status,
+//     which is not documented (kms-20160120 request models, DryRun).
+//   - AccessDeniedDetail is decoded from a JSON object (as documented and
+//     as the SDK reads it) or from a JSON string holding one. Its
+//     EncodedDiagnosticMessage is kept whole (up to 8 KiB; the documented
+//     example is 243 characters) and the error text ends with the command
+//     that decodes it: aliyun ram DecodeDiagnosticMessage
+//     --EncodedDiagnosticMessage <token>, which needs
+//     ram:DecodeDiagnosticMessage.
+//
+// Where the real answer is not documented, every documented or plausible
+// form is accepted:
+//
+//   - The code for a corrupt ciphertext blob or a wrong encryption context:
+//     InvalidCiphertext, InvalidCiphertext.*, Rejected.InvalidCiphertext,
+//     InvalidCiphertextBlob and InvalidCiphertextException are
+//     [ErrInvalidCiphertext]; so are InvalidParameter,
+//     InvalidParameter.CiphertextBlob, InvalidParameter.EncryptionContext
+//     and InvalidParameter.SourceEncryptionContext answering Decrypt or
+//     ReEncrypt (every other parameter of those calls is checked before
+//     sending), which match [ErrInvalidParameter] too.
+//   - Binary secrets: the documented GetSecretValue example returns
+//     "SecretData":"testdata1" (not base64) for SecretDataType binary, while
+//     the emulator and the CreateSecret convention use base64. SecretData
+//     that is valid standard base64 is decoded ([SecretValue.BinaryDecoded]
+//     is set); anything else is returned as the string's bytes. A raw value
+//     that happens to be valid base64 is therefore decoded: check
+//     BinaryDecoded where it matters.
+//   - ReEncrypt's SourceEncryptionContext "must be specified" for a
+//     symmetric blob (kms-20160120 ReEncryptRequest); an empty one is sent
+//     as {} rather than omitted.
+//   - Credentials: the order of sources is credentials-go's default chain.
+//     Stopping the walk at a configured source that fails, and keeping the
+//     first source that succeeds for the life of the provider, are this
+//     package's choices (they err toward denial rather than toward another
+//     identity); only the instance metadata probe, when no role name is
+//     configured, is passed over on failure.
 package kmsclient
