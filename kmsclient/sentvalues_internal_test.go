@@ -54,3 +54,35 @@ func FuzzSentValuesRedact(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseWireErrorSent: whatever the error body, a sent value quoted in
+// it (here in base64 and hex) survives in no field kmsclient keeps.
+func FuzzParseWireErrorSent(f *testing.F) {
+	f.Add([]byte("pw19deed"), `{"Code":"InvalidParameter","Message":"The Plaintext: %s is invalid"}`)
+	f.Add([]byte{1, 2, 3}, `{"Code":"%s","AccessDeniedDetail":{"EncodedDiagnosticMessage":"%s","AuthAction":"%s"}}`)
+	f.Add([]byte("x"), `{"Recommend":"%s","HostId":"%s","RequestId":"%s"}`)
+	f.Fuzz(func(t *testing.T, value []byte, template string) {
+		if len(value) == 0 || len(template) > 8192 {
+			return
+		}
+		q := url.Values{"Plaintext": {base64.StdEncoding.EncodeToString(value)}}
+		r, err := http.NewRequest("POST", "http://127.0.0.1/?"+q.Encode(), nil)
+		if err != nil {
+			t.Skip()
+		}
+		sent := sentFromRequest(r)
+		for _, form := range []string{base64.StdEncoding.EncodeToString(value), hex.EncodeToString(value)} {
+			we := parseWireErrorSent([]byte(strings.ReplaceAll(template, "%s", form)), sent)
+			fields := []string{we.Code, we.Message, we.RequestID, we.HostID, we.Recommend}
+			if d := we.AccessDenied; d != nil {
+				fields = append(fields, d.Action, d.PrincipalType, d.PrincipalOwnerID, d.PrincipalDisplayName,
+					d.PolicyType, d.NoPermissionType, d.EncodedDiagnosticMessage)
+			}
+			for _, field := range fields {
+				if len(form) >= minSubstring && strings.Contains(field, form) {
+					t.Fatalf("sent value %q survived in %q", form, field)
+				}
+			}
+		}
+	})
+}
