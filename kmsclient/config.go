@@ -91,9 +91,11 @@ type Config struct {
 	UserAgent string
 
 	// AllowSDKDebug permits running while the environment variable DEBUG
-	// contains "sdk". The Alibaba SDK then prints every request URL
-	// (including Encrypt plaintext) and response body (including data keys and
-	// secret values) to stdout, so New refuses by default.
+	// contains "sdk" or "credential", now or when the process started (the
+	// SDK and credentials-go read it once, at initialisation). The Alibaba
+	// SDK then prints every request URL (including Encrypt plaintext) and
+	// response body (including data keys and secret values) to stdout, and
+	// credentials-go its request headers, so New refuses by default.
 	AllowSDKDebug bool
 }
 
