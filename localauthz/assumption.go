@@ -66,4 +66,5 @@ var (
 	AssumeForAllValuesAbsent    = core.AssumeForAllValuesAbsent
 	AssumeOperatorNeverMatches  = core.AssumeOperatorNeverMatches
 	AssumeDenyConditionUnknown  = core.AssumeDenyConditionUnknown
+	AssumeUnknownKeyConditional = core.AssumeUnknownKeyConditional
 )

@@ -68,7 +68,8 @@ type PolicySet struct {
 
 type attachment struct {
 	stmts []core.Statement
-	to    core.Principal // holder of a RAM policy; kind PrincipalNone: any caller
+	docs  []core.StatementDoc // the statements as written, for explanations
+	to    core.Principal      // holder of a RAM policy; kind PrincipalNone: any caller
 	refs  []StatementRef
 }
 
@@ -112,6 +113,7 @@ func (s *PolicySet) Add(p *Policy, target string) error {
 	}
 	s.n++
 	stmts := p.Document().Statements
+	a.docs = stmts
 	a.refs = make([]StatementRef, len(stmts))
 	for i, st := range stmts {
 		a.refs[i] = StatementRef{Policy: name, Kind: kind, Statement: i, Sid: st.Sid}
@@ -194,6 +196,7 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 
 	var tr core.Trace
 	var ramAllow, ramDeny, resAllow, resDeny *StatementRef
+	var ramMaybeAllow, ramMaybeDeny, resMaybeAllow, resMaybeDeny *StatementRef
 	act := core.Action{Name: r.Action, Keys: suppliedKeys(r.Action)}
 	root := p.Kind == core.PrincipalRoot
 	if !root { // RAM policies cannot be attached to the account root
@@ -202,13 +205,19 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 			if !a.holds(&p) {
 				continue
 			}
-			al, de := core.EvalStatements(a.stmts, act, r.Resource, &p, r.Context, &tr)
-			if de >= 0 {
-				ramDeny = &a.refs[de]
+			m := core.EvalMatch(a.stmts, act, r.Resource, &p, r.Context, &tr)
+			if m.Deny >= 0 {
+				ramDeny = &a.refs[m.Deny]
 				break
 			}
-			if al >= 0 && ramAllow == nil {
-				ramAllow = &a.refs[al]
+			if m.Allow >= 0 && ramAllow == nil {
+				ramAllow = &a.refs[m.Allow]
+			}
+			if m.MaybeAllow >= 0 && ramMaybeAllow == nil {
+				ramMaybeAllow = &a.refs[m.MaybeAllow]
+			}
+			if m.MaybeDeny >= 0 && ramMaybeDeny == nil {
+				ramMaybeDeny = &a.refs[m.MaybeDeny]
 			}
 		}
 	}
@@ -241,16 +250,24 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 			// dropped on a fact), its Allows do not.
 			for i := range atts {
 				a := &atts[i]
-				al, de := core.EvalStatements(a.stmts, act, r.Resource, &p, r.Context, &tr)
-				if de >= 0 {
-					resDeny = &a.refs[de]
+				m := core.EvalMatch(a.stmts, act, r.Resource, &p, r.Context, &tr)
+				if m.Deny >= 0 {
+					resDeny = &a.refs[m.Deny]
 					break
 				}
-				if capable && al >= 0 && resAllow == nil {
-					if scope() {
-						resAllow = &a.refs[al]
-					} else {
+				if m.MaybeDeny >= 0 && resMaybeDeny == nil {
+					resMaybeDeny = &a.refs[m.MaybeDeny]
+				}
+				if capable && (m.Allow >= 0 && resAllow == nil || m.MaybeAllow >= 0 && resMaybeAllow == nil) {
+					if !scope() {
 						d.Assumptions |= AssumeKeyPolicyScope
+						continue
+					}
+					if m.Allow >= 0 && resAllow == nil {
+						resAllow = &a.refs[m.Allow]
+					}
+					if m.MaybeAllow >= 0 && resMaybeAllow == nil {
+						resMaybeAllow = &a.refs[m.MaybeAllow]
 					}
 				}
 			}
@@ -258,9 +275,7 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 	}
 	d.Assumptions |= core.TraceAssumptions(&tr)
 
-	ramOK := root || ramAllow != nil
-	switch {
-	case ramDeny != nil || resDeny != nil:
+	if ramDeny != nil || resDeny != nil {
 		ref := ramDeny
 		if ref == nil {
 			ref = resDeny
@@ -272,7 +287,42 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 			d.Assumptions |= AssumeAccountPrincipal
 		}
 		return
-	case !cross && (ramOK || resAllow != nil), cross && ramOK && resAllow != nil:
+	}
+	// Three-valued: in the owning account a RAM or a resource policy Allow
+	// suffices; across accounts both sides are needed, so a side that maybe
+	// allows makes the whole maybe, and a side that does not, not.
+	ramSide := core.TriOf(root || ramAllow != nil, ramMaybeAllow != nil)
+	resSide := core.TriOf(resAllow != nil, resMaybeAllow != nil)
+	allowed := ramSide.Or(resSide)
+	if cross {
+		allowed = ramSide.And(resSide)
+	}
+	maybeDeny := firstRef(ramMaybeDeny, resMaybeDeny)
+	switch {
+	case allowed != core.No && (maybeDeny != nil || allowed == core.Maybe):
+		// A Deny that maybe applies, or an Allow that only maybe does:
+		// KMS, which sees the unknown keys, decides.
+		d.Effect = Conditional
+		d.Assumptions |= AssumeUnknownKeyConditional
+		keys := tr.UnknownKeys(true)
+		if maybeDeny == nil {
+			keys = nil
+		}
+		if allowed == core.Maybe {
+			keys = core.ConditionKeys(keys, tr.UnknownKeys(false))
+		} else {
+			keys = core.ConditionKeys(keys)
+		}
+		d.ConditionKeys = keys
+		d.Decider = maybeDeny
+		if d.Decider == nil {
+			d.Decider = firstRef(ramMaybeAllow, resMaybeAllow)
+		}
+		if root && !cross {
+			d.Assumptions |= AssumeAccountRoot
+		}
+		return
+	case allowed == core.Yes:
 		d.Effect = Allow
 		d.Decider = ramAllow
 		if d.Decider == nil {
@@ -283,6 +333,10 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 		}
 		return
 	}
+	// Not allowed even if every unknown key were favourable (a Deny that
+	// maybe applies can only deny more): an implicit deny.
+	ramOK := root || ramAllow != nil || ramMaybeAllow != nil
+	resOK := resAllow != nil || resMaybeAllow != nil
 
 	d.Effect = ImplicitDeny
 	if tr.AccountPrincipal {
@@ -297,7 +351,7 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 		if !ramOK {
 			d.Missing = append(d.Missing, Missing{Action: r.Action, Resource: r.Resource, Where: WhereRAM})
 		}
-		if resAllow == nil {
+		if !resOK {
 			w := WhereKey
 			if typ == kmsSecret {
 				w = WhereSecret
@@ -315,9 +369,68 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 		d.Assumptions |= AssumeAbsentKeyFails
 	}
 	d.UnmetConditions = tr.UnmetConditions()
+	s.explainBlocked(r, act.Keys, &tr, d)
 	if !ramOK && s.caseOnlyMismatch(r, &p) {
 		d.Assumptions |= AssumeCaseSensitiveResource
 	}
+}
+
+func firstRef(refs ...*StatementRef) *StatementRef {
+	for _, r := range refs {
+		if r != nil {
+			return r
+		}
+	}
+	return nil
+}
+
+// explainBlocked lists in d.Unmet, for each missing pair, the Allow
+// statements of the place it names that cover the request but whose
+// condition the request did not meet: no unconditional grant is then
+// suggested for the pair (that would drop the condition).
+func (s *PolicySet) explainBlocked(r *Request, keys core.KeyClass, tr *core.Trace, d *Decision) {
+	for i := 0; i < tr.NumBlocked(); i++ {
+		st, c := tr.Blocked(i)
+		ref, doc, isRAM := s.locate(r.Resource, st)
+		if ref == nil {
+			continue
+		}
+		for _, m := range d.Missing {
+			switch {
+			case m.Where == WhereRAM && !isRAM,
+				(m.Where == WhereKey || m.Where == WhereSecret) && isRAM:
+				continue
+			}
+			d.Unmet = append(d.Unmet, core.Unmet{
+				Action: m.Action, Resource: m.Resource, Where: m.Where, StatementRef: *ref,
+				Condition:  c.Describe() + "; " + core.DescribeRequest(c, r.Context, keys),
+				Conditions: core.ConditionJSON(doc.Conds),
+			})
+		}
+	}
+}
+
+// locate finds the policy statement st of an attachment that applies to
+// resource: its reference, its document, and whether it is a RAM policy's.
+func (s *PolicySet) locate(resource string, st *core.Statement) (*StatementRef, *core.StatementDoc, bool) {
+	for i := range s.identity {
+		a := &s.identity[i]
+		for j := range a.stmts {
+			if &a.stmts[j] == st {
+				return &a.refs[j], &a.docs[j], true
+			}
+		}
+	}
+	atts := s.resources[resource]
+	for i := range atts {
+		a := &atts[i]
+		for j := range a.stmts {
+			if &a.stmts[j] == st {
+				return &a.refs[j], &a.docs[j], false
+			}
+		}
+	}
+	return nil, nil, false
 }
 
 // caseOnlyMismatch reports whether some applicable RAM statement would have

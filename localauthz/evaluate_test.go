@@ -340,7 +340,7 @@ func TestEvaluateConcurrent(t *testing.T) {
 }
 
 func TestEnumsAndAssumptions(t *testing.T) {
-	assert.Len(t, localauthz.Effect("").Values(), 3)
+	assert.Len(t, localauthz.Effect("").Values(), 4) // Allow, ImplicitDeny, ExplicitDeny, Conditional (issue 12)
 	// the Alibaba Cloud kinds and places; the Huawei Cloud ones (3 and 3)
 	// are the huawei package's
 	assert.Len(t, localauthz.PolicyKinds(), 3)

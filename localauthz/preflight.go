@@ -26,7 +26,8 @@ type Report struct {
 	Principal string `json:"principal"`
 	Call      Call   `json:"call"`
 	// Decision aggregates the checks: ExplicitDeny if any requirement is
-	// denied, else ImplicitDeny if any is missing, else Allow.
+	// denied, else ImplicitDeny if any is missing, else Conditional if any
+	// hinges on a key the client does not know (KMS decides), else Allow.
 	Decision Decision `json:"decision"`
 	Checks   []Check  `json:"checks"`
 	// Err is set when the call could not be expanded (unknown operation,
@@ -65,6 +66,7 @@ func (s *PolicySet) Check(principal string, c Call) Report {
 		// self-managed key that nobody named: deny, and say what is missing.
 		rep.Decision.Effect = ImplicitDeny
 		rep.Decision.Decider = nil
+		rep.Decision.ConditionKeys = nil
 		rep.Decision.MissingFacts = append(rep.Decision.MissingFacts, factSecretKeyType)
 	}
 	return rep
@@ -119,8 +121,11 @@ func contains(list []string, s string) bool {
 type Grant = core.Grant
 
 // Grants returns the minimal policy changes that grant what the report
-// lists as missing.
-func (r Report) Grants() []Grant { return SuggestGrants(r.Principal, r.Decision.Missing) }
+// lists as missing; a pair that a statement already grants under a
+// condition the request does not meet gets none (see [Unmet]).
+func (r Report) Grants() []Grant {
+	return SuggestGrants(r.Principal, r.Decision.Missing, r.Decision.Unmet...)
+}
 
 // SuggestGrants returns minimal grants for missing pairs: one RAM policy
 // document covering every pair that a RAM policy can grant (grouping
@@ -128,12 +133,25 @@ func (r Report) Grants() []Grant { return SuggestGrants(r.Principal, r.Decision.
 // per key or secret that needs one. Pairs grantable in either place are
 // granted in RAM. Pairs no policy can grant (another account's alias) get
 // no suggestion.
-func SuggestGrants(principal string, missing []Missing) []Grant {
+//
+// A suggestion never drops or widens an existing condition: a pair that
+// unmet (from [Decision].Unmet) lists for its place gets no suggestion,
+// since a statement already grants it when its condition is met; and the
+// key or secret policy statement suggested for the other side of a
+// cross-account pair whose RAM side is so conditioned keeps those
+// conditions.
+func SuggestGrants(principal string, missing []Missing, unmet ...Unmet) []Grant {
 	var ram []Missing
-	var resOrder []string
-	byRes := map[string][]string{}
-	resWhere := map[string]Where{}
+	type resGrant struct {
+		res, cond string
+		where     Where
+		actions   []string
+	}
+	var resGrants []*resGrant
 	for _, m := range missing {
+		if len(core.UnmetFor(m, unmet)) > 0 {
+			continue // granted under a condition the request does not meet
+		}
 		switch m.Where {
 		case WhereRAM, WhereRAMOrKey, WhereRAMOrSecret:
 			ram = append(ram, m)
@@ -141,12 +159,22 @@ func SuggestGrants(principal string, missing []Missing) []Grant {
 			if r, ok := parseARN(m.Resource); !ok || (r.kmsType() != kmsKey && r.kmsType() != kmsSecret) {
 				continue // aliases and containers cannot carry a policy; nothing to suggest
 			}
-			if _, ok := byRes[m.Resource]; !ok {
-				resOrder = append(resOrder, m.Resource)
-				resWhere[m.Resource] = m.Where
+			var cond string
+			if um := core.UnmetFor(Missing{Action: m.Action, Resource: m.Resource, Where: WhereRAM}, unmet); len(um) > 0 {
+				cond = string(um[0].Conditions)
 			}
-			if !contains(byRes[m.Resource], m.Action) {
-				byRes[m.Resource] = append(byRes[m.Resource], m.Action)
+			var g *resGrant
+			for _, x := range resGrants {
+				if x.res == m.Resource && x.cond == cond {
+					g = x
+				}
+			}
+			if g == nil {
+				g = &resGrant{res: m.Resource, cond: cond, where: m.Where}
+				resGrants = append(resGrants, g)
+			}
+			if !contains(g.actions, m.Action) {
+				g.actions = append(g.actions, m.Action)
 			}
 		}
 	}
@@ -155,14 +183,18 @@ func SuggestGrants(principal string, missing []Missing) []Grant {
 		out = append(out, Grant{Where: WhereRAM, Policy: core.IdentityPolicyFor("1", ram)})
 	}
 	pARN := PolicyHolder(principal)
-	for _, res := range resOrder {
+	for _, g := range resGrants {
 		var b bytes.Buffer
 		b.WriteString(`{"Effect":"Allow","Principal":{"RAM":`)
 		core.WriteJSONStrings(&b, []string{pARN})
 		b.WriteString(`},"Action":`)
-		core.WriteJSONStrings(&b, byRes[res])
-		b.WriteString(`,"Resource":["*"]}`)
-		out = append(out, Grant{Where: resWhere[res], Resource: res, Policy: b.Bytes()})
+		core.WriteJSONStrings(&b, g.actions)
+		b.WriteString(`,"Resource":["*"]`)
+		if g.cond != "" {
+			b.WriteString(`,"Condition":` + g.cond)
+		}
+		b.WriteString(`}`)
+		out = append(out, Grant{Where: g.where, Resource: g.res, Policy: b.Bytes()})
 	}
 	return out
 }
@@ -292,7 +324,7 @@ func principalFromDetail(d AccessDeniedDetail) string {
 // EvaluateAll decides several authorization units that must all be
 // allowed, and aggregates them like [PolicySet.Check]:
 // ExplicitDeny if any unit is denied, else ImplicitDeny if any is missing,
-// else Allow.
+// else Conditional if any is conditional, else Allow.
 func (s *PolicySet) EvaluateAll(reqs ...Request) (Decision, []Check) {
 	checks := make([]Check, len(reqs))
 	for i, r := range reqs {

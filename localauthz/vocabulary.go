@@ -40,6 +40,9 @@ type (
 	Severity = core.Severity
 	// Finding is one lint result.
 	Finding = core.Finding
+	// Unmet is an Allow statement that covers a missing pair but whose
+	// condition the request does not meet (see [Missing].Unmet).
+	Unmet = core.Unmet
 )
 
 // Effects.
@@ -47,6 +50,9 @@ const (
 	Allow        = core.Allow
 	ImplicitDeny = core.ImplicitDeny
 	ExplicitDeny = core.ExplicitDeny
+	// Conditional: the outcome hinges on request condition keys the
+	// client does not know ([Context].SetUnknown); KMS decides.
+	Conditional = core.Conditional
 )
 
 // Severities.

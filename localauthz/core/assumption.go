@@ -76,6 +76,12 @@ var (
 	// toward denial.
 	AssumeDenyConditionUnknown = DefineAssumption("deny-condition-unknown",
 		"a Deny statement was applied although one of its conditions has an unknown operator or one of the wrong type for its key")
+	// AssumeUnknownKeyConditional: the decision hinges on a request
+	// condition key the caller marked unknown (Context.SetUnknown); it is
+	// Conditional: KMS, which sees the key, decides. A Deny that only
+	// maybe applies does not turn an implicit deny into Conditional.
+	AssumeUnknownKeyConditional = DefineAssumption("unknown-key-conditional",
+		"a statement deciding the outcome tests a request condition key the client does not know; the decision is Conditional and KMS, which sees the key, decides")
 )
 
 // TraceAssumptions returns the evaluator's own readings that a trace

@@ -23,7 +23,8 @@ type Check struct {
 
 // Aggregate combines the decisions of an operation's requirements:
 // ExplicitDeny if any is denied, else ImplicitDeny if any is missing, else
-// Allow (an empty list is allowed).
+// Conditional if any is conditional (ConditionKeys is then the union of
+// theirs), else Allow (an empty list is allowed).
 func Aggregate(checks []Check) Decision {
 	out := Decision{Effect: Allow}
 	for _, c := range checks {
@@ -31,6 +32,7 @@ func Aggregate(checks []Check) Decision {
 		out.Assumptions |= d.Assumptions
 		out.Missing = append(out.Missing, d.Missing...)
 		out.Denied = append(out.Denied, d.Denied...)
+		out.Unmet = append(out.Unmet, d.Unmet...)
 		for _, k := range d.MissingConditionKeys {
 			if !contains(out.MissingConditionKeys, k) {
 				out.MissingConditionKeys = append(out.MissingConditionKeys, k)
@@ -49,18 +51,26 @@ func Aggregate(checks []Check) Decision {
 		if out.Err == nil {
 			out.Err = d.Err
 		}
+		if d.Effect == Conditional {
+			out.ConditionKeys = ConditionKeys(out.ConditionKeys, d.ConditionKeys)
+		}
 		switch {
 		case d.Effect == ExplicitDeny && out.Effect != ExplicitDeny:
 			out.Effect, out.Decider = ExplicitDeny, d.Decider
-		case d.Effect == ImplicitDeny && out.Effect == Allow:
+		case d.Effect == ImplicitDeny && (out.Effect == Allow || out.Effect == Conditional):
 			out.Effect, out.Decider = ImplicitDeny, nil
+		case d.Effect == Conditional && out.Effect == Allow:
+			out.Effect, out.Decider = Conditional, d.Decider
 		case d.Effect == Allow && out.Effect == Allow && out.Decider == nil:
 			out.Decider = d.Decider
 		}
 	}
 	if out.Effect == ExplicitDeny {
 		// granting the missing pairs would not help; the deny decides
-		out.Missing, out.MissingConditionKeys, out.UnmetConditions = nil, nil, nil
+		out.Missing, out.MissingConditionKeys, out.UnmetConditions, out.Unmet = nil, nil, nil, nil
+	}
+	if out.Effect != Conditional {
+		out.ConditionKeys = nil // the outcome does not hinge on them
 	}
 	return out
 }
@@ -79,6 +89,13 @@ func contains(list []string, s string) bool {
 // line, each after indent.
 func WriteDecisionDetails(b *strings.Builder, indent string, d Decision) {
 	for _, m := range d.Missing {
+		if um := UnmetFor(m, d.Unmet); len(um) > 0 {
+			b.WriteString(indent + "missing: " + m.Action + " on " + m.Resource + " (" + string(m.Where) + "): granted only under conditions the request does not meet; no grant is suggested (it would drop them):\n")
+			for _, u := range um {
+				b.WriteString(indent + "  " + u.String() + "\n")
+			}
+			continue
+		}
 		b.WriteString(indent + "missing: " + m.Action + " on " + m.Resource + " (grant in " + string(m.Where) + ")\n")
 	}
 	for _, x := range d.Denied {
@@ -89,6 +106,9 @@ func WriteDecisionDetails(b *strings.Builder, indent string, d Decision) {
 	}
 	if len(d.UnmetConditions) > 0 {
 		b.WriteString(indent + "conditions not met: " + strings.Join(d.UnmetConditions, ", ") + "\n")
+	}
+	if d.Effect == Conditional && len(d.ConditionKeys) > 0 {
+		b.WriteString(indent + "conditional on " + strings.Join(d.ConditionKeys, ", ") + " (the client does not know it; KMS decides)\n")
 	}
 	for _, f := range d.MissingFacts {
 		b.WriteString(indent + "missing fact (denied until known): " + f + "\n")
@@ -149,5 +169,42 @@ func IdentityPolicyFor(version string, pairs []Missing) json.RawMessage {
 		b.WriteByte('}')
 	}
 	b.WriteString("]}")
+	return b.Bytes()
+}
+
+// ConditionJSON renders conditions as a Condition element,
+// {"<operator>": {"<key>": ["<value>", ...]}}, operators and keys in the
+// order written; nil for none.
+func ConditionJSON(conds []ConditionDoc) json.RawMessage {
+	if len(conds) == 0 {
+		return nil
+	}
+	var ops []string
+	byOp := map[string][]ConditionDoc{}
+	for _, c := range conds {
+		if _, ok := byOp[c.Op]; !ok {
+			ops = append(ops, c.Op)
+		}
+		byOp[c.Op] = append(byOp[c.Op], c)
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, op := range ops {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		WriteJSONString(&b, op)
+		b.WriteString(":{")
+		for j, c := range byOp[op] {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			WriteJSONString(&b, c.Key)
+			b.WriteByte(':')
+			WriteJSONStrings(&b, c.Values)
+		}
+		b.WriteByte('}')
+	}
+	b.WriteByte('}')
 	return b.Bytes()
 }

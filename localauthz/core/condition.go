@@ -105,18 +105,19 @@ type Condition struct {
 	Key      string
 	Class    KeyClass // the key's class; 0: supplied by every action
 
-	strs  []string
-	globs []Glob
-	nums  []float64
-	times []instant
-	bools []bool
-	nets  []netip.Prefix
+	values []string // as written, for descriptions
+	strs   []string
+	globs  []Glob
+	nums   []float64
+	times  []instant
+	bools  []bool
+	nets   []netip.Prefix
 }
 
 // CompileCondition parses the values of one Condition. On failure it returns
 // the index of the bad value and what was expected.
 func CompileCondition(op Op, negate bool, key string, values []string) (Condition, int, string) {
-	c := Condition{Op: op, Negate: negate, Key: key}
+	c := Condition{Op: op, Negate: negate, Key: key, values: values}
 	t := op.ValueType()
 	for i, v := range values {
 		switch t {
@@ -201,6 +202,82 @@ func (c *Condition) eval(vals []string) (ok, absent bool) {
 		}
 		return c.Negate, false
 	}
+}
+
+// Describe renders the condition for people as what it requires, e.g.
+// "acs:SecureTransport is true (Bool)" or "acs:SourceIp is in 10.0.0.0/8
+// (IpAddress)".
+func (c *Condition) Describe() string {
+	if c.Never {
+		return c.Key + " is tested by " + c.Name + ", an operator that never matches"
+	}
+	many := len(c.values) > 1
+	var pos, neg string
+	switch c.Op {
+	case OpIPAddress:
+		pos, neg = "is in", "is not in"
+	case OpStringLike:
+		pos, neg = "matches", "does not match"
+	case OpStringContains:
+		pos, neg = "contains", "does not contain"
+	case OpStringStartWith:
+		pos, neg = "starts with", "does not start with"
+	case OpStringEndWith:
+		pos, neg = "ends with", "does not end with"
+	case OpNumericLessThan:
+		pos = "is less than"
+	case OpDateLessThan:
+		pos = "is before"
+	case OpNumericLessThanEquals, OpDateLessThanEquals:
+		pos = "is at most"
+	case OpNumericGreaterThan:
+		pos = "is greater than"
+	case OpDateGreaterThan:
+		pos = "is after"
+	case OpNumericGreaterThanEquals, OpDateGreaterThanEquals:
+		pos = "is at least"
+	default:
+		pos, neg = "is", "is not"
+		if many {
+			pos, neg = "is one of", "is none of"
+		}
+	}
+	verb := pos
+	if c.Negate {
+		verb = neg
+	}
+	if many && c.Op != OpStringEquals && c.Op != OpStringEqualsIgnoreCase && c.Op != OpBool &&
+		c.Op != OpNumericEquals && c.Op != OpDateEquals {
+		if c.Negate {
+			verb += " any of"
+		} else {
+			verb += " one of"
+		}
+	}
+	switch c.Set {
+	case SetForAnyValue:
+		verb = "has a value that " + verb
+	case SetForAllValues:
+		verb = "has only values that " + verb
+	}
+	return c.Key + " " + verb + " " + strings.Join(c.values, ", ") + " (" + c.Name + ")"
+}
+
+// DescribeRequest renders what a request for an action supplying keys
+// held for the condition's key: "the request has false", "the request has
+// no acs:SourceIp".
+func DescribeRequest(c *Condition, ctx Context, keys KeyClass) string {
+	var v []string
+	if c.Class == 0 || keys&c.Class != 0 {
+		v = ctx.lookup(c.Key)
+	}
+	switch {
+	case isUnknown(v):
+		return "the client does not know " + c.Key
+	case len(v) == 0:
+		return "the request has no " + c.Key
+	}
+	return "the request has " + strings.Join(v, ", ")
 }
 
 func allEmpty(vals []string) bool {

@@ -1,6 +1,9 @@
 package core
 
-import "strings"
+import (
+	"sort"
+	"strings"
+)
 
 // This file is the evaluator: a compiled statement and how it matches a
 // request. Dialect parsers produce Statement values; nothing here knows
@@ -81,6 +84,76 @@ type Trace struct {
 	// DenyUndecidable: a Deny applied although one of its conditions could
 	// not be evaluated (Condition.Never).
 	DenyUndecidable bool
+
+	// unknown keys tested by statements that maybe match, by effect
+	unkAllow, unkDeny   [maxTracedKeys]string
+	nUnkAllow, nUnkDeny int
+	// Allow statements that covered the request but whose condition failed
+	blocked  [maxTracedKeys]blockedAllow
+	nBlocked int
+}
+
+type blockedAllow struct {
+	st   *Statement
+	cond *Condition
+}
+
+func addKey(list *[maxTracedKeys]string, n *int, key string) {
+	for i := 0; i < *n; i++ {
+		if strings.EqualFold(list[i], key) {
+			return
+		}
+	}
+	if *n < maxTracedKeys {
+		list[*n] = key
+		*n++
+	}
+}
+
+// UnknownKeys returns the unknown condition keys (see
+// [Context.SetUnknown]) tested by Allow statements (deny false) or Deny
+// statements (deny true) that maybe matched, or nil.
+func (t *Trace) UnknownKeys(deny bool) []string {
+	if deny {
+		if t.nUnkDeny == 0 {
+			return nil
+		}
+		return append([]string(nil), t.unkDeny[:t.nUnkDeny]...)
+	}
+	if t.nUnkAllow == 0 {
+		return nil
+	}
+	return append([]string(nil), t.unkAllow[:t.nUnkAllow]...)
+}
+
+// NumBlocked returns how many Allow statements covered the request (action,
+// resource, principal) but failed a condition on a known (present or
+// absent) key.
+func (t *Trace) NumBlocked() int { return t.nBlocked }
+
+// Blocked returns blocked Allow statement i (0 <= i < NumBlocked) and the
+// first of its conditions that failed.
+func (t *Trace) Blocked(i int) (*Statement, *Condition) {
+	return t.blocked[i].st, t.blocked[i].cond
+}
+
+// ConditionKeys returns the sorted, unique union of key lists, for
+// [Decision].ConditionKeys.
+func ConditionKeys(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		for _, k := range l {
+			dup := false
+			for _, o := range out {
+				dup = dup || strings.EqualFold(o, k)
+			}
+			if !dup {
+				out = append(out, k)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func (t *Trace) addMissing(key string) {
@@ -226,11 +299,48 @@ func (s *Statement) matchesPrincipal(p *Principal, tr *Trace) bool {
 	return false
 }
 
-// conditionsHold evaluates the ANDed conditions; absent keys that made a
-// condition fail are recorded in tr, and so are absent keys that made one
-// hold (a negated operator, or a vacuous ForAllValues).
-func (s *Statement) conditionsHold(ctx Context, keys KeyClass, tr *Trace) bool {
+// Tri is a three-valued outcome: a statement (or a side of a decision)
+// matches, does not, or maybe does, when conditions on unknown keys decide.
+type Tri uint8
+
+// Three-valued outcomes.
+const (
+	No Tri = iota
+	Maybe
+	Yes
+)
+
+// And is the three-valued conjunction: No if either is No, else Maybe if
+// either is Maybe.
+func (a Tri) And(b Tri) Tri { return min(a, b) }
+
+// Or is the three-valued disjunction: Yes if either is Yes, else Maybe if
+// either is Maybe.
+func (a Tri) Or(b Tri) Tri { return max(a, b) }
+
+// TriOf returns Yes for definite, else Maybe for maybe, else No.
+func TriOf(definite, maybe bool) Tri {
+	switch {
+	case definite:
+		return Yes
+	case maybe:
+		return Maybe
+	}
+	return No
+}
+
+// conditionsMatch evaluates the ANDed conditions, three-valued: No when
+// one fails, Maybe when none fails but one tests an unknown key (for
+// every operator: a negated one, IfExists, a set quantifier; KMS sees the
+// key and may find it present with any value, or absent), else Yes.
+// Absent keys that made a condition fail are recorded in tr, and so are
+// absent keys that made one hold (a negated operator, or a vacuous
+// ForAllValues). A condition that never matches (Condition.Never) is
+// decided without the key, unknown or not.
+func (s *Statement) conditionsMatch(ctx Context, keys KeyClass, tr *Trace) Tri {
 	negAbsent, allAbsent := false, false
+	var unk [maxTracedKeys]string
+	nUnk := 0
 	for i := range s.Conds {
 		c := &s.Conds[i]
 		if c.Never && s.Deny {
@@ -244,6 +354,10 @@ func (s *Statement) conditionsHold(ctx Context, keys KeyClass, tr *Trace) bool {
 		if c.Class == 0 || keys&c.Class != 0 {
 			vals = ctx.lookup(c.Key)
 		}
+		if !c.Never && isUnknown(vals) {
+			addKey(&unk, &nUnk, c.Key)
+			continue
+		}
 		ok, absent := c.eval(vals)
 		if !ok {
 			if absent {
@@ -251,7 +365,11 @@ func (s *Statement) conditionsHold(ctx Context, keys KeyClass, tr *Trace) bool {
 			} else {
 				tr.addFailed(c)
 			}
-			return false
+			if !s.Deny && tr.nBlocked < maxTracedKeys {
+				tr.blocked[tr.nBlocked] = blockedAllow{st: s, cond: c}
+				tr.nBlocked++
+			}
+			return No
 		}
 		if absent {
 			switch {
@@ -269,28 +387,77 @@ func (s *Statement) conditionsHold(ctx Context, keys KeyClass, tr *Trace) bool {
 	if allAbsent {
 		tr.ForAllAbsent = true
 	}
-	return true
+	if nUnk > 0 {
+		for _, k := range unk[:nUnk] {
+			if s.Deny {
+				addKey(&tr.unkDeny, &tr.nUnkDeny, k)
+			} else {
+				addKey(&tr.unkAllow, &tr.nUnkAllow, k)
+			}
+		}
+		return Maybe
+	}
+	return Yes
 }
 
+// Match is the outcome of evaluating a statement list: the index of the
+// first statement that denies the request, of the first that allows it,
+// and of the first Deny and Allow that maybe match (their conditions test
+// unknown keys and none fails); -1 for none.
+type Match struct {
+	Allow, Deny, MaybeAllow, MaybeDeny int
+}
+
+// Allows is the three-valued outcome of the list's Allow statements.
+func (m Match) Allows() Tri { return TriOf(m.Allow >= 0, m.MaybeAllow >= 0) }
+
+// Denies is the three-valued outcome of the list's Deny statements.
+func (m Match) Denies() Tri { return TriOf(m.Deny >= 0, m.MaybeDeny >= 0) }
+
 // EvalStatements returns the index of the first statement that denies the
-// request and of the first that allows it, or -1. It does not allocate.
+// request and of the first that allows it, or -1. A statement that maybe
+// matches (see [EvalMatch]) counts as denying if it is a Deny and not as
+// allowing if it is an Allow: two-valued, it errs toward denial. It does
+// not allocate.
 func EvalStatements(stmts []Statement, action Action, resource string, p *Principal, ctx Context, tr *Trace) (allow, deny int) {
-	allow, deny = -1, -1
+	m := EvalMatch(stmts, action, resource, p, ctx, tr)
+	if m.Deny < 0 && m.MaybeDeny >= 0 {
+		return m.Allow, m.MaybeDeny
+	}
+	return m.Allow, m.Deny
+}
+
+// EvalMatch evaluates a statement list three-valued: it returns at the
+// first statement that denies the request, and otherwise reports the first
+// that allows it and the first Deny and Allow that maybe match (their
+// conditions test keys marked unknown and none fails). It does not
+// allocate.
+func EvalMatch(stmts []Statement, action Action, resource string, p *Principal, ctx Context, tr *Trace) Match {
+	m := Match{Allow: -1, Deny: -1, MaybeAllow: -1, MaybeDeny: -1}
 	for i := range stmts {
 		s := &stmts[i]
-		if !s.Deny && allow >= 0 {
+		if !s.Deny && m.Allow >= 0 {
 			continue // one Allow is enough; keep looking for a Deny
 		}
 		if !s.MatchesAction(action) || !s.MatchesResource(resource) || !s.matchesPrincipal(p, tr) {
 			continue
 		}
-		if !s.conditionsHold(ctx, action.Keys, tr) {
+		switch s.conditionsMatch(ctx, action.Keys, tr) {
+		case No:
+			continue
+		case Maybe:
+			if s.Deny && m.MaybeDeny < 0 {
+				m.MaybeDeny = i
+			} else if !s.Deny && m.MaybeAllow < 0 {
+				m.MaybeAllow = i
+			}
 			continue
 		}
 		if s.Deny {
-			return allow, i
+			m.Deny = i
+			return m
 		}
-		allow = i
+		m.Allow = i
 	}
-	return allow, deny
+	return m
 }
