@@ -297,6 +297,7 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 
 	var tr core.Trace
 	var idAllow, idDeny, resAllow, resDeny, scpDeny *StatementRef
+	var idMaybeAllow, idMaybeDeny, resMaybeAllow, resMaybeDeny, scpMaybeDeny *StatementRef
 	var idAllowSt, resAllowSt, denySt *core.Statement
 	v11, v50 := false, false
 	for i := range s.identity {
@@ -309,13 +310,19 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 		} else {
 			v50 = true
 		}
-		al, de := core.EvalStatements(a.stmts, act, match, &p, r.Context, &tr)
-		if de >= 0 {
-			idDeny, denySt = &a.refs[de], &a.stmts[de]
+		m := core.EvalMatch(a.stmts, act, match, &p, r.Context, &tr)
+		if m.Deny >= 0 {
+			idDeny, denySt = &a.refs[m.Deny], &a.stmts[m.Deny]
 			break
 		}
-		if al >= 0 && idAllow == nil {
-			idAllow, idAllowSt = &a.refs[al], &a.stmts[al]
+		if m.Allow >= 0 && idAllow == nil {
+			idAllow, idAllowSt = &a.refs[m.Allow], &a.stmts[m.Allow]
+		}
+		if m.MaybeAllow >= 0 && idMaybeAllow == nil {
+			idMaybeAllow = &a.refs[m.MaybeAllow]
+		}
+		if m.MaybeDeny >= 0 && idMaybeDeny == nil {
+			idMaybeDeny = &a.refs[m.MaybeDeny]
 		}
 	}
 	if v11 && v50 {
@@ -325,19 +332,25 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 		atts := s.resources[r.Resource]
 		for i := range atts {
 			a := &atts[i]
-			al, de := core.EvalStatements(a.stmts, act, r.Resource, &p, r.Context, &tr)
-			if de >= 0 {
-				resDeny, denySt = &a.refs[de], &a.stmts[de]
+			m := core.EvalMatch(a.stmts, act, r.Resource, &p, r.Context, &tr)
+			if m.Deny >= 0 {
+				resDeny, denySt = &a.refs[m.Deny], &a.stmts[m.Deny]
 				break
 			}
-			if al >= 0 && resAllow == nil {
-				resAllow, resAllowSt = &a.refs[al], &a.stmts[al]
+			if m.Allow >= 0 && resAllow == nil {
+				resAllow, resAllowSt = &a.refs[m.Allow], &a.stmts[m.Allow]
+			}
+			if m.MaybeAllow >= 0 && resMaybeAllow == nil {
+				resMaybeAllow = &a.refs[m.MaybeAllow]
+			}
+			if m.MaybeDeny >= 0 && resMaybeDeny == nil {
+				resMaybeDeny = &a.refs[m.MaybeDeny]
 			}
 		}
 	}
-	scpGate := true
+	scpGate := core.Yes
 	if idDeny == nil && resDeny == nil && len(s.scps) > 0 && (r.Org == nil || !r.Org.IsManagementAccount) {
-		scpGate, scpDeny, denySt = s.scpBoundary(r, match, act, &p, &tr, d)
+		scpGate, scpDeny, denySt, scpMaybeDeny = s.scpBoundary(r, match, act, &p, &tr, d)
 	}
 	d.Assumptions |= core.TraceAssumptions(&tr)
 	if ref := firstRef(idDeny, resDeny, scpDeny); ref != nil {
@@ -353,8 +366,39 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 		}
 		return
 	}
+	// Three-valued: the SCP boundary and, in the owning account, an
+	// identity or resource policy Allow; across accounts both.
+	idSide := core.TriOf(idAllow != nil, idMaybeAllow != nil)
+	resSide := core.TriOf(resAllow != nil, resMaybeAllow != nil)
+	granted := idSide.Or(resSide)
+	if cross {
+		granted = idSide.And(resSide)
+	}
+	allowed := scpGate.And(granted)
+	maybeDeny := firstRef(idMaybeDeny, resMaybeDeny, scpMaybeDeny)
+	if allowed != core.No && (maybeDeny != nil || allowed == core.Maybe) {
+		// KMS, which sees the unknown keys, decides.
+		d.Assumptions &^= AssumeSCPPathUnknown
+		d.Effect = Conditional
+		d.Assumptions |= core.AssumeUnknownKeyConditional
+		var keys []string
+		if maybeDeny != nil {
+			keys = tr.UnknownKeys(true)
+		}
+		if allowed == core.Maybe {
+			keys = core.ConditionKeys(keys, tr.UnknownKeys(false))
+		} else {
+			keys = core.ConditionKeys(keys)
+		}
+		d.ConditionKeys = keys
+		d.Decider = firstRef(maybeDeny, idAllow, idMaybeAllow, resAllow, resMaybeAllow)
+		if resSide != core.No && (cross || idSide == core.No) {
+			d.Assumptions |= AssumeKMSResourcePolicy
+		}
+		return
+	}
 	idOK, resOK := idAllow != nil, resAllow != nil
-	if scpGate && (cross && idOK && resOK || !cross && (idOK || resOK)) {
+	if allowed == core.Yes {
 		// OU SCPs that could not be placed were applied and still allow:
 		// wherever the caller is, the answer is the same.
 		d.Assumptions &^= AssumeSCPPathUnknown
@@ -372,11 +416,13 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 		return
 	}
 
+	// Not allowed even if every unknown key were favourable.
+	idOK, resOK = idSide != core.No, resSide != core.No
 	d.Effect = ImplicitDeny
-	if !scpGate && d.Assumptions.Has(AssumeSCPPathUnknown) {
+	if scpGate == core.No && d.Assumptions.Has(AssumeSCPPathUnknown) {
 		d.MissingFacts = append(d.MissingFacts, factOrgPath)
 	}
-	if !scpGate {
+	if scpGate == core.No {
 		d.Missing = append(d.Missing, Missing{Action: r.Action, Resource: r.Resource, Where: WhereSCP})
 	}
 	switch {
@@ -393,9 +439,60 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 		d.Assumptions |= AssumeAbsentKeyFails
 	}
 	d.UnmetConditions = tr.UnmetConditions()
+	s.explainBlocked(r, cross, &tr, d)
 	if !idOK && s.huaweiCaseOnlyMismatch(match, act, &p) {
 		d.Assumptions |= AssumeCaseSensitiveResource
 	}
+}
+
+// explainBlocked lists in d.Unmet, for each missing pair, the Allow
+// statements of the place it names that cover the request but whose
+// condition the request did not meet: no unconditional grant is then
+// suggested for the pair (that would drop the condition).
+func (s *PolicySet) explainBlocked(r *Request, cross bool, tr *core.Trace, d *Decision) {
+	for i := 0; i < tr.NumBlocked(); i++ {
+		st, c := tr.Blocked(i)
+		ref, doc, kind := s.locate(r.Resource, st)
+		if ref == nil {
+			continue
+		}
+		want := WhereIdentity
+		switch kind {
+		case SCP:
+			want = WhereSCP
+		case ResourcePolicy:
+			want = WhereResource
+		}
+		for _, m := range d.Missing {
+			// in the owning account a resource policy grants what an
+			// identity policy would
+			if m.Where != want && !(!cross && want == WhereResource && m.Where == WhereIdentity) {
+				continue
+			}
+			d.Unmet = append(d.Unmet, core.Unmet{
+				Action: m.Action, Resource: m.Resource, Where: m.Where, StatementRef: *ref,
+				Condition:  c.Describe() + "; " + core.DescribeRequest(c, r.Context, core.AllKeys),
+				Conditions: core.ConditionJSON(doc.Conds),
+			})
+		}
+	}
+}
+
+// locate finds the statement st among the attachments that apply to
+// resource: its reference, its document and its policy's kind.
+func (s *PolicySet) locate(resource string, st *core.Statement) (*StatementRef, *core.StatementDoc, PolicyKind) {
+	groups := [][]attachment{s.identity, s.resources[resource], s.scps}
+	for _, g := range groups {
+		for i := range g {
+			a := &g[i]
+			for j := range a.stmts {
+				if &a.stmts[j] == st {
+					return &a.refs[j], &a.docs[j], a.kind
+				}
+			}
+		}
+	}
+	return nil, nil, ""
 }
 
 func firstRef(refs ...*StatementRef) *StatementRef {
@@ -409,10 +506,10 @@ func firstRef(refs ...*StatementRef) *StatementRef {
 
 // scpBoundary evaluates the SCPs that apply to the caller, level by level:
 // every level with an applicable SCP needs a matching Allow; any matching
-// Deny denies. It reports whether the boundary admits the request, and the
-// denying statement if any.
-func (s *PolicySet) scpBoundary(r *Request, match string, act core.Action, p *core.Principal, tr *core.Trace, d *Decision) (gate bool, deny *StatementRef, denySt *core.Statement) {
-	gate = true
+// Deny denies. It reports, three-valued, whether the boundary admits the
+// request, the denying statement if any, and a Deny that maybe applies.
+func (s *PolicySet) scpBoundary(r *Request, match string, act core.Action, p *core.Principal, tr *core.Trace, d *Decision) (gate core.Tri, deny *StatementRef, denySt *core.Statement, maybeDeny *StatementRef) {
+	gate = core.Yes
 	applies := func(i int) bool {
 		ok, unknown := scpApplies(s.scps[i].target, p.Account, r.Org)
 		if unknown {
@@ -433,19 +530,22 @@ func (s *PolicySet) scpBoundary(r *Request, match string, act core.Action, p *co
 		if !first {
 			continue // its level was evaluated with the first SCP of the level
 		}
-		levelOK := false
+		levelOK := core.No
 		for j := i; j < len(s.scps); j++ {
 			b := &s.scps[j]
 			if j != i && (!sameSCPLevel(s.scps[i].target, b.target, p.Account) || !applies(j)) {
 				continue
 			}
-			al, de := core.EvalStatements(b.stmts, act, match, p, r.Context, tr)
-			if de >= 0 {
-				return false, &b.refs[de], &b.stmts[de]
+			m := core.EvalMatch(b.stmts, act, match, p, r.Context, tr)
+			if m.Deny >= 0 {
+				return core.No, &b.refs[m.Deny], &b.stmts[m.Deny], nil
 			}
-			levelOK = levelOK || al >= 0
+			if m.MaybeDeny >= 0 && maybeDeny == nil {
+				maybeDeny = &b.refs[m.MaybeDeny]
+			}
+			levelOK = levelOK.Or(m.Allows())
 		}
-		gate = gate && levelOK
+		gate = gate.And(levelOK)
 	}
 	if r.Org != nil {
 		for _, l := range r.Org.Path {
@@ -461,7 +561,7 @@ func (s *PolicySet) scpBoundary(r *Request, match string, act core.Action, p *co
 			}
 		}
 	}
-	return gate, nil, nil
+	return gate, nil, nil, maybeDeny
 }
 
 // huaweiCaseOnlyMismatch reports whether some applicable identity Allow

@@ -48,6 +48,9 @@ type (
 	Severity = core.Severity
 	// PolicyError describes why a policy document was rejected.
 	PolicyError = core.PolicyError
+	// Unmet is an Allow statement that covers a missing unit but whose
+	// condition the request does not meet.
+	Unmet = core.Unmet
 )
 
 // Sentinel errors; a *[PolicyError] matches one of them with errors.Is.
@@ -73,6 +76,9 @@ const (
 	Allow        = core.Allow
 	ImplicitDeny = core.ImplicitDeny
 	ExplicitDeny = core.ExplicitDeny
+	// Conditional: the outcome hinges on request condition keys the
+	// client does not know ([Context].SetUnknown); the service decides.
+	Conditional = core.Conditional
 )
 
 // The Huawei Cloud policy kinds.
@@ -137,6 +143,7 @@ type PolicySet struct {
 
 type attachment struct {
 	stmts   []core.Statement
+	docs    []core.StatementDoc // as written, for explanations
 	version string
 	kind    PolicyKind
 	to      core.Principal // holder of an identity policy; kind PrincipalNone: any caller
@@ -169,6 +176,7 @@ func (s *PolicySet) Add(p *Policy, target string) error {
 	}
 	s.n++
 	stmts := p.Document().Statements
+	a.docs = stmts
 	a.refs = make([]StatementRef, len(stmts))
 	for i, st := range stmts {
 		a.refs[i] = StatementRef{Policy: name, Kind: kind, Statement: i, Sid: st.Sid}
@@ -209,7 +217,7 @@ func (s *PolicySet) Evaluate(r Request) Decision {
 // EvaluateAll decides several units that must all be allowed (for example
 // the key and the alias URN of kms:alias:create), and aggregates them:
 // ExplicitDeny if any unit is denied, else ImplicitDeny if any is missing,
-// else Allow.
+// else Conditional if any is conditional, else Allow.
 func (s *PolicySet) EvaluateAll(reqs ...Request) (Decision, []Check) {
 	checks := make([]Check, len(reqs))
 	for i, r := range reqs {
@@ -228,7 +236,8 @@ type Report struct {
 	// Action is the action the call needs.
 	Action string `json:"action"`
 	// Decision aggregates the checks: ExplicitDeny if any unit is denied,
-	// else ImplicitDeny if any is missing, else Allow.
+	// else ImplicitDeny if any is missing, else Conditional if any hinges
+	// on a key the client does not know, else Allow.
 	Decision Decision `json:"decision"`
 	Checks   []Check  `json:"checks"`
 	// Err is set when the call could not be expanded (unknown API,
@@ -238,7 +247,9 @@ type Report struct {
 
 // Grants returns the minimal policy changes that grant what the report
 // lists as missing.
-func (r Report) Grants() []Grant { return SuggestGrants(r.Principal, r.Decision.Missing) }
+func (r Report) Grants() []Grant {
+	return SuggestGrants(r.Principal, r.Decision.Missing, r.Decision.Unmet...)
+}
 
 // Text renders the report for people, one fact per line.
 func (r Report) Text() string {
@@ -298,11 +309,18 @@ func (r Report) MarshalJSON() ([]byte, error) {
 // policy for every unit an identity policy can grant, one SCP Allow
 // statement for the SCP boundary, and one resource-policy statement per
 // key that needs one (aliases and keystores carry no resource policy).
-func SuggestGrants(principal string, missing []Missing) []Grant {
+//
+// A suggestion never drops or widens an existing condition: a unit that
+// unmet (from [Decision].Unmet) lists for its place gets no suggestion, a
+// statement already grants it when its condition is met.
+func SuggestGrants(principal string, missing []Missing, unmet ...Unmet) []Grant {
 	var identity, scp []Missing
 	var resOrder []string
 	byRes := map[string][]string{}
 	for _, m := range missing {
+		if len(core.UnmetFor(m, unmet)) > 0 {
+			continue
+		}
 		switch m.Where {
 		case WhereIdentity:
 			identity = append(identity, m)
