@@ -108,6 +108,9 @@ func closeIdle(rt http.RoundTripper) {
 	case *rootsRouter:
 		closeIdle(t.custom)
 		closeIdle(t.system)
+		for _, h := range t.byHost {
+			closeIdle(h)
+		}
 	case interface{ CloseIdleConnections() }:
 		t.CloseIdleConnections()
 	}
@@ -142,12 +145,18 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.transport == nil {
 		c.transport = newBaseTransport(cfg.RootCAs)
-		if cfg.RootCAs != nil {
+		if cfg.RootCAs != nil || cfg.ManagementRootCAs != nil {
 			// RootCAs is for the KMS endpoint (a dedicated KMS instance, a
 			// private CA). The public STS and RAM endpoints, used by default
-			// for preflight, keep the system roots.
-			c.transport = &rootsRouter{custom: c.transport, system: newBaseTransport(nil),
+			// for preflight, keep the system roots, and a separate management
+			// endpoint (the shared gateway) uses ManagementRootCAs or the
+			// system roots.
+			r := &rootsRouter{custom: c.transport, system: newBaseTransport(nil),
 				systemHosts: map[string]bool{"sts.aliyuncs.com": true, "ram.aliyuncs.com": true}}
+			if !ep.noMgmt && ep.mgmt.host != ep.kms.host {
+				r.byHost = map[string]http.RoundTripper{strings.ToLower(ep.mgmt.host): newBaseTransport(cfg.ManagementRootCAs)}
+			}
+			c.transport = r
 		}
 	}
 	return c, nil
@@ -181,6 +190,15 @@ func (c *Client) Region() string { return c.cfg.Region }
 // Endpoint returns the host[:port] the client calls.
 func (c *Client) Endpoint() string { return c.ep.kms.host }
 
+// ManagementEndpoint returns the host[:port] management calls go to, ""
+// when there is none (see [Config.ManagementEndpoint]).
+func (c *Client) ManagementEndpoint() string {
+	if c.ep.noMgmt {
+		return ""
+	}
+	return c.ep.mgmt.host
+}
+
 // Secure reports whether KMS calls use HTTPS.
 func (c *Client) Secure() bool { return c.ep.kms.scheme == "HTTPS" }
 
@@ -199,13 +217,14 @@ type callEnv struct {
 	creds *signerCredentials
 }
 
-// kms returns a KMS SDK client for this attempt.
-func (e *callEnv) kms() (*kms.Client, error) {
-	k, err := kms.NewClientWithOptions(e.c.cfg.Region, e.cfg, e.creds)
+// kms returns a KMS SDK client for this attempt, for the crypto endpoint
+// or the management endpoint ep.
+func (e *callEnv) kms(ep endpoint) (*kms.Client, error) {
+	k, err := kms.NewClientWithOptions(e.c.cfg.Region, e.configFor(ep), e.creds)
 	if err != nil {
 		return nil, err
 	}
-	k.Domain = e.c.ep.kms.host
+	k.Domain = ep.host
 	e.timeouts(k)
 	return k, nil
 }

@@ -35,6 +35,30 @@ type Config struct {
 	// Endpoint itself, so tests and offline demos need set nothing.
 	STSEndpoint, RAMEndpoint string
 
+	// ManagementEndpoint is where KMS management calls go (DescribeKey,
+	// DescribeSecret, GetKeyPolicy, GetSecretPolicy, ListAliasesByKeyId) and
+	// ReEncrypt: the shared gateway, "kms.<region>.aliyuncs.com" or
+	// "kms-vpc.<region>.aliyuncs.com", as a host[:port] or URL with
+	// Endpoint's rules. A KMS 3.0 instance (dedicated) gateway,
+	// "<instance-id>.cryptoservice.kms.aliyuncs.com", serves the crypto
+	// calls and GetSecretValue but none of these (Alibaba's "Classic KMS
+	// SDK" guide), so with Endpoint an instance gateway the crypto calls go
+	// there and management calls here. Empty means Endpoint itself, unless
+	// Endpoint is an instance gateway (by its host name, or InstanceGateway):
+	// then there is no management endpoint, and management calls and
+	// ReEncrypt fail at once, sending nothing, with an error matching
+	// ErrUnsupportedOperation. Encrypt, Decrypt, data keys and secrets need
+	// none of them.
+	ManagementEndpoint string
+	// ManagementRootCAs verifies the management endpoint's certificate when
+	// it is not Endpoint; nil means the system roots (the shared gateway's
+	// certificate is public). RootCAs stays for Endpoint.
+	ManagementRootCAs *x509.CertPool
+	// InstanceGateway says Endpoint is a KMS instance gateway whatever its
+	// host name (for a gateway reached through a private DNS name or, in
+	// tests, the emulator's instance-gateway listener).
+	InstanceGateway bool
+
 	// Scheme is "https" (the default when empty) or "http". A scheme in
 	// Endpoint takes precedence. Plain HTTP is refused for any host other
 	// than a loopback address unless AllowInsecureHTTP is set, because KMS
@@ -123,7 +147,25 @@ var regionPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
 
 // endpoints holds the resolved destinations of KMS, STS and RAM calls.
 type endpoints struct {
-	kms, sts, ram endpoint
+	kms, mgmt, sts, ram endpoint
+	noMgmt              bool // no management endpoint (an instance gateway alone)
+}
+
+// isInstanceGateway reports whether host is a KMS 3.0 instance gateway,
+// "<instance-id>.cryptoservice.kms.aliyuncs.com[:port]".
+func isInstanceGateway(host string) bool {
+	h := strings.ToLower(host)
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+		h = h[:i]
+	}
+	return strings.HasSuffix(h, ".cryptoservice.kms.aliyuncs.com")
+}
+
+// managementOps are the KMS operations an instance gateway does not serve;
+// they go to the management endpoint.
+var managementOps = map[string]bool{
+	"DescribeKey": true, "DescribeSecret": true, "GetKeyPolicy": true, "GetSecretPolicy": true,
+	"ListAliasesByKeyId": true, "ReEncrypt": true,
 }
 
 // endpoint is the resolved destination of one product's calls.
@@ -145,6 +187,16 @@ func (c Config) withDefaults() (Config, endpoints, error) {
 	var err error
 	if ep.kms, err = resolveEndpoint(c, "Endpoint", c.Endpoint, "kms."+c.Region+".aliyuncs.com"); err != nil {
 		return c, ep, err
+	}
+	switch {
+	case c.ManagementEndpoint != "":
+		if ep.mgmt, err = resolveEndpoint(c, "ManagementEndpoint", c.ManagementEndpoint, ""); err != nil {
+			return c, ep, err
+		}
+	case c.InstanceGateway || isInstanceGateway(ep.kms.host):
+		ep.noMgmt = true
+	default:
+		ep.mgmt = ep.kms
 	}
 	if ep.sts, err = resolveCentralEndpoint(c, ep.kms, "STSEndpoint", c.STSEndpoint, "sts.aliyuncs.com"); err != nil {
 		return c, ep, err

@@ -597,8 +597,31 @@ func (c *Client) GetSecretPolicy(ctx context.Context, secretName, policyName str
 // loop relies on. Parameters are never cleared between attempts, so req
 // must not be shared between calls.
 func callKMS[R responses.AcsResponse](c *Client, ctx context.Context, op string, dryRun bool, req requests.AcsRequest, newResp func() R) (R, error) {
-	return callAPI(c, ctx, op, dryRun, func(env *callEnv) (sdkClient, error) { return env.kms() }, req, newResp)
+	ep := c.ep.kms
+	if managementOps[op] {
+		if c.ep.noMgmt {
+			var zero R
+			return zero, &UnsupportedError{Operation: op}
+		}
+		ep = c.ep.mgmt
+	}
+	return callAPI(c, ctx, op, dryRun, func(env *callEnv) (sdkClient, error) { return env.kms(ep) }, req, newResp)
 }
+
+// UnsupportedError is a KMS call the Client did not send because its
+// endpoint does not serve it: a management call or ReEncrypt with only a
+// KMS instance gateway configured (see Config.ManagementEndpoint). It
+// matches ErrUnsupportedOperation.
+type UnsupportedError struct {
+	Operation string
+}
+
+func (e *UnsupportedError) Error() string {
+	return "kmsclient: " + e.Operation + ": not sent: a KMS instance gateway does not serve it and no Config.ManagementEndpoint (the shared gateway, kms[-vpc].<region>.aliyuncs.com) is set"
+}
+
+// Unwrap returns ErrUnsupportedOperation.
+func (e *UnsupportedError) Unwrap() error { return ErrUnsupportedOperation }
 
 // sdkClient is the part of an SDK product client (kms, sts, ram) a call
 // uses.

@@ -49,9 +49,13 @@ func newBaseTransport(roots *x509.CertPool) *http.Transport {
 type rootsRouter struct {
 	custom, system http.RoundTripper
 	systemHosts    map[string]bool
+	byHost         map[string]http.RoundTripper // host[:port] -> its own roots
 }
 
 func (r *rootsRouter) RoundTrip(req *http.Request) (*http.Response, error) {
+	if rt, ok := r.byHost[strings.ToLower(req.URL.Host)]; ok {
+		return rt.RoundTrip(req)
+	}
 	if r.systemHosts[strings.ToLower(req.URL.Hostname())] {
 		return r.system.RoundTrip(req)
 	}
