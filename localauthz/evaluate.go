@@ -304,16 +304,7 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 		// KMS, which sees the unknown keys, decides.
 		d.Effect = Conditional
 		d.Assumptions |= AssumeUnknownKeyConditional
-		keys := tr.UnknownKeys(true)
-		if maybeDeny == nil {
-			keys = nil
-		}
-		if allowed == core.Maybe {
-			keys = core.ConditionKeys(keys, tr.UnknownKeys(false))
-		} else {
-			keys = core.ConditionKeys(keys)
-		}
-		d.ConditionKeys = keys
+		d.ConditionKeys = tr.HingeKeys(maybeDeny != nil, allowed == core.Maybe)
 		d.Decider = maybeDeny
 		if d.Decider == nil {
 			d.Decider = firstRef(ramMaybeAllow, resMaybeAllow)

@@ -137,6 +137,48 @@ func (t *Trace) Blocked(i int) (*Statement, *Condition) {
 	return t.blocked[i].st, t.blocked[i].cond
 }
 
+// HingeKeys returns, for [Decision].ConditionKeys, the sorted unique
+// unknown keys tested by Deny statements that maybe matched (deny) and by
+// Allow statements that maybe matched (allow); nil for none. It allocates
+// the one slice it returns.
+func (t *Trace) HingeKeys(deny, allow bool) []string {
+	n := 0
+	if deny {
+		n += t.nUnkDeny
+	}
+	if allow {
+		n += t.nUnkAllow
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, 0, n)
+	add := func(keys []string) {
+		for _, k := range keys {
+			dup := false
+			for _, o := range out {
+				dup = dup || strings.EqualFold(o, k)
+			}
+			if !dup {
+				out = append(out, k)
+			}
+		}
+	}
+	if deny {
+		add(t.unkDeny[:t.nUnkDeny])
+	}
+	if allow {
+		add(t.unkAllow[:t.nUnkAllow])
+	}
+	// insertion sort: a handful of keys, and sort.Strings would allocate
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
 // ConditionKeys returns the sorted, unique union of key lists, for
 // [Decision].ConditionKeys.
 func ConditionKeys(lists ...[]string) []string {

@@ -381,16 +381,7 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 		d.Assumptions &^= AssumeSCPPathUnknown
 		d.Effect = Conditional
 		d.Assumptions |= core.AssumeUnknownKeyConditional
-		var keys []string
-		if maybeDeny != nil {
-			keys = tr.UnknownKeys(true)
-		}
-		if allowed == core.Maybe {
-			keys = core.ConditionKeys(keys, tr.UnknownKeys(false))
-		} else {
-			keys = core.ConditionKeys(keys)
-		}
-		d.ConditionKeys = keys
+		d.ConditionKeys = tr.HingeKeys(maybeDeny != nil, allowed == core.Maybe)
 		d.Decider = firstRef(maybeDeny, idAllow, idMaybeAllow, resAllow, resMaybeAllow)
 		if resSide != core.No && (cross || idSide == core.No) {
 			d.Assumptions |= AssumeKMSResourcePolicy
