@@ -233,3 +233,93 @@ var ramOperators = map[string]struct {
 	"DateGreaterThan": {OpDateGreaterThan, false}, "DateGreaterThanEquals": {OpDateGreaterThanEquals, false},
 	"Bool": {OpBool, false}, "IpAddress": {OpIPAddress, false}, "NotIpAddress": {OpIPAddress, true},
 }
+
+// TestUnknownKeyEveryCoreOperator: a condition on an unknown key is
+// "maybe" for every base operator, negated or not, with IfExists and
+// with either set quantifier; a condition that never matches is decided
+// without its key; a key the action does not supply is absent, not
+// unknown.
+func TestUnknownKeyEveryCoreOperator(t *testing.T) {
+	values := map[ValueType]string{TypeString: "x", TypeNumber: "1", TypeDate: "2026-01-01", TypeBool: "true", TypeIP: "10.0.0.0/8"}
+	ctx := Context{}
+	ctx.SetUnknown("k")
+	for op := OpStringEquals; op <= OpStringEndWith; op++ {
+		for _, negate := range []bool{false, true} {
+			for _, ifExists := range []bool{false, true} {
+				for _, set := range []SetQuantifier{SetNone, SetForAnyValue, SetForAllValues} {
+					c, bad, _ := CompileCondition(op, negate, "k", []string{values[op.ValueType()]})
+					require.Equal(t, -1, bad)
+					c.IfExists, c.Set, c.Name = ifExists, set, "op"
+					for _, deny := range []bool{false, true} {
+						st := Statement{Deny: deny, Conds: []Condition{c}}
+						var tr Trace
+						assert.Equalf(t, Maybe, st.conditionsMatch(ctx, AllKeys, &tr), "op %d negate %v ifExists %v set %d deny %v", op, negate, ifExists, set, deny)
+						assert.Equal(t, []string{"k"}, tr.HingeKeys(deny, !deny))
+						assert.Nil(t, tr.HingeKeys(!deny, deny))
+					}
+				}
+			}
+		}
+	}
+	never := Condition{Name: "Null", Key: "k", Never: true}
+	var tr Trace
+	assert.Equal(t, No, (&Statement{Conds: []Condition{never}}).conditionsMatch(ctx, AllKeys, &tr), "an Allow under an operator that never matches")
+	assert.Equal(t, Yes, (&Statement{Deny: true, Conds: []Condition{never}}).conditionsMatch(ctx, AllKeys, &tr), "a Deny under one applies")
+	assert.True(t, tr.DenyUndecidable)
+
+	c, _, _ := CompileCondition(OpStringEquals, false, "k", []string{"x"})
+	c.Class = 1
+	assert.Equal(t, No, (&Statement{Conds: []Condition{c}}).conditionsMatch(ctx, 2, &tr), "a key the action does not supply is absent")
+
+	// the three-valued connectives
+	assert.Equal(t, No, Maybe.And(No))
+	assert.Equal(t, Maybe, Maybe.And(Yes))
+	assert.Equal(t, Yes, Maybe.Or(Yes))
+	assert.Equal(t, Maybe, Maybe.Or(No))
+}
+
+// TestEvalMatchAndTwoValuedEvalStatements: EvalStatements errs toward
+// denial with a Deny that maybe applies and never allows on a maybe.
+func TestEvalMatchAndTwoValuedEvalStatements(t *testing.T) {
+	c, _, _ := CompileCondition(OpIPAddress, false, "acs:SourceIp", []string{"10.0.0.0/8"})
+	all := []Glob{CompileGlob("*", true)}
+	stmts := []Statement{
+		{Actions: all, Resources: all, Conds: []Condition{c}},
+		{Deny: true, Actions: all, Resources: all, Conds: []Condition{c}},
+	}
+	ctx := Context{}
+	ctx.SetUnknown("acs:SourceIp")
+	var tr Trace
+	var p Principal
+	m := EvalMatch(stmts, Action{Name: "kms:Decrypt"}, "r", &p, ctx, &tr)
+	assert.Equal(t, Match{Allow: -1, Deny: -1, MaybeAllow: 0, MaybeDeny: 1}, m)
+	assert.Equal(t, Maybe, m.Allows())
+	assert.Equal(t, Maybe, m.Denies())
+	allow, deny := EvalStatements(stmts, Action{Name: "kms:Decrypt"}, "r", &p, ctx, &tr)
+	assert.Equal(t, -1, allow)
+	assert.Equal(t, 1, deny)
+}
+
+func TestConditionDescribe(t *testing.T) {
+	tests := []struct {
+		op     Op
+		negate bool
+		set    SetQuantifier
+		name   string
+		values []string
+		want   string
+	}{
+		{OpBool, false, SetNone, "Bool", []string{"true"}, "k is true (Bool)"},
+		{OpIPAddress, true, SetNone, "NotIpAddress", []string{"10.0.0.0/8", "192.168.0.0/16"}, "k is not in any of 10.0.0.0/8, 192.168.0.0/16 (NotIpAddress)"},
+		{OpStringEquals, false, SetNone, "StringEquals", []string{"a", "b"}, "k is one of a, b (StringEquals)"},
+		{OpStringEquals, true, SetNone, "StringNotEquals", []string{"a"}, "k is not a (StringNotEquals)"},
+		{OpStringLike, false, SetForAnyValue, "ForAnyValue:StringMatch", []string{"a*"}, "k has a value that matches a* (ForAnyValue:StringMatch)"},
+		{OpDateLessThan, false, SetNone, "DateLessThan", []string{"2030-01-01"}, "k is before 2030-01-01 (DateLessThan)"},
+	}
+	for _, tt := range tests {
+		c, bad, _ := CompileCondition(tt.op, tt.negate, "k", tt.values)
+		require.Equal(t, -1, bad)
+		c.Name, c.Set = tt.name, tt.set
+		assert.Equal(t, tt.want, c.Describe())
+	}
+}
