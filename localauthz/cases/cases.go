@@ -24,6 +24,9 @@ type Case struct {
 	Request   Request        `json:"request"`
 	Expect    core.Effect    `json:"expect"`
 	Missing   []core.Missing `json:"missing"`
+	// ConditionKeys, when set, are the unknown keys a Conditional decision
+	// must name (Decision.ConditionKeys, compared as a set ignoring case).
+	ConditionKeys []string `json:"conditionKeys,omitempty"`
 	Source    string         `json:"source,omitempty"`
 	Ambiguous bool           `json:"ambiguous,omitempty"`
 	Notes     string         `json:"notes,omitempty"`
@@ -60,6 +63,11 @@ type Request struct {
 	// Context maps condition keys to a string, number, boolean or an array
 	// of them.
 	Context core.Context `json:"context,omitempty"`
+	// UnknownContext lists request condition keys the client cannot know
+	// but KMS sees (["acs:SourceIp"]); they are marked unknown in the
+	// context (core.Context.SetUnknown), replacing any value Context gives
+	// them, and a decision that hinges on one is "Conditional".
+	UnknownContext []string `json:"unknownContext,omitempty"`
 	// Operation, when set, is expanded into every pair the KMS API needs.
 	Operation string `json:"operation,omitempty"`
 	// Related holds the [Facts] of the request by their JSON names
@@ -126,6 +134,60 @@ func (r Request) MarshalJSON() ([]byte, error) {
 	}{plain(r), res})
 }
 
+// context returns the request's condition keys with UnknownContext
+// marked unknown; the case's own map is not modified.
+func (r Request) context() core.Context {
+	if len(r.UnknownContext) == 0 {
+		return r.Context
+	}
+	ctx := make(core.Context, len(r.Context)+len(r.UnknownContext))
+	for k, v := range r.Context {
+		ctx[k] = v
+	}
+	for _, k := range r.UnknownContext {
+		for old := range ctx {
+			if strings.EqualFold(old, k) {
+				delete(ctx, old)
+			}
+		}
+	}
+	ctx.SetUnknown(r.UnknownContext...)
+	return ctx
+}
+
+// check compares a decision with the case's expectations.
+func (c Case) check(res *Result, d core.Decision, missing, wantMissing []core.Missing) {
+	res.Decision = d.Effect
+	res.Assumptions = d.Assumptions
+	res.ConditionKeys = d.ConditionKeys
+	if d.Effect != c.Expect {
+		res.Problems = append(res.Problems, fmt.Sprintf("decision %s, want %s", d.Effect, c.Expect))
+	}
+	if !sameMissing(missing, wantMissing) {
+		res.Problems = append(res.Problems, fmt.Sprintf("missing %s, want %s", formatMissing(d.Missing), formatMissing(c.Missing)))
+	}
+	if c.ConditionKeys != nil && !sameKeys(d.ConditionKeys, c.ConditionKeys) {
+		res.Problems = append(res.Problems, fmt.Sprintf("condition keys %v, want %v", d.ConditionKeys, c.ConditionKeys))
+	}
+	res.Pass = len(res.Problems) == 0
+}
+
+func sameKeys(got, want []string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			found = found || strings.EqualFold(g, w)
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
 // units returns the resources of the request, one per authorization unit.
 func (r Request) units() []string {
 	if len(r.Resources) > 0 {
@@ -141,7 +203,9 @@ type Result struct {
 	Decision core.Effect    `json:"decision"`
 	Missing  []core.Missing `json:"missing"`
 	Denied   []Denied       `json:"denied"`
-	Pass     bool           `json:"pass"`
+	// ConditionKeys are the unknown keys a Conditional decision hinges on.
+	ConditionKeys []string `json:"conditionKeys,omitempty"`
+	Pass          bool     `json:"pass"`
 	// Problems explains a failure; not part of the JSON line.
 	Problems []string `json:"-"`
 	// Assumptions are the readings the decision relied on.
@@ -241,7 +305,7 @@ func (c Case) RunDialect(dialect Dialect) Result {
 			return fail("%s: %v", name, err)
 		}
 	}
-	ctx := c.Request.Context
+	ctx := c.Request.context()
 	facts, err := caseFacts(c.Request.Related)
 	if err != nil {
 		return fail("request.%v", err)
@@ -268,19 +332,11 @@ func (c Case) RunDialect(dialect Dialect) Result {
 	if d.Err != nil {
 		res.Problems = append(res.Problems, d.Err.Error())
 	}
-	res.Decision = d.Effect
-	res.Assumptions = d.Assumptions
 	res.Missing = append(res.Missing, d.Missing...)
 	for _, x := range d.Denied {
 		res.Denied = append(res.Denied, Denied{Action: x.Action, Resource: x.Resource, Policy: x.Policy, Statement: x.Statement})
 	}
-	if d.Effect != c.Expect {
-		res.Problems = append(res.Problems, fmt.Sprintf("decision %s, want %s", d.Effect, c.Expect))
-	}
-	if !sameMissing(d.Missing, c.Missing) {
-		res.Problems = append(res.Problems, fmt.Sprintf("missing %s, want %s", formatMissing(d.Missing), formatMissing(c.Missing)))
-	}
-	res.Pass = len(res.Problems) == 0
+	c.check(&res, d, d.Missing, c.Missing)
 	return res
 }
 
@@ -325,25 +381,17 @@ func (c Case) runHuawei() Result {
 	units := rq.units()
 	reqs := make([]huawei.Request, len(units))
 	for i, u := range units {
-		reqs[i] = huawei.Request{Principal: rq.Principal, Action: rq.Action, Resource: u, Context: rq.Context, Org: rq.Org}
+		reqs[i] = huawei.Request{Principal: rq.Principal, Action: rq.Action, Resource: u, Context: rq.context(), Org: rq.Org}
 	}
 	d, _ := set.EvaluateAll(reqs...)
 	if d.Err != nil {
 		res.Problems = append(res.Problems, d.Err.Error())
 	}
-	res.Decision = d.Effect
-	res.Assumptions = d.Assumptions
 	res.Missing = append(res.Missing, dedupeMissing(d.Missing)...)
 	for _, x := range d.Denied {
 		res.Denied = append(res.Denied, Denied{Action: x.Action, Resource: x.Resource, Policy: x.Policy, Statement: x.Statement})
 	}
-	if d.Effect != c.Expect {
-		res.Problems = append(res.Problems, fmt.Sprintf("decision %s, want %s", d.Effect, c.Expect))
-	}
-	if !sameMissing(dedupeMissing(d.Missing), dedupeMissing(c.Missing)) {
-		res.Problems = append(res.Problems, fmt.Sprintf("missing %s, want %s", formatMissing(d.Missing), formatMissing(c.Missing)))
-	}
-	res.Pass = len(res.Problems) == 0
+	c.check(&res, d, dedupeMissing(d.Missing), dedupeMissing(c.Missing))
 	return res
 }
 

@@ -113,3 +113,29 @@ func TestConformanceCopies(t *testing.T) {
 		assert.Equal(t, string(want), string(got), "../testdata/conformance/%s is out of date", f)
 	}
 }
+
+// TestUnknownKeyCases runs the cases with request keys the client does not
+// know (unknownContext), quoting KMS's "Policy condition keys" page.
+func TestUnknownKeyCases(t *testing.T) {
+	list := loadCases(t, "../testdata/unknown-keys.json")
+	require.Len(t, list, 10)
+	for _, c := range list {
+		t.Run(c.Name, func(t *testing.T) {
+			res := c.Run()
+			assert.True(t, res.Pass, "%v", res.Problems)
+			if c.Expect == localauthz.Conditional {
+				assert.NotEmpty(t, res.ConditionKeys)
+			}
+		})
+	}
+	// the case's own context is not modified by the unknown marks
+	c := list[0]
+	c.Request.Context = localauthz.Context{"acs:SourceIp": {"1.2.3.4"}}
+	assert.Equal(t, localauthz.Conditional, c.Run().Decision)
+	assert.False(t, c.Request.Context.Unknown("acs:SourceIp"))
+	// a wrong expectation of the keys fails the case
+	c.ConditionKeys = []string{"acs:SourceVpc"}
+	res := c.Run()
+	assert.False(t, res.Pass)
+	assert.Contains(t, res.Problems[0], "condition keys")
+}
