@@ -66,9 +66,18 @@ type Config struct {
 	// Endpoint, Credentials and RootCAs are as in kmsclient.Config: the
 	// public regional endpoint over HTTPS, and the SDK's default credential
 	// chain (ALIBABA_CLOUD_* variables, RAM role, ...), when empty.
-	Endpoint    string
-	Credentials kmsclient.CredentialsProvider
-	RootCAs     *x509.CertPool
+	// Endpoint may be a KMS 3.0 instance gateway
+	// ("<instance-id>.cryptoservice.kms.aliyuncs.com", RootCAs its private
+	// CA): Encrypt, Decrypt, streams and Secret need nothing else.
+	// ManagementEndpoint (kmsclient.Config.ManagementEndpoint) is the shared
+	// gateway for what the instance gateway does not serve: the key and
+	// secret facts New learns, live policies, Preflight's DescribeKey, and
+	// Rewrap's ReEncrypt (without it Rewrap decrypts and re-encrypts the
+	// data key instead).
+	ManagementEndpoint string
+	Endpoint           string
+	Credentials        kmsclient.CredentialsProvider
+	RootCAs            *x509.CertPool
 	// KMS adjusts the kmsclient.Config further (retries, timeouts, logger,
 	// observer) before the client is built.
 	KMS func(*kmsclient.Config)
@@ -123,6 +132,15 @@ type Config struct {
 	// knowledge. Zero means 3 × PolicyRefresh (none when PolicyRefresh is
 	// negative).
 	MaxPolicyAge time.Duration
+	// RequestFacts are the request condition keys (acs:SourceIp,
+	// acs:SourceVpc, ...) KMS sees on this Client's calls, for local
+	// checks; a decision that hinges on a key not known is Conditional.
+	RequestFacts RequestFacts
+	// StrictConditions makes Enforce refuse a call whose local decision is
+	// Conditional (hinges on a request key the Client does not know),
+	// instead of sending it to KMS to decide. Such calls are counted in
+	// Stats.Policies.ConditionalCalls either way.
+	StrictConditions bool
 	// Principal is the caller's ARN; when empty and a policy mode or
 	// LivePolicies needs it, New asks STS (GetCallerIdentity).
 	Principal string
@@ -155,7 +173,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	kcfg := kmsclient.Config{Region: cfg.Region, Endpoint: cfg.Endpoint, Credentials: cfg.Credentials, RootCAs: cfg.RootCAs, Logger: cfg.Logger}
+	kcfg := kmsclient.Config{Region: cfg.Region, Endpoint: cfg.Endpoint, ManagementEndpoint: cfg.ManagementEndpoint,
+		Credentials: cfg.Credentials, RootCAs: cfg.RootCAs, Logger: cfg.Logger}
 	if cfg.KMS != nil {
 		cfg.KMS(&kcfg)
 	}
@@ -175,9 +194,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	declaredKeys, declaredSecrets := cfg.declared()
 	gcfg := guard.Config{
-		Mode: guard.Mode(cfg.PolicyMode), Principal: c.state.principal, Policies: c.state.set,
+		Mode: guard.Mode(cfg.PolicyMode), Principal: c.state.principal, Account: c.state.account, Policies: c.state.set,
 		Facts: c.state.facts, Context: c.state.context, Logger: cfg.Logger,
-		DeclaredKeys: declaredKeys, DeclaredSecrets: declaredSecrets,
+		DeclaredKeys: declaredKeys, DeclaredSecrets: declaredSecrets, StrictConditions: cfg.StrictConditions,
 	}
 	if cfg.LivePolicies && c.state.liveErr == nil && c.state.set != nil {
 		c.refresh = newRefresher(c, time.Now())
@@ -192,7 +211,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.KeyID != "" {
 		// The key's ARN, when New learned it, lets decryption trust an alias
 		// with no management call (a KMS instance gateway serves none).
-		wk := envelope.WrappingKey{KeyID: cfg.KeyID, KMS: c.guard, ARN: c.state.facts.Aliases[aliasName(cfg.KeyID)]}
+		wk := envelope.WrappingKey{KeyID: cfg.KeyID, KMS: c.guard, ARN: c.state.keyARN}
 		ecfg := envelope.Config{Keys: []envelope.WrappingKey{wk}, Cache: c.cache, Account: c.state.account}
 		if cfg.Envelope != nil {
 			cfg.Envelope(&ecfg)
@@ -400,7 +419,8 @@ func (c *Client) Stats() Stats {
 		st.Calls = append(st.Calls, CallCount{Operation: op, Count: n})
 	}
 	sortCallCounts(st.Calls)
-	st.Policies = PolicyStats{Source: c.state.source, Disagreements: c.guard.Disagreements(), StaleDeferrals: c.guard.StaleDeferrals()}
+	st.Policies = PolicyStats{Source: c.state.source, Disagreements: c.guard.Disagreements(),
+		StaleDeferrals: c.guard.StaleDeferrals(), ConditionalCalls: c.guard.ConditionalCalls()}
 	if c.refresh != nil {
 		c.refresh.stats(&st.Policies)
 	}

@@ -15,6 +15,7 @@ import (
 type policyState struct {
 	principal string
 	account   string
+	keyARN    string                // Config.KeyID's key, when known
 	set       *localauthz.PolicySet // nil: no policies to check against
 	source    string                // where set came from
 	facts     guard.Facts
@@ -30,8 +31,8 @@ func (c *Client) loadPolicies(ctx context.Context) (*policyState, error) {
 	st := &policyState{
 		principal: cfg.Principal,
 		facts:     guard.Facts{Aliases: map[string]string{}, SecretKeys: map[string]string{}, InstanceKeys: map[string]bool{}},
-		context:   localauthz.Context{},
 	}
+	st.context, st.notes = c.requestContext(ctx)
 	needPolicy := cfg.PolicyMode != PolicyOff || cfg.LivePolicies
 	if st.principal == "" && needPolicy {
 		id, err := c.kms.GetCallerIdentity(ctx)
@@ -42,12 +43,6 @@ func (c *Client) loadPolicies(ctx context.Context) (*policyState, error) {
 	}
 	if st.account == "" {
 		st.account = guard.AccountOf(st.principal)
-	}
-	// What RAM sees as acs:SecureTransport is the scheme of the KMS calls.
-	if c.kms.Secure() {
-		st.context.Set("acs:SecureTransport", "true")
-	} else {
-		st.context.Set("acs:SecureTransport", "false")
 	}
 	// Facts serve local checks, preflight and least-privilege reports; a
 	// fact that cannot be learned is noted, not fatal.
@@ -115,7 +110,11 @@ func configuredPolicies(cfg Config) (*localauthz.PolicySet, error) {
 // the declared secrets. What cannot be learned is noted, not fatal.
 func (c *Client) resolveFacts(ctx context.Context, st *policyState) {
 	if k := c.cfg.KeyID; k != "" {
+		if strings.HasPrefix(k, "acs:kms:") && strings.Contains(k, ":key/") {
+			st.keyARN = k
+		}
 		if md, err := c.kms.DescribeKey(ctx, k); err == nil {
+			st.keyARN = md.ARN
 			if strings.HasPrefix(k, "alias/") || strings.Contains(k, ":alias/") {
 				st.facts.Aliases[aliasName(k)] = md.ARN
 			}
@@ -124,6 +123,22 @@ func (c *Client) resolveFacts(ctx context.Context, st *policyState) {
 			}
 		} else {
 			st.notes = append(st.notes, "could not describe key "+k+": "+err.Error())
+		}
+		// The account completes the ARN of a key named by id, so messages
+		// name it fully and decryption needs no management call: from the
+		// key's ARN, or else from STS.
+		if st.account == "" {
+			st.account = accountOfARN(st.keyARN)
+		}
+		if st.account == "" && st.keyARN == "" {
+			if id, err := c.kms.GetCallerIdentity(ctx); err == nil {
+				st.account = id.AccountID
+				if st.principal == "" {
+					st.principal = id.ARN
+				}
+			} else {
+				st.notes = append(st.notes, "the account is unknown (sts:GetCallerIdentity failed), so key ARNs in messages have no account: "+err.Error())
+			}
 		}
 	}
 	for _, name := range c.cfg.SecretNames {
@@ -284,6 +299,15 @@ func (c *Client) Preflight(ctx context.Context) (*PreflightReport, error) {
 		rep.Operations = append(rep.Operations, oc)
 	}
 	return rep, nil
+}
+
+// accountOfARN returns the account of an acs:kms ARN, or "".
+func accountOfARN(arn string) string {
+	parts := strings.SplitN(arn, ":", 5)
+	if len(parts) < 5 || parts[0] != "acs" {
+		return ""
+	}
+	return parts[3]
 }
 
 // withAccount fills the empty account of a KMS resource ARN the guard built

@@ -40,6 +40,10 @@ type PolicyStats struct {
 	// Disagreements counts calls KMS decided differently from the local
 	// check; each triggers a refresh.
 	Disagreements uint64
+	// ConditionalCalls counts calls whose local decision hinged on a request
+	// condition key the Client does not know (see Config.RequestFacts):
+	// sent to KMS to decide, or refused under Config.StrictConditions.
+	ConditionalCalls uint64
 }
 
 // refresher re-reads live policies on an interval (jittered) and when KMS

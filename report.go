@@ -210,6 +210,9 @@ func localStatus(rep *localauthz.Report) (Status, string) {
 		return StatusNotChecked, "could not check locally: " + rep.Err.Error()
 	case rep.Decision.Effect == localauthz.Allow:
 		return StatusAllowed, ""
+	case rep.Decision.Effect == localauthz.Conditional:
+		return StatusConditional, "conditional on " + strings.Join(rep.Decision.ConditionKeys, ", ") +
+			" (the client does not know it; KMS decides: see Config.RequestFacts)"
 	case rep.Decision.Effect == localauthz.ExplicitDeny:
 		return StatusDenied, "explicitly denied by the policies"
 	default:
@@ -244,6 +247,10 @@ func combine(op *OperationCheck) {
 			}
 		case local == StatusNotChecked:
 			op.Status, op.Reason = dry, "from KMS DryRun; "+why
+		case local == StatusConditional:
+			// KMS saw the request keys the client does not know: its DryRun
+			// settles what the local check could not.
+			op.Status, op.Reason = dry, "from KMS DryRun; the local decision was "+why
 		case local == dry:
 			op.Status, op.Reason = local, why
 		case dry == StatusDenied:

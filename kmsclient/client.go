@@ -190,6 +190,12 @@ func (c *Client) Region() string { return c.cfg.Region }
 // Endpoint returns the host[:port] the client calls.
 func (c *Client) Endpoint() string { return c.ep.kms.host }
 
+// InstanceGateway reports whether Endpoint is a KMS 3.0 instance gateway
+// (by its host name or Config.InstanceGateway): its calls come from a VPC.
+func (c *Client) InstanceGateway() bool {
+	return c.cfg.InstanceGateway || isInstanceGateway(c.ep.kms.host)
+}
+
 // ManagementEndpoint returns the host[:port] management calls go to, ""
 // when there is none (see [Config.ManagementEndpoint]).
 func (c *Client) ManagementEndpoint() string {

@@ -114,6 +114,11 @@ type Config struct {
 	// then sent to KMS, which decides, instead of being refused locally;
 	// each such call is counted ([Guard.StaleDeferrals]) and logged.
 	Stale func() bool
+	// StrictConditions makes Enforce refuse a call whose local decision is
+	// Conditional (it hinges on a request condition key the Context marks
+	// unknown), instead of sending it to KMS to decide. Either way such
+	// calls are counted ([Guard.ConditionalCalls]).
+	StrictConditions bool
 }
 
 // Guard is a KMS client that checks each call against policies first. It is
@@ -128,6 +133,7 @@ type Guard struct {
 	policies       atomic.Pointer[localauthz.PolicySet] // cfg.Policies, then SetPolicies
 	disagreements  atomic.Uint64
 	staleDeferrals atomic.Uint64
+	conditional    atomic.Uint64
 	closed         atomic.Bool
 }
 
@@ -141,6 +147,10 @@ func (g *Guard) SetPolicies(set *localauthz.PolicySet) {
 
 // Disagreements counts calls KMS decided differently from the local check.
 func (g *Guard) Disagreements() uint64 { return g.disagreements.Load() }
+
+// ConditionalCalls counts calls whose local decision was Conditional: sent
+// to KMS to decide, or refused under StrictConditions.
+func (g *Guard) ConditionalCalls() uint64 { return g.conditional.Load() }
 
 // StaleDeferrals counts calls a stale policy set did not allow that were
 // sent to KMS to decide (see Config.Stale).
@@ -373,6 +383,14 @@ func (g *Guard) authorize(ctx context.Context, call localauthz.Call) (verdict, e
 		return locallyAllowed, nil
 	}
 	err := &DeniedError{Report: rep}
+	if rep.Decision.Effect == localauthz.Conditional && rep.Err == nil {
+		// The decision hinges on a request key only KMS sees: KMS decides.
+		g.conditional.Add(1)
+		if g.cfg.Mode == Enforce && g.cfg.StrictConditions {
+			return unchecked, err
+		}
+		return unchecked, nil
+	}
 	switch {
 	case g.cfg.Mode == Warn:
 		if g.cfg.Logger != nil {
