@@ -10,13 +10,13 @@
 //	    [--kind auto|ram|key|secret|identity|scp|resource] FILE...
 //	kmsenv policy explain --policy FILE... [--key-policy KEY_ARN=FILE]... \
 //	    --principal ARN (--action ACTION | --operation API [--fact K=V]...) \
-//	    --resource ARN [--context KEY=VALUE]... [--in-instance] [--json]
+//	    --resource ARN [--context KEY=VALUE]... [--unknown KEY]... [--in-instance] [--json]
 //	kmsenv policy explain [--dialect huawei] --policy FILE... [--scp [TARGET=]FILE]... \
 //	    [--resource-policy KEY_URN=FILE]... --principal URN \
 //	    (--action ACTION --resource URN... | --api "METHOD PATH" [--resource URN... | \
 //	     --region R --account ID [--key-id K] [--alias A] [--keystore-id S]]) \
 //	    [--org-path root,ou:<id>,account:<id>] [--management-account] \
-//	    [--context KEY=VALUE]... [--json]
+//	    [--context KEY=VALUE]... [--unknown KEY]... [--json]
 //	kmsenv policy check --manifest FILE [--policy FILE]... \
 //	    [--key-policy KEY_ARN=FILE]... [--secret-policy SECRET_ARN=FILE]... [--json]
 //
@@ -35,11 +35,19 @@
 // case whose policies belong to the other dialect fails.
 // With --json it prints one object per case and line,
 //
-//	{"name":…,"decision":"Allow|ImplicitDeny|ExplicitDeny","missing":[{"action","resource","where"}],"denied":[{"action","resource","policy","statement"}],"pass":true|false}
+//	{"name":…,"decision":"Allow|ImplicitDeny|ExplicitDeny|Conditional","missing":[{"action","resource","where"}],"denied":[{"action","resource","policy","statement"}],"conditionKeys":[…],"pass":true|false}
 //
 // otherwise "PASS name: decision" or "FAIL name: decision: why". The last
 // line is always "N passed, N failed". The exit status is 0 only when every
 // case passes.
+//
+// A case's request may list "unknownContext": ["acs:SourceIp"], condition
+// keys the client cannot know but KMS sees (KMS's "Policy condition keys"
+// page, https://www.alibabacloud.com/help/en/kms/security-and-compliance/condition-key:
+// acs:SourceIp holds the public address only, acs:SourceVpc is set only
+// for requests from a VPC). A decision that hinges on one is
+// "Conditional"; a case may then also expect "conditionKeys" (compared
+// as a set). conditionKeys appears in the JSON line only when not empty.
 //
 // # policy lint
 //
@@ -56,7 +64,18 @@
 // canonical JSON), the missing pairs and where to grant them, absent
 // condition keys and the assumptions made. With --operation the API is
 // expanded into every (action, resource) pair it needs. Exit status 0 when
-// allowed, 1 when denied.
+// allowed, 1 when denied or Conditional.
+//
+// --unknown KEY (repeatable) marks a request condition key whose value the
+// client cannot know but KMS sees, such as acs:SourceIp behind a NAT or
+// acs:SourceVpc. A condition on it is neither met nor failed: when the
+// decision hinges on it, explain prints "Conditional" and "conditional on
+// KEY (the client does not know it; KMS decides)", and suggests no grant.
+// A key may not have a --context value as well. Without --unknown a key
+// the request lacks is absent, and a statement that allows the request
+// only under a condition it does not meet is named ("Statement[0] allows
+// it when acs:SecureTransport is true (Bool); the request has false")
+// instead of a grant that would drop the condition.
 //
 // For Huawei Cloud, --policy files are identity policies, --scp attaches an
 // SCP at root, ou:<id> or account:<id> (default: the caller's account) and
@@ -72,12 +91,16 @@
 //
 // Preflights every operation of an application manifest and prints, per
 // operation, the decision, the missing pairs, the explicit denials with the
-// denying statement, and the minimal policy that grants what is missing.
-// Exit status 1 when any operation is not allowed. The manifest is JSON:
+// denying statement, and the minimal policy that grants what is missing
+// (never one that drops a condition of an existing statement).
+// Exit status 1 when any operation is not allowed, Conditional ones
+// included (they are counted apart: "N conditional (KMS decides)"). The
+// manifest is JSON:
 //
 //	{
 //	  "principal": "acs:ram::<uid>:role/<name>",    // the application's identity (required)
 //	  "context": {"acs:SourceIp": "203.0.113.7"},   // condition keys of every call (optional)
+//	  "unknownContext": ["acs:SourceVpc"],           // keys KMS sees but the client cannot know (optional)
 //	  "policies": [                                  // optional; paths relative to the manifest
 //	    {"type": "ram", "file": "app-ram.json"},
 //	    {"type": "key", "file": "key-policy.json", "target": "acs:kms:<region>:<uid>:key/<id>"}
@@ -98,7 +121,8 @@
 //	  ]
 //	}
 //
-// Context values are strings, numbers or booleans, or arrays of them.
+// Context values are strings, numbers or booleans, or arrays of them; a
+// null value marks the key unknown, as unknownContext does.
 // Unknown fields are errors. Policies given with --policy are RAM identity
 // policies of the manifest's principal.
 //

@@ -331,10 +331,10 @@ func (ps *policySources) load(addTo func(*localauthz.Policy, string) error, byNa
 // policyExplain decides one request (or one operation) and shows the
 // deciding statement. Exit 0 when allowed, 1 when denied.
 func policyExplain(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("policy explain", stderr, "policy explain --policy FILE... --principal ARN --action ACTION --resource ARN [--context KEY=VALUE]... [--operation API --fact KEY=VALUE...] [--json]\n"+
+	fs := newFlagSet("policy explain", stderr, "policy explain --policy FILE... --principal ARN --action ACTION --resource ARN [--context KEY=VALUE]... [--unknown KEY]... [--operation API --fact KEY=VALUE...] [--json]\n"+
 		"       kmsenv policy explain --dialect huawei --policy FILE... [--scp [TARGET=]FILE]... [--resource-policy URN=FILE]... --principal URN\n"+
 		"           (--action ACTION --resource URN... | --api \"METHOD PATH\" [--resource URN... | --region R --account ID [--key-id K] [--alias A] [--keystore-id S]])\n"+
-		"           [--org-path root,ou:<id>,account:<id>] [--management-account] [--context KEY=VALUE]... [--json]")
+		"           [--org-path root,ou:<id>,account:<id>] [--management-account] [--context KEY=VALUE]... [--unknown KEY]... [--json]")
 	var ps policySources
 	ps.register(fs)
 	ps.registerHuawei(fs)
@@ -353,8 +353,9 @@ func policyExplain(args []string, stdout, stderr io.Writer) int {
 	keystoreID := fs.String("keystore-id", "", "Huawei keystore `ID` of the --api request body")
 	orgPath := fs.String("org-path", "", "Huawei organization `PATH` of the caller's account, e.g. root,ou:ou-1,account:<id> (SCPs)")
 	mgmt := fs.Bool("management-account", false, "the caller's account is the organization's management account (SCPs do not apply)")
-	var ctxFlags, factFlags multiFlag
+	var ctxFlags, factFlags, unknownFlags multiFlag
 	fs.Var(&ctxFlags, "context", "condition key `KEY=VALUE` of the request (repeatable; repeat a key for several values)")
+	fs.Var(&unknownFlags, "unknown", "condition `KEY` whose value the client cannot know but KMS sees, e.g. acs:SourceIp (repeatable); a decision that hinges on it is Conditional")
 	fs.Var(&factFlags, "fact", "fact `KEY=VALUE` for --operation: encryptionKey, encryptionKeyType, aliasTargetKey, destinationKey, keyInKmsInstance")
 	asJSON := fs.Bool("json", false, "print the decision as JSON")
 	extra, err := parseInterleaved(fs, args)
@@ -389,6 +390,11 @@ func policyExplain(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	ctx, err := parseContext(ctxFlags)
+	if err != nil {
+		fmt.Fprintf(stderr, "kmsenv: %v\n", err)
+		return exitUsage
+	}
+	ctx, err = withUnknown(ctx, unknownFlags)
 	if err != nil {
 		fmt.Fprintf(stderr, "kmsenv: %v\n", err)
 		return exitUsage
@@ -497,11 +503,36 @@ func writeDecider(w io.Writer, ref *localauthz.StatementRef, byName map[string]*
 	}
 }
 
+// exitCode is 0 for Allow only: a Conditional decision is not an allow
+// the client can vouch for (KMS decides).
 func exitCode(e localauthz.Effect) int {
 	if e == localauthz.Allow {
 		return exitOK
 	}
 	return exitFail
+}
+
+// withUnknown marks the --unknown keys in ctx (a key may not be given a
+// value with --context as well).
+func withUnknown(ctx localauthz.Context, keys []string) (localauthz.Context, error) {
+	if len(keys) == 0 {
+		return ctx, nil
+	}
+	if ctx == nil {
+		ctx = localauthz.Context{}
+	}
+	for _, k := range keys {
+		if k == "" || strings.ContainsAny(k, "= \t") {
+			return nil, fmt.Errorf("--unknown %q: expected a condition key such as acs:SourceIp", k)
+		}
+		for old := range ctx {
+			if strings.EqualFold(old, k) && !ctx.Unknown(old) {
+				return nil, fmt.Errorf("--unknown %s: the key also has a value (--context %s=...)", k, old)
+			}
+		}
+	}
+	ctx.SetUnknown(keys...)
+	return ctx, nil
 }
 
 func parseContext(kvs []string) (localauthz.Context, error) {
@@ -550,10 +581,13 @@ func parseFacts(kvs []string) (localauthz.Facts, error) {
 
 // manifest is the application manifest of "policy check" (schema in doc.go).
 type manifest struct {
-	Principal  string             `json:"principal"`
-	Context    localauthz.Context `json:"context,omitempty"`
-	Policies   []manifestPolicy   `json:"policies,omitempty"`
-	Operations []localauthz.Call  `json:"operations"`
+	Principal string             `json:"principal"`
+	Context   localauthz.Context `json:"context,omitempty"`
+	// UnknownContext lists condition keys of every call that the client
+	// cannot know but KMS sees (["acs:SourceIp"]).
+	UnknownContext []string          `json:"unknownContext,omitempty"`
+	Policies       []manifestPolicy  `json:"policies,omitempty"`
+	Operations     []localauthz.Call `json:"operations"`
 }
 
 type manifestPolicy struct {
@@ -632,22 +666,35 @@ func policyCheck(args []string, stdout, stderr io.Writer) int {
 		if c.Context == nil {
 			c.Context = m.Context
 		}
+		if len(m.UnknownContext) > 0 {
+			ctx := make(localauthz.Context, len(c.Context)+len(m.UnknownContext))
+			for k, v := range c.Context {
+				ctx[k] = v
+			}
+			ctx.SetUnknown(m.UnknownContext...)
+			c.Context = ctx
+		}
 		calls[i] = c
 	}
 	reports := set.Preflight(m.Principal, calls...)
-	allowed := 0
+	allowed, conditional := 0, 0
 	var missing []localauthz.Missing
+	var unmet []localauthz.Unmet
 	broken := false
 	for _, r := range reports {
 		if r.Err != nil {
 			broken = true
 		}
-		if r.Decision.Effect == localauthz.Allow {
+		switch r.Decision.Effect {
+		case localauthz.Allow:
 			allowed++
+		case localauthz.Conditional:
+			conditional++
 		}
 		missing = append(missing, r.Decision.Missing...)
+		unmet = append(unmet, r.Decision.Unmet...)
 	}
-	grants := localauthz.SuggestGrants(m.Principal, missing)
+	grants := localauthz.SuggestGrants(m.Principal, missing, unmet...)
 	if *asJSON {
 		out, _ := json.MarshalIndent(struct {
 			Principal string              `json:"principal"`
@@ -659,7 +706,11 @@ func policyCheck(args []string, stdout, stderr io.Writer) int {
 		for _, r := range reports {
 			fmt.Fprint(stdout, r.Text())
 		}
-		fmt.Fprintf(stdout, "%d operations: %d allowed, %d not allowed\n", len(reports), allowed, len(reports)-allowed)
+		if conditional > 0 {
+			fmt.Fprintf(stdout, "%d operations: %d allowed, %d conditional (KMS decides), %d not allowed\n", len(reports), allowed, conditional, len(reports)-allowed-conditional)
+		} else {
+			fmt.Fprintf(stdout, "%d operations: %d allowed, %d not allowed\n", len(reports), allowed, len(reports)-allowed)
+		}
 		if len(reports) > 1 {
 			for _, g := range grants {
 				if g.Where == localauthz.WhereRAM {

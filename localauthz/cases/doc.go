@@ -15,6 +15,21 @@
 // localauthz.Facts by their JSON names, so any call the library can check
 // can be written as a case.
 //
+// # Unknown request keys
+//
+// A request may list "unknownContext": ["acs:SourceIp"], the condition
+// keys the client cannot know but KMS sees (KMS's "Policy condition keys"
+// page, https://www.alibabacloud.com/help/en/kms/security-and-compliance/condition-key,
+// names acs:SourceIp, which holds the client's public address only, and
+// acs:SourceVpc, set only when the request comes from a VPC). They are
+// marked with core.Context.SetUnknown, replacing any value the context
+// gives them. A decision that hinges on one is "Conditional" (expect it
+// with "expect": "Conditional"), and a case may name the keys it hinges on
+// with "conditionKeys" (compared as a set, ignoring case); the result's
+// JSON line then carries "conditionKeys" too. Without unknownContext every
+// key the context lacks is absent, as before. testdata/unknown-keys.json
+// holds examples.
+//
 // This package sits above both dialects and is the one place that knows
 // them both; it also offers the helpers that span them: [Dialect],
 // [DetectPolicy] (guess the dialect and kind of a document),
