@@ -19,17 +19,17 @@ import (
 // schema is that of the project's authz-cases/README.md; teams can keep
 // expected-access tests for their own policies in the same form.
 type Case struct {
-	Name      string         `json:"name"`
-	Policies  []Policy       `json:"policies"`
-	Request   Request        `json:"request"`
-	Expect    core.Effect    `json:"expect"`
-	Missing   []core.Missing `json:"missing"`
+	Name     string         `json:"name"`
+	Policies []Policy       `json:"policies"`
+	Request  Request        `json:"request"`
+	Expect   core.Effect    `json:"expect"`
+	Missing  []core.Missing `json:"missing"`
 	// ConditionKeys, when set, are the unknown keys a Conditional decision
 	// must name (Decision.ConditionKeys, compared as a set ignoring case).
 	ConditionKeys []string `json:"conditionKeys,omitempty"`
-	Source    string         `json:"source,omitempty"`
-	Ambiguous bool           `json:"ambiguous,omitempty"`
-	Notes     string         `json:"notes,omitempty"`
+	Source        string   `json:"source,omitempty"`
+	Ambiguous     bool     `json:"ambiguous,omitempty"`
+	Notes         string   `json:"notes,omitempty"`
 }
 
 // Policy is one policy of a case.
