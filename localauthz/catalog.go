@@ -51,7 +51,43 @@ const (
 	CondKeySourceVpc           = "acs:SourceVpc"           // client VPC
 	CondKeyCurrentTime         = "acs:CurrentTime"         // request time, ISO 8601
 	CondKeySecureTransport     = "acs:SecureTransport"     // HTTPS
+	CondKeyAccessID            = "acs:AccessId"            // the AccessKey ID of the request
+	CondKeyMFAPresent          = "acs:MFAPresent"          // the caller signed in with MFA
 )
+
+// universalConditionKeys are the Alibaba Cloud universal (acs:) condition
+// keys KMS supports. KMS's "Policy condition keys" page
+// (https://www.alibabacloud.com/help/en/kms/security-and-compliance/condition-key)
+// lists, under "Alibaba Cloud universal condition keys", acs:SourceIp ("the
+// public IP address of the client that sends the request", all KMS
+// OpenAPI operations) and acs:SourceVpc ("valid only when the request is
+// sent from an Alibaba Cloud VPC"; every action of the statement must
+// start with kms:), then further universal keys; the copy at hand was
+// read only that far, so the rest of the list is the keys issue 12 and
+// RAM's policy-element reference name for every service: acs:CurrentTime
+// (ISO 8601), acs:SecureTransport (HTTPS), acs:AccessId and acs:MFAPresent.
+// The KMS-specific keys the page lists are kms:tag/<TagKey>,
+// kms:EncryptionAlgorithm and kms:EncryptionContext:<Key> (see
+// knownKMSConditionKey).
+var universalConditionKeys = []string{
+	CondKeySourceIP, CondKeySourceVpc, CondKeyCurrentTime, CondKeySecureTransport, CondKeyAccessID, CondKeyMFAPresent,
+}
+
+// UniversalConditionKeys returns the Alibaba Cloud universal (acs:)
+// condition keys KMS supports, as its condition-key page spells them.
+// They are request facts: which of them a client knows (acs:SecureTransport,
+// acs:CurrentTime) and which only KMS sees (acs:SourceIp behind a NAT,
+// acs:SourceVpc) is for the caller to say, with [Context].SetUnknown.
+func UniversalConditionKeys() []string { return append([]string(nil), universalConditionKeys...) }
+
+func knownUniversalConditionKey(key string) bool {
+	for _, k := range universalConditionKeys {
+		if strings.EqualFold(k, key) {
+			return true
+		}
+	}
+	return false
+}
 
 const (
 	condKeyKMSPrefix     = "kms:" // kms: keys are per operation; acs: keys are global

@@ -24,7 +24,7 @@ const (
 	CodeCreateSecretChild    = "create-secret-child"        // CreateSecret granted on secret/* only (warning)
 	CodeNoAliasResource      = "no-alias-resource"          // key use granted without alias ARNs (info)
 	CodeKeyNotSupplied       = "key-not-supplied"           // condition key the actions never supply (warning/info)
-	CodeUnknownConditionKey  = core.CodeUnknownConditionKey // kms: key KMS does not define (warning)
+	CodeUnknownConditionKey  = core.CodeUnknownConditionKey // a key KMS's condition-key page does not list, in a kms:-only statement (warning)
 	CodeDuplicateSid         = core.CodeDuplicateSid        // two statements share a Sid (warning)
 	CodeSidCharset           = "sid-charset"                // Sid outside the documented characters (info)
 	CodeRootPrincipal        = "root-principal"             // :root in a key policy is read narrowly (info)
@@ -294,6 +294,10 @@ func (l *linter) conditions(sd *core.StatementDoc, cs *core.Statement) {
 			}
 		}
 		if !strings.HasPrefix(lk, condKeyKMSPrefix) {
+			if onlyKMSActions(sd) && !knownUniversalConditionKey(c.Key) {
+				l.add(SeverityWarning, CodeUnknownConditionKey, path, strconv.Quote(c.Key)+" is not a condition key KMS supports: its condition-key reference lists the universal keys "+
+					strings.Join(universalConditionKeys, ", ")+" and kms:tag/<TagKey>, kms:EncryptionAlgorithm, kms:EncryptionContext:<Key>; a key KMS never supplies is absent from every request")
+			}
 			continue
 		}
 		if !knownKMSConditionKey(c.Key) {
@@ -328,6 +332,23 @@ func (l *linter) conditions(sd *core.StatementDoc, cs *core.Statement) {
 			}
 		}
 	}
+}
+
+// onlyKMSActions reports whether every action of a statement is a kms:
+// action (key and secret policies always are): its conditions are then
+// KMS's to check; a statement that also names other services may use
+// their keys.
+func onlyKMSActions(sd *core.StatementDoc) bool {
+	if sd.NotAction {
+		return false
+	}
+	for _, a := range sd.Actions {
+		svc, _, ok := strings.Cut(a, ":")
+		if !ok || !strings.EqualFold(svc, "kms") {
+			return false
+		}
+	}
+	return len(sd.Actions) > 0
 }
 
 // scope checks that a key or secret policy's Allow actions are grantable.

@@ -129,3 +129,39 @@ func TestLintSeedPolicies(t *testing.T) {
 	assert.Empty(t, codes("seed001-manage-keys.ram.json", localauthz.RAMPolicy), "kms:TagResources and friends are known actions")
 	assert.Empty(t, codes("seed001-instance-region.ram.json", localauthz.RAMPolicy), "bss: actions and unprefixed condition keys are not KMS's to check")
 }
+
+// TestLintConditionKeysKMSListsNot: in a statement of kms: actions only, a
+// condition key that KMS's condition-key page does not list (a misspelt
+// universal key, another service's key) is a warning.
+func TestLintConditionKeysKMSListsNot(t *testing.T) {
+	tests := []struct {
+		name, cond, actions string
+		warn                bool
+	}{
+		{"listed universal key", `{"IpAddress":{"acs:SourceIp":"203.0.113.0/24"}}`, `"kms:Decrypt"`, false},
+		{"listed keys in any case", `{"StringEquals":{"ACS:SOURCEVPC":"vpc-1"},"Bool":{"acs:SecureTransport":"true","acs:MFAPresent":"true"},"DateLessThan":{"acs:CurrentTime":"2030-01-01"},"StringLike":{"acs:AccessId":"LTAI*"}}`, `"kms:Decrypt"`, false},
+		{"misspelt universal key", `{"IpAddress":{"acs:SourceIP4":"203.0.113.0/24"}}`, `"kms:Decrypt"`, true},
+		{"another service's key", `{"StringEquals":{"oss:Prefix":"x"}}`, `["kms:Decrypt","kms:Encrypt"]`, true},
+		{"other services in the statement", `{"StringEquals":{"oss:Prefix":"x"}}`, `["kms:Decrypt","oss:GetObject"]`, false},
+		{"every service", `{"StringEquals":{"acs:PrincipalRAMUserId":"x"}}`, `"*"`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := localauthz.LintDocument([]byte(stmt(`{"Effect":"Deny","Action":`+tt.actions+`,"Resource":"*","Condition":`+tt.cond+`}`)), localauthz.RAMPolicy)
+			var got []localauthz.Finding
+			for _, f := range fs {
+				if f.Code == localauthz.CodeUnknownConditionKey {
+					got = append(got, f)
+				}
+			}
+			if !tt.warn {
+				assert.Empty(t, got)
+				return
+			}
+			require.Len(t, got, 1, "%v", fs)
+			assert.Equal(t, localauthz.SeverityWarning, got[0].Severity)
+			assert.Contains(t, got[0].Message, "acs:SourceIp, acs:SourceVpc")
+		})
+	}
+	assert.Contains(t, localauthz.UniversalConditionKeys(), "acs:SourceIp")
+}
