@@ -112,9 +112,41 @@
 // [PolicySet.Preflight] returns a [Report] per call: the aggregated
 // decision, each requirement's decision, and [Report.Grants], the minimal
 // RAM policy (or key policy statement) that grants what is missing.
-// [Report.Text] and JSON renderings are provided. [FromAccessDenied] turns
+// [Report.Text] and JSON renderings are provided. A suggested grant never
+// drops or widens an existing condition: a pair that an Allow statement
+// grants under a condition the request does not meet is listed in
+// [Decision].Unmet ("ram[0] Statement[0] allows it when acs:SecureTransport
+// is true (Bool); the request has false") and gets no grant, and a key
+// policy statement suggested for the other side of such a cross-account
+// pair keeps the statement's conditions. [FromAccessDenied] turns
 // the AccessDeniedDetail of a real Forbidden.NoPermission error into a
 // Report in the same vocabulary.
+//
+// # Request keys the client does not know
+//
+// KMS's "Policy condition keys" page
+// (https://www.alibabacloud.com/help/en/kms/security-and-compliance/condition-key)
+// lists the request keys policies may test: the universal acs:SourceIp
+// (the client's public address only), acs:SourceVpc (only for requests
+// from a VPC) and the others of [UniversalConditionKeys], and the KMS
+// keys kms:tag/<TagKey>, kms:EncryptionAlgorithm and
+// kms:EncryptionContext:<Key>. A client often cannot know some of them
+// (its public address behind a NAT, its VPC). [Context].SetUnknown marks
+// them: a condition on an unknown key is neither met nor failed, for every
+// operator, and evaluation is three-valued. An explicit Deny that
+// definitely applies wins; else a Deny that maybe applies makes a request
+// that some Allow (definitely or maybe) grants [Conditional], and leaves
+// one no Allow grants an ImplicitDeny (the Deny could only deny more);
+// else a definite Allow allows and an Allow that maybe applies makes the
+// request Conditional. Across accounts both sides must allow: Allow and
+// Conditional is Conditional, Conditional and ImplicitDeny is
+// ImplicitDeny. [Decision].ConditionKeys names the unknown keys a
+// Conditional decision hinges on, [Report.Text] says "conditional on
+// acs:SourceIp (the client does not know it; KMS decides)", and no grant
+// is suggested for a Conditional requirement [unknown-key-conditional].
+// Reports aggregate ExplicitDeny, then ImplicitDeny, then Conditional,
+// then Allow. A request without unknown keys is decided exactly as
+// before: an absent key is absent.
 //
 // # Lint
 //
@@ -123,7 +155,9 @@
 // IP-only restrictions, unknown actions with a suggestion (and non-canonical
 // casing), key-policy actions outside the key-policy scope, acs:SourceVpc
 // with non-kms: actions, CreateSecret granted on secret/* only, key use
-// without alias ARNs, and condition keys the actions never supply.
+// without alias ARNs, condition keys the actions never supply, and, in
+// statements of kms: actions only, condition keys KMS's condition-key page
+// does not list.
 //
 // # Assumptions
 //

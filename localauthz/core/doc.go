@@ -5,8 +5,8 @@
 // and set quantifiers ([Condition]), principals ([Principal]), the
 // allocation-free evaluation of a statement list ([EvalStatements] with
 // a [Trace]), and the vocabulary every dialect shares: [Decision],
-// [Effect], [Missing], [Context], [Policy], [PolicyError], [Finding] and
-// [Assumption].
+// [Effect], [Missing], [Unmet], [Context], [Policy], [PolicyError], [Finding]
+// and [Assumption].
 //
 // Applications use a dialect, not this package: localauthz.ParsePolicy
 // and localauthz.PolicySet for Alibaba Cloud, huawei.ParsePolicy and
@@ -28,6 +28,21 @@
 // on a key whose [KeyClass] the requested [Action] does not supply sees
 // the key absent. A Deny whose condition cannot be evaluated
 // ([Condition].Never) applies. None of this allocates.
+//
+// A key marked with [Context.SetUnknown] is neither present nor absent:
+// the caller cannot know its value, KMS can. A condition on it is unknown
+// for every operator (negated, IfExists, ForAnyValue: and ForAllValues:
+// forms included: KMS may find the key absent, or present with any
+// values), so a statement matches, does not (some condition fails), or
+// maybe matches; [EvalMatch] reports all three and [Trace.HingeKeys] the
+// keys. A condition that never matches is decided without its key.
+// [EvalStatements] is the two-valued form, which counts a Deny that maybe
+// matches as matching. Dialects combine the outcomes with [Tri] and decide
+// [Conditional] where the outcome hinges on an unknown key; [Aggregate]
+// ranks ExplicitDeny, ImplicitDeny, Conditional, Allow. Allow statements
+// that covered a request but failed a condition on a known key are kept in
+// the trace ([Trace.Blocked]) so that a dialect can name them ([Unmet])
+// instead of suggesting a grant that drops the condition.
 //
 // # Assumptions
 //
