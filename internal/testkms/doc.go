@@ -64,8 +64,28 @@
 // roles. Malformed policies are refused with a *refpolicy.Error naming the
 // JSON path.
 //
-// [Server.Reset] drops all state but the listener, so that one server can
-// serve many independent scenarios in turn.
+// [Server.Reset] drops all state but the listeners (instance gateways
+// included), so that one server can serve many independent scenarios in
+// turn.
+//
+// # Instance gateways
+//
+// [Server.StartInstanceGateway] (or [Server.NewInstanceGateway]) adds the
+// dedicated gateway of a KMS 3.0 instance, <instance-id>.cryptoservice.kms.aliyuncs.com:
+// a second loopback listener, always HTTPS under its own generated CA
+// ([Gateway.CertPool] for kmsclient.Config.RootCAs), on the same state. As
+// Alibaba's "Classic KMS SDK" guide describes the real one, it serves the
+// cryptographic calls (Encrypt, Decrypt, GenerateDataKey,
+// GenerateDataKeyWithoutPlaintext) and GetSecretValue, for the keys and
+// secrets of its instance only, and refuses ReEncrypt, every management
+// call (DescribeKey, DescribeSecret, GetKeyPolicy, GetSecretPolicy,
+// ListAliasesByKeyId, ...) and STS and RAM with 400 UnsupportedOperation
+// (the code the Decrypt API page and the KMS instance API's common error
+// codes list; its message, and the answer to STS and RAM calls, are
+// emulator choices). [Gateway.Calls] counts the gateway's requests, which
+// [Server.Calls] (the shared endpoint's) does not include;
+// [Server.ManagementCalls] counts management requests on every listener,
+// so that a test can assert that a data path made none.
 //
 // # STS and RAM
 //

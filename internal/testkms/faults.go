@@ -245,40 +245,68 @@ func (cc *callCounter) add(action string) {
 	cc.total++
 }
 
-// Calls returns how many requests for API action (e.g. "GenerateDataKey",
-// "GetCallerIdentity", "ListPoliciesForUser"; a "kms:", "sts:" or "ram:"
-// prefix is accepted too) reached the server since the last ResetCalls,
-// including rejected and faulted ones. Counting is by Action name only, for
-// every product.
-func (s *Server) Calls(action string) int {
-	s.calls.mu.Lock()
-	defer s.calls.mu.Unlock()
-	return s.calls.counts[apiName(action)]
+func (cc *callCounter) get(action string) int {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.counts[apiName(action)]
 }
 
-// TotalCalls returns how many requests with an Action reached the server
-// since the last ResetCalls.
-func (s *Server) TotalCalls() int {
-	s.calls.mu.Lock()
-	defer s.calls.mu.Unlock()
-	return s.calls.total
+func (cc *callCounter) sum() int {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.total
 }
 
-// CallCounts returns a copy of the per-action counters.
-func (s *Server) CallCounts() map[string]int {
-	s.calls.mu.Lock()
-	defer s.calls.mu.Unlock()
-	out := make(map[string]int, len(s.calls.counts))
-	for k, v := range s.calls.counts {
+func (cc *callCounter) snapshot() map[string]int {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	out := make(map[string]int, len(cc.counts))
+	for k, v := range cc.counts {
 		out[k] = v
 	}
 	return out
 }
 
-// ResetCalls zeroes the call counters.
+func (cc *callCounter) reset() {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	cc.counts = nil
+	cc.total = 0
+}
+
+// Calls returns how many requests for API action (e.g. "GenerateDataKey",
+// "GetCallerIdentity", "ListPoliciesForUser"; a "kms:", "sts:" or "ram:"
+// prefix is accepted too) reached the server's shared endpoint
+// ([Server.Endpoint]) since the last ResetCalls, including rejected and
+// faulted ones. Counting is by Action name only, for every product.
+// Requests to an instance gateway are counted by [Gateway.Calls] instead.
+func (s *Server) Calls(action string) int { return s.calls.get(action) }
+
+// TotalCalls returns how many requests with an Action reached the shared
+// endpoint since the last ResetCalls.
+func (s *Server) TotalCalls() int { return s.calls.sum() }
+
+// CallCounts returns a copy of the shared endpoint's per-action counters.
+func (s *Server) CallCounts() map[string]int { return s.calls.snapshot() }
+
+// ManagementCalls returns how many KMS management requests (every
+// implemented KMS action but the data-path ones an instance gateway serves,
+// and but ReEncrypt; see [Gateway]) reached any listener of the server, the
+// shared endpoint and every instance gateway, since the last ResetCalls,
+// refused ones included. STS and RAM requests are not counted here; see
+// Calls and [Gateway.Calls].
+func (s *Server) ManagementCalls() int { return s.mgmtCalls.sum() }
+
+// ManagementCallCounts returns a copy of the per-action counters behind
+// [Server.ManagementCalls].
+func (s *Server) ManagementCallCounts() map[string]int { return s.mgmtCalls.snapshot() }
+
+// ResetCalls zeroes the call counters: the shared endpoint's, the
+// management counters and every instance gateway's.
 func (s *Server) ResetCalls() {
-	s.calls.mu.Lock()
-	defer s.calls.mu.Unlock()
-	s.calls.counts = nil
-	s.calls.total = 0
+	s.calls.reset()
+	s.mgmtCalls.reset()
+	for _, g := range s.gatewayList() {
+		g.calls.reset()
+	}
 }

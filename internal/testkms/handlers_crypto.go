@@ -154,6 +154,9 @@ func (c *call) blobKey(param string) (*openedBlob, *apiError) {
 	if ref == nil {
 		return nil, errInvalidCiphertext()
 	}
+	if !c.inScope(ref.instanceID) {
+		return nil, errKeyNotFound(b.keyID) // an instance gateway serves its own keys only
+	}
 	kv := ref.version(b.versionID)
 	if kv == nil {
 		return nil, errInvalidCiphertext()

@@ -69,7 +69,11 @@ func (c *call) lookupKey(param string, allowAlias bool) (*keyRef, *apiError) {
 	}
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
-	return c.s.resolveKeyLocked(c.id.cred.AccountID, c.region, param, ref, allowAlias)
+	kr, err := c.s.resolveKeyLocked(c.id.cred.AccountID, c.region, param, ref, allowAlias)
+	if err == nil && !c.inScope(kr.instanceID) {
+		return nil, errKeyNotFound(ref) // an instance gateway serves its own keys only
+	}
+	return kr, err
 }
 
 // lookupSecret resolves the secret named by the SecretName parameter, a
@@ -81,7 +85,11 @@ func (c *call) lookupSecret() (*secret, *apiError) {
 	}
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
-	return c.s.resolveSecretLocked(c.id.cred.AccountID, c.region, name)
+	sec, err := c.s.resolveSecretLocked(c.id.cred.AccountID, c.region, name)
+	if err == nil && !c.inScope(sec.instanceID) {
+		return nil, errSecretNotFound("secret " + name) // an instance gateway serves its own secrets only
+	}
+	return sec, err
 }
 
 // resolveSecretLocked finds a secret by name, or by ARN (which may name

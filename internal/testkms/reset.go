@@ -4,8 +4,9 @@ package testkms
 // its listener: every account but the default one, every credential, key,
 // alias and secret, the RAM policies, groups and users, the Authorizer
 // (policies are no longer enforced), every fault and forced denial, the
-// call counts and the remembered signature nonces are dropped. The
-// endpoint, region, CA and the default secrets key stay.
+// call counts (every gateway's too) and the remembered signature nonces
+// are dropped. The endpoint, region, CA, instance gateways and the default
+// secrets key stay.
 //
 // It lets one server serve many independent scenarios in turn, in constant
 // memory and file descriptors. Call it only when no request is in flight:

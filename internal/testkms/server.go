@@ -68,13 +68,20 @@ type Server struct {
 	// New.
 	products map[string]*product
 
-	nonces   nonceCache
-	faults   *faultSet
-	calls    callCounter
-	authz    atomic.Pointer[authorizerBox]
-	panics   atomic.Int64 // handler panics recovered, for tests
-	inflight atomic.Int64 // requests being served
-	closing  atomic.Bool  // set by Close; silences the request log
+	nonces    nonceCache
+	faults    *faultSet
+	calls     callCounter // requests to the shared endpoint
+	mgmtCalls callCounter // KMS management requests on every listener
+	authz     atomic.Pointer[authorizerBox]
+	panics    atomic.Int64 // handler panics recovered, for tests
+	inflight  atomic.Int64 // requests being served
+	closing   atomic.Bool  // set by Close; silences the request log
+
+	// gwMu guards gateways, the instance gateways started on this server,
+	// and gwClosed, set when Close starts.
+	gwMu     sync.Mutex
+	gateways []*Gateway
+	gwClosed bool
 
 	// mu guards the emulated cloud state below and identity.expired.
 	mu         sync.Mutex
@@ -109,7 +116,7 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("testkms: listen: %w", err)
 	}
 	if opts.TLS {
-		ca, err := newTestCA()
+		ca, err := newTestCA("testkms test CA")
 		if err != nil {
 			ln.Close()
 			return nil, err
@@ -191,10 +198,18 @@ func Start(tb testing.TB, opts ...Options) *Server {
 	return s
 }
 
-// Close stops the server and closes all its connections. Requests in flight
-// see their context cancelled. Close is idempotent.
+// Close stops the server and its instance gateways and closes all their
+// connections. Requests in flight see their context cancelled. Close is
+// idempotent.
 func (s *Server) Close() error {
 	s.closed.Do(func() {
+		s.gwMu.Lock()
+		s.gwClosed = true
+		gws := s.gateways
+		s.gwMu.Unlock()
+		for _, g := range gws {
+			_ = g.Close()
+		}
 		if s.httpSrv == nil {
 			return
 		}
@@ -263,6 +278,7 @@ type call struct {
 	region    string
 	id        *identity // nil until authenticated
 	product   *product
+	gw        *Gateway // the instance gateway that received the request, nil for the shared endpoint
 }
 
 // principal returns the caller's principal ARN once known.
@@ -276,6 +292,9 @@ func (c *call) principal() string {
 // hostID is the HostId of answers, e.g. "kms.cn-hangzhou.aliyuncs.com" or,
 // for a central product, "ram.aliyuncs.com".
 func (c *call) hostID() string {
+	if c.gw != nil {
+		return c.gw.Host()
+	}
 	code := "kms"
 	if c.product != nil {
 		code = c.product.code
@@ -300,11 +319,15 @@ var regionPattern = regexp.MustCompile(`^[a-z]{2,}(-[a-z0-9]+)+$`)
 // ServeHTTP answers one RPC request. Server implements http.Handler so that
 // it can also be mounted elsewhere (FaultReset then needs a writer that
 // supports hijacking).
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, r, nil) }
+
+// serve answers one RPC request received by gateway gw (nil for the shared
+// endpoint).
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, gw *Gateway) {
 	s.inflight.Add(1)
 	defer s.inflight.Add(-1)
 	rw := &recordingWriter{ResponseWriter: w}
-	c := &call{s: s, r: r, w: w, requestID: newRequestID(), now: s.now(), region: s.region}
+	c := &call{s: s, r: r, w: w, requestID: newRequestID(), now: s.now(), region: s.region, gw: gw}
 	defer func() {
 		if v := recover(); v != nil {
 			s.panics.Add(1)
@@ -314,7 +337,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if rw.wrote {
-			s.log("testkms: %s %q principal=%q status=%d code=%q", r.Method, c.action, c.principal(), rw.status, rw.code)
+			if gw != nil {
+				s.log("testkms: gateway %s: %s %q principal=%q status=%d code=%q", gw.instanceID, r.Method, c.action, c.principal(), rw.status, rw.code)
+			} else {
+				s.log("testkms: %s %q principal=%q status=%d code=%q", r.Method, c.action, c.principal(), rw.status, rw.code)
+			}
 		}
 	}()
 
@@ -327,10 +354,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// included, carries the product's HostId.
 	c.product = s.products[c.params.Get("Version")]
 	if c.action != "" {
-		s.calls.add(c.action)
+		if gw != nil {
+			gw.calls.add(c.action)
+		} else {
+			s.calls.add(c.action)
+		}
+		if isManagementAction(c.product, c.action) {
+			s.mgmtCalls.add(c.action)
+		}
 	}
 	if rid := c.params.Get("RegionId"); rid != "" {
 		c.region = rid
+	}
+	if gw != nil && !gatewayServes(c.product, c.action) {
+		c.writeError(rw, errUnsupportedOperation(c.action))
+		return
 	}
 
 	if !c.networkFaults() {

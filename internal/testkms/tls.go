@@ -15,15 +15,15 @@ import (
 )
 
 // testCA is a throwaway certificate authority and the server certificate it
-// issued for 127.0.0.1, ::1 and localhost. Keys are ECDSA P-256 and live only
-// in memory.
+// issued for 127.0.0.1, ::1, localhost and any extra DNS names. Keys are
+// ECDSA P-256 and live only in memory.
 type testCA struct {
 	caPEM  []byte
 	pool   *x509.CertPool
 	server tls.Certificate
 }
 
-func newTestCA() (*testCA, error) {
+func newTestCA(commonName string, dnsNames ...string) (*testCA, error) {
 	now := time.Now() // certificates use the real clock, not Options.Now
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -31,7 +31,7 @@ func newTestCA() (*testCA, error) {
 	}
 	caTmpl := &x509.Certificate{
 		SerialNumber:          serial(),
-		Subject:               pkix.Name{Organization: []string{"testkms"}, CommonName: "testkms test CA"},
+		Subject:               pkix.Name{Organization: []string{"testkms"}, CommonName: commonName},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(7 * 24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
@@ -59,7 +59,7 @@ func newTestCA() (*testCA, error) {
 		NotAfter:     now.Add(7 * 24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
+		DNSNames:     append([]string{"localhost"}, dnsNames...),
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
 	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, caCert, &leafKey.PublicKey, caKey)
