@@ -22,7 +22,7 @@ func FuzzParsePolicy(f *testing.F) {
 			f.Add(data, uint8(1))
 		}
 	}
-	for _, file := range []string{"testdata/conformance/ram-kms.json", "testdata/extra-cases.json"} {
+	for _, file := range []string{"testdata/conformance/ram-kms.json", "testdata/extra-cases.json", "testdata/unknown-keys.json"} {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			continue
@@ -94,8 +94,45 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 		set.Evaluate(localauthz.Request{Principal: "acs:sts::1111111111111111:assumed-role/r/s", Action: "kms:Decrypt",
 			Resource: resource, InKMSInstance: true, Context: localauthz.Context{"acs:SourceIp": {"10.0.0.1"}, "acs:CurrentTime": {"2020-01-01"}}})
+		checkUnknownSoundness(t, &set, resource)
 		localauthz.Lint(p)
 	})
+}
+
+// checkUnknownSoundness: a decision made with acs:SourceIp and
+// acs:SourceVpc unknown that is not Conditional must hold whatever KMS
+// finds for them: Allow and ExplicitDeny stay, ImplicitDeny never becomes
+// Allow, with the keys absent or present.
+func checkUnknownSoundness(t *testing.T, set *localauthz.PolicySet, resource string) {
+	for _, principal := range []string{"acs:ram::1111111111111111:user/alice", "acs:ram::2222222222222222:user/bob", "acs:ram::1111111111111111:root"} {
+		unknown := localauthz.Context{"acs:SecureTransport": {"true"}}
+		unknown.SetUnknown("acs:SourceIp", "acs:SourceVpc")
+		req := localauthz.Request{Principal: principal, Action: "kms:Decrypt", Resource: resource, InKMSInstance: true, Context: unknown}
+		du := set.Evaluate(req)
+		if du.Effect == localauthz.Conditional {
+			if len(du.ConditionKeys) == 0 {
+				t.Fatalf("Conditional without condition keys: %+v", du)
+			}
+			continue
+		}
+		if len(du.ConditionKeys) != 0 {
+			t.Fatalf("%s names condition keys %v", du.Effect, du.ConditionKeys)
+		}
+		for _, ctx := range []localauthz.Context{
+			{"acs:SecureTransport": {"true"}},
+			{"acs:SecureTransport": {"true"}, "acs:SourceIp": {"10.0.0.1"}, "acs:SourceVpc": {"vpc-1"}},
+			{"acs:SecureTransport": {"true"}, "acs:SourceIp": {"203.0.113.9"}, "acs:SourceVpc": {""}},
+		} {
+			req.Context = ctx
+			d := set.Evaluate(req)
+			switch {
+			case du.Effect == localauthz.Allow && d.Effect != localauthz.Allow,
+				du.Effect == localauthz.ExplicitDeny && d.Effect != localauthz.ExplicitDeny,
+				du.Effect == localauthz.ImplicitDeny && d.Effect == localauthz.Allow:
+				t.Fatalf("%s with the keys unknown, %s with %v", du.Effect, d.Effect, ctx)
+			}
+		}
+	}
 }
 
 // FuzzContextJSON checks the condition-context decoder (used by case files
@@ -104,6 +141,7 @@ func FuzzContextJSON(f *testing.F) {
 	f.Add([]byte(`{"acs:SourceIp":"10.0.0.1","kms:tag/env":["a","b"],"n":3,"b":true}`))
 	f.Add([]byte(`{"x":{"y":1}}`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"acs:SourceIp":null,"acs:SourceVpc":["<unknown>"]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var c localauthz.Context
 		if err := json.Unmarshal(data, &c); err != nil {
@@ -111,6 +149,20 @@ func FuzzContextJSON(f *testing.F) {
 		}
 		for k := range c {
 			_, _ = c.Get(k)
+		}
+		// unknown marks survive a round trip, and only they
+		once, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back localauthz.Context
+		if err := json.Unmarshal(once, &back); err != nil {
+			t.Fatalf("%s: %v", once, err)
+		}
+		for k := range c {
+			if c.Unknown(k) != back.Unknown(k) {
+				t.Fatalf("key %q: unknown %v, after a round trip %v", k, c.Unknown(k), back.Unknown(k))
+			}
 		}
 	})
 }

@@ -105,6 +105,27 @@ func FuzzParseHuaweiPolicy(f *testing.F) {
 				t.Fatalf("evaluation error: %v", d.Err)
 			}
 		}
+		// a decision made with g:SourceIp and kms:GrantOperations unknown
+		// that is not Conditional holds whatever the service finds for them
+		unknown := huawei.Context{"g:CurrentTime": {"2025-01-01T00:00:00Z"}}
+		unknown.SetUnknown("g:SourceIp", "kms:GrantOperations")
+		req := huawei.Request{Principal: hwAlice, Action: "kms:cmk:decryptData", Resource: hwKey, Context: unknown}
+		du := set.Evaluate(req)
+		if du.Effect == huawei.Conditional && len(du.ConditionKeys) == 0 {
+			t.Fatalf("Conditional without condition keys")
+		}
+		if du.Effect != huawei.Conditional {
+			for _, c := range []huawei.Context{{"g:CurrentTime": {"2025-01-01T00:00:00Z"}}, ctx} {
+				req.Context = c
+				d := set.Evaluate(req)
+				switch {
+				case du.Effect == huawei.Allow && d.Effect != huawei.Allow,
+					du.Effect == huawei.ExplicitDeny && d.Effect != huawei.ExplicitDeny,
+					du.Effect == huawei.ImplicitDeny && d.Effect == huawei.Allow:
+					t.Fatalf("%s with the keys unknown, %s with %v", du.Effect, d.Effect, c)
+				}
+			}
+		}
 		huawei.Lint(p)
 	})
 }
