@@ -71,3 +71,33 @@ func BenchmarkEvaluate(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEvaluateUnknownKeys is BenchmarkEvaluate with acs:SourceIp
+// unknown: the conditional Deny on it maybe applies, so the decision is
+// Conditional (one allocation: Decision.ConditionKeys).
+func BenchmarkEvaluateUnknownKeys(b *testing.B) {
+	set := benchSet(b)
+	ctx := localauthz.Context{
+		"acs:CurrentTime":     {"2026-03-31T09:00:00Z"},
+		"acs:SecureTransport": {"true"},
+		"kms:tag/Project":     {"apollo"},
+	}
+	ctx.SetUnknown("acs:SourceIp")
+	req := localauthz.Request{
+		Principal:     "acs:ram::1111111111111111:user/alice",
+		Action:        "kms:Decrypt",
+		Resource:      "acs:kms:cn-hangzhou:1111111111111111:key/key-0001",
+		Context:       ctx,
+		InKMSInstance: true,
+	}
+	if d := set.Evaluate(req); d.Effect != localauthz.Conditional {
+		b.Fatalf("decision %s, want Conditional", d.Effect)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if d := set.Evaluate(req); d.Effect != localauthz.Conditional {
+			b.Fatal("not conditional")
+		}
+	}
+}

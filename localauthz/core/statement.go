@@ -86,25 +86,31 @@ type Trace struct {
 	DenyUndecidable bool
 
 	// unknown keys tested by statements that maybe match, by effect
-	unkAllow, unkDeny   [maxTracedKeys]string
+	unkAllow, unkDeny   [maxUnknownKeys]string
 	nUnkAllow, nUnkDeny int
 	// Allow statements that covered the request but whose condition failed
-	blocked  [maxTracedKeys]blockedAllow
+	blocked  [maxBlocked]blockedAllow
 	nBlocked int
 }
+
+// Bounds of what a Trace keeps about unknown keys and blocked Allows.
+const (
+	maxUnknownKeys = 4
+	maxBlocked     = 4
+)
 
 type blockedAllow struct {
 	st   *Statement
 	cond *Condition
 }
 
-func addKey(list *[maxTracedKeys]string, n *int, key string) {
+func addKey(list *[maxUnknownKeys]string, n *int, key string) {
 	for i := 0; i < *n; i++ {
 		if strings.EqualFold(list[i], key) {
 			return
 		}
 	}
-	if *n < maxTracedKeys {
+	if *n < maxUnknownKeys {
 		list[*n] = key
 		*n++
 	}
@@ -381,7 +387,6 @@ func TriOf(definite, maybe bool) Tri {
 // decided without the key, unknown or not.
 func (s *Statement) conditionsMatch(ctx Context, keys KeyClass, tr *Trace) Tri {
 	negAbsent, allAbsent := false, false
-	var unk [maxTracedKeys]string
 	nUnk := 0
 	for i := range s.Conds {
 		c := &s.Conds[i]
@@ -397,7 +402,7 @@ func (s *Statement) conditionsMatch(ctx Context, keys KeyClass, tr *Trace) Tri {
 			vals = ctx.lookup(c.Key)
 		}
 		if !c.Never && isUnknown(vals) {
-			addKey(&unk, &nUnk, c.Key)
+			nUnk++
 			continue
 		}
 		ok, absent := c.eval(vals)
@@ -407,7 +412,7 @@ func (s *Statement) conditionsMatch(ctx Context, keys KeyClass, tr *Trace) Tri {
 			} else {
 				tr.addFailed(c)
 			}
-			if !s.Deny && tr.nBlocked < maxTracedKeys {
+			if !s.Deny && tr.nBlocked < maxBlocked {
 				tr.blocked[tr.nBlocked] = blockedAllow{st: s, cond: c}
 				tr.nBlocked++
 			}
@@ -430,11 +435,16 @@ func (s *Statement) conditionsMatch(ctx Context, keys KeyClass, tr *Trace) Tri {
 		tr.ForAllAbsent = true
 	}
 	if nUnk > 0 {
-		for _, k := range unk[:nUnk] {
+		// rare: record the unknown keys the statement hinges on
+		for i := range s.Conds {
+			c := &s.Conds[i]
+			if c.Never || !(c.Class == 0 || keys&c.Class != 0) || !isUnknown(ctx.lookup(c.Key)) {
+				continue
+			}
 			if s.Deny {
-				addKey(&tr.unkDeny, &tr.nUnkDeny, k)
+				addKey(&tr.unkDeny, &tr.nUnkDeny, c.Key)
 			} else {
-				addKey(&tr.unkAllow, &tr.nUnkAllow, k)
+				addKey(&tr.unkAllow, &tr.nUnkAllow, c.Key)
 			}
 		}
 		return Maybe
