@@ -3,7 +3,6 @@ package testkms
 import (
 	"encoding/base64"
 	"encoding/json"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -24,8 +23,11 @@ type AuthzRequest struct {
 	// Resource is the resource ARN, e.g. acs:kms:<region>:<uid>:key/<id>, or
 	// "*" for calls that act on no resource (DescribeRegions).
 	Resource string
-	// Context holds condition keys: acs:SourceIp, acs:CurrentTime
-	// (RFC 3339, UTC), acs:SecureTransport ("true"/"false"), and
+	// Context holds condition keys: acs:CurrentTime (RFC 3339, UTC),
+	// acs:SecureTransport ("true"/"false"), acs:SourceIp (only a public
+	// address: the client's own, or one set with SetRequestFacts; absent
+	// on loopback and from a VPC), acs:SourceVpc (only for requests from a
+	// VPC, see RequestFacts), and
 	// kms:tag/<TagKey> for each tag of the resource when the action carries
 	// them (the KMS condition-key reference's list for keys, e.g.
 	// kms:DescribeKey but not kms:ListAliasesByKeyId; see keyTagActions).
@@ -195,9 +197,7 @@ func (c *call) conditionContext(tags map[string]string) map[string]string {
 		"acs:CurrentTime":     c.now.UTC().Format(time.RFC3339),
 		"acs:SecureTransport": boolString(c.r.TLS != nil),
 	}
-	if host, _, err := net.SplitHostPort(c.r.RemoteAddr); err == nil {
-		ctx["acs:SourceIp"] = host
-	}
+	c.sourceKeys(ctx)
 	for k, v := range tags {
 		ctx["kms:tag/"+k] = v
 	}

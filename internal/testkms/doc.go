@@ -48,9 +48,16 @@
 // kms:GetSecretValue on the secret and kms:Decrypt on its key when the key is
 // a customer key; a key named by alias is checked on the alias ARN as well.
 // Each [AuthzRequest] carries the key or secret policy and the condition keys
-// acs:SourceIp, acs:CurrentTime, acs:SecureTransport and, for the actions
-// the KMS condition-key reference lists (and the secret actions),
-// kms:tag/<key>.
+// acs:CurrentTime, acs:SecureTransport and, for the actions the KMS
+// condition-key reference lists (and the secret actions), kms:tag/<key>.
+// acs:SourceIp and acs:SourceVpc are present as KMS's condition-key page
+// defines them: acs:SourceIp is "the public IP address of the client" only,
+// so the client's loopback address never is; acs:SourceVpc only for a
+// request "sent from an Alibaba Cloud VPC". Tests say where a caller is
+// with [RequestFacts]: per access key ([Server.SetRequestFacts]) over a
+// listener's default ([Server.SetListenerFacts] for the shared endpoint,
+// [GatewayOptions].Facts and [Gateway.SetRequestFacts] for an instance
+// gateway).
 // [Server.Deny] forces denials regardless of the Authorizer.
 //
 // [Server.EnforcePolicies] decides checks with the emulator's own reference

@@ -73,7 +73,13 @@ func errUnsupportedOperation(action string) *apiError {
 }
 
 // GatewayOptions configure an instance gateway.
-type GatewayOptions struct{}
+type GatewayOptions struct {
+	// Facts say where the gateway's requests come from when their
+	// credential says nothing else (see [Server.SetRequestFacts]). A real
+	// gateway is reached from a VPC: give Facts.SourceVPC to have
+	// acs:SourceVpc present. [Server.Reset] returns the gateway to these.
+	Facts RequestFacts
+}
 
 // Gateway is the dedicated gateway of a KMS 3.0 instance: a second listener
 // of a [Server], on its own loopback port, always HTTPS with a certificate
@@ -110,6 +116,7 @@ type Gateway struct {
 	served   chan struct{}
 	ca       *testCA
 	calls    callCounter
+	facts    atomic.Pointer[RequestFacts] // the listener's default
 	inflight atomic.Int64
 	closed   sync.Once
 	closeErr error
@@ -126,10 +133,15 @@ func (s *Server) NewInstanceGateway(instanceID string, opts GatewayOptions) (*Ga
 	if !instanceIDPattern.MatchString(instanceID) {
 		return nil, fmt.Errorf("testkms: instance id %q is not a DNS label (want e.g. kst-hzz6abc)", instanceID)
 	}
+	if err := opts.Facts.validate(); err != nil {
+		return nil, err
+	}
 	g := &Gateway{
 		s: s, instanceID: instanceID, host: instanceID + ".cryptoservice.kms.aliyuncs.com",
 		opts: opts, served: make(chan struct{}),
 	}
+	f := opts.Facts
+	g.facts.Store(&f)
 	ca, err := newTestCA("testkms instance CA "+instanceID, g.host)
 	if err != nil {
 		return nil, err

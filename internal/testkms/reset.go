@@ -4,6 +4,7 @@ package testkms
 // its listener: every account but the default one, every credential, key,
 // alias and secret, the RAM policies, groups and users, the Authorizer
 // (policies are no longer enforced), every fault and forced denial, the
+// request facts (a gateway's return to its GatewayOptions.Facts), the
 // call counts (every gateway's too) and the remembered signature nonces
 // are dropped. The endpoint, region, CA, instance gateways and the default
 // secrets key stay.
@@ -17,6 +18,7 @@ func (s *Server) Reset() {
 	s.authz.Store(nil)
 	s.ClearFaults()
 	s.ResetCalls()
+	s.resetFacts()
 
 	s.nonces.mu.Lock()
 	s.nonces.seen = nil

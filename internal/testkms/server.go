@@ -72,6 +72,7 @@ type Server struct {
 	faults    *faultSet
 	calls     callCounter // requests to the shared endpoint
 	mgmtCalls callCounter // KMS management requests on every listener
+	facts     requestFacts
 	authz     atomic.Pointer[authorizerBox]
 	panics    atomic.Int64 // handler panics recovered, for tests
 	inflight  atomic.Int64 // requests being served

@@ -167,7 +167,7 @@ func TestEvaluate(t *testing.T) {
 func TestConditions(t *testing.T) {
 	ctx := map[string]string{
 		"acs:SourceIp": "127.0.0.1", "acs:CurrentTime": "2026-12-04T10:00:00Z", "acs:SecureTransport": "false",
-		"kms:tag/env": "prod", "kms:tag/tier": "5",
+		"kms:tag/env": "prod", "kms:tag/tier": "5", "acs:SourceVpc": "vpc-app",
 	}
 	for _, tc := range []struct {
 		op, key, vals string // vals as JSON
@@ -217,6 +217,11 @@ func TestConditions(t *testing.T) {
 		{"NotIpAddress", "acs:SourceIp", `"10.0.0.0/8"`, true},
 		{"IpAddress", "acs:VpcSourceIp", `"10.0.0.0/8"`, false},
 		{"NotIpAddress", "acs:VpcSourceIp", `"10.0.0.0/8"`, true},
+		{"StringEquals", "acs:SourceVpc", `"vpc-app"`, true},
+		{"StringEquals", "acs:SourceVpc", `"vpc-other"`, false},
+		{"StringLike", "acs:SourceVpc", `"vpc-*"`, true},
+		{"StringNotEquals", "acs:SourceVpc", `"vpc-app"`, false},
+		{"IpAddress", "acs:SourceVpc", `"10.0.0.0/8"`, false}, // not an address: matches nothing
 	} {
 		t.Run(tc.op+" "+tc.key+" "+tc.vals, func(t *testing.T) {
 			doc := ram(`{"Effect":"Allow","Action":"kms:*","Resource":"*","Condition":{"` + tc.op + `":{"` + tc.key + `":` + tc.vals + `}}}`)
