@@ -132,7 +132,7 @@ func TestSourceConditionsEnforced(t *testing.T) {
 	vpcUser := f.srv.AddUser(acct, "vpcuser")
 	guarded := f.srv.AddUser(acct, "guarded")
 	for user, doc := range map[string]string{
-		"office": `{"Effect":"Allow","Action":"kms:Encrypt","Resource":"` + keyARN + `","Condition":{"IpAddress":{"acs:SourceIp":"203.0.113.0/24"}}}`,
+		"office":  `{"Effect":"Allow","Action":"kms:Encrypt","Resource":"` + keyARN + `","Condition":{"IpAddress":{"acs:SourceIp":"203.0.113.0/24"}}}`,
 		"vpcuser": `{"Effect":"Allow","Action":"kms:Encrypt","Resource":"` + keyARN + `","Condition":{"StringEquals":{"acs:SourceVpc":"vpc-app"}}}`,
 		"guarded": `{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*"},
 			{"Effect":"Deny","Action":"kms:*","Resource":"*","Condition":{"NotIpAddress":{"acs:SourceIp":"203.0.113.0/24"}}}`,
