@@ -69,3 +69,23 @@ func ExampleParsePolicy_error() {
 	// Output:
 	// localauthz: Statement[0].Condition.StringEqualsIfExists (line 3, column 19): RAM does not support ...IfExists operators; expected StringEquals
 }
+
+// A client behind a NAT cannot know the public address KMS sees. Marked
+// unknown, acs:SourceIp makes a decision that hinges on it Conditional:
+// KMS decides, and no grant that would drop the condition is suggested.
+func ExampleContext_SetUnknown() {
+	p := localauthz.MustParsePolicy(`{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:GenerateDataKey",
+	  "Resource":"*","Condition":{"IpAddress":{"acs:SourceIp":"116.62.0.0/24"}}}]}`, localauthz.RAMPolicy)
+	var set localauthz.PolicySet
+	if err := set.Add(p, ""); err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := localauthz.Context{"acs:SecureTransport": {"true"}}
+	ctx.SetUnknown("acs:SourceIp")
+	rep := set.Check("acs:ram::1111111111111111:user/alice", localauthz.Call{
+		Operation: "GenerateDataKey", Resource: "acs:kms:cn-hangzhou:1111111111111111:key/key-1", Context: ctx})
+	fmt.Println(rep.Decision.Effect, rep.Decision.ConditionKeys, len(rep.Grants()))
+	// Output:
+	// Conditional [acs:SourceIp] 0
+}

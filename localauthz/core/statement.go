@@ -116,22 +116,6 @@ func addKey(list *[maxUnknownKeys]string, n *int, key string) {
 	}
 }
 
-// UnknownKeys returns the unknown condition keys (see
-// [Context.SetUnknown]) tested by Allow statements (deny false) or Deny
-// statements (deny true) that maybe matched, or nil.
-func (t *Trace) UnknownKeys(deny bool) []string {
-	if deny {
-		if t.nUnkDeny == 0 {
-			return nil
-		}
-		return append([]string(nil), t.unkDeny[:t.nUnkDeny]...)
-	}
-	if t.nUnkAllow == 0 {
-		return nil
-	}
-	return append([]string(nil), t.unkAllow[:t.nUnkAllow]...)
-}
-
 // NumBlocked returns how many Allow statements covered the request (action,
 // resource, principal) but failed a condition on a known (present or
 // absent) key.
