@@ -123,6 +123,20 @@
 // emulated, so always this) or .PolicyVersion (an emulator choice).
 // [Server.EnforcePolicies] applies a user's own policies and its groups'.
 //
+// # ECS instance metadata
+//
+// [StartECSMetadata] starts a fake ECS instance metadata service
+// (http://100.100.100.200 on a real instance) serving instance-id,
+// region-id, zone-id, vpc-id, vswitch-id, private-ipv4 and the instance's
+// RAM role credentials (ram/security-credentials/[role], typically from
+// [Server.AssumeRole]) under /latest/meta-data/, in security hardening mode
+// (IMDSv2): a token from PUT /latest/api/token with
+// X-aliyun-ecs-metadata-token-ttl-seconds (1 to 21600), sent as
+// X-aliyun-ecs-metadata-token on every read; ECSMetadata.AllowNormalMode
+// also answers reads without one. It accepts any Host, so a client that
+// insists on dialling 100.100.100.200 can use it as its HTTP proxy
+// (credentials-go's HttpOptions.Proxy does).
+//
 // # Errors
 //
 // Errors are JSON objects whose RequestId, HostId, Code, Message and
