@@ -65,7 +65,10 @@ func (c *call) authenticate() *apiError {
 	case expired && isSTS:
 		return newError(http.StatusBadRequest, codeTokenExpired, "Specified SecurityToken is expired.")
 	case expired:
-		return newError(http.StatusBadRequest, codeAccessKeyInactive, "Specified access key is disabled.")
+		// Alibaba's common error codes
+		// (https://www.alibabacloud.com/help/doc-detail/69008.html):
+		// 403 Forbidden.AccessKey, "This AccessKey is not enabled."
+		return newError(http.StatusForbidden, codeAccessKeyDisabled, "%s", msgAccessKeyDisabled)
 	case isSTS && token == "":
 		return newError(http.StatusBadRequest, codeTokenMissing,
 			"The AccessKeyId is a temporary (STS) credential; parameter \"SecurityToken\" is required.")

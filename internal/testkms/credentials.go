@@ -74,8 +74,11 @@ func (s *Server) AssumeRole(accountID, roleName, sessionName string) Credential 
 
 // ExpireCredential makes accessKeyID unusable from now on: requests signed
 // with an expired STS credential fail with 400 InvalidSecurityToken.Expired,
-// and with a disabled long-term access key with 400
-// InvalidAccessKeyId.Inactive. It reports whether the access key exists.
+// and with a disabled long-term access key with 403 Forbidden.AccessKey
+// ("This AccessKey is not enabled.", Alibaba's common error codes,
+// https://www.alibabacloud.com/help/doc-detail/69008.html; an
+// authentication failure, so it carries no AccessDeniedDetail). It reports
+// whether the access key exists.
 func (s *Server) ExpireCredential(accessKeyID string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

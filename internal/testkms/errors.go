@@ -20,7 +20,7 @@ const (
 	codeInvalidAction         = "InvalidAction.NotFound"
 	codeUnsupportedMethod     = "UnsupportedHTTPMethod"
 	codeAccessKeyNotFound     = "InvalidAccessKeyId.NotFound"
-	codeAccessKeyInactive     = "InvalidAccessKeyId.Inactive"
+	codeAccessKeyDisabled     = "Forbidden.AccessKey"                        // help/doc-detail/69008.html
 	codeTokenMissing          = "InvalidSecurityToken.Missing"               // emulator choice
 	codeTokenMismatch         = "InvalidSecurityToken.MismatchWithAccessKey" // as Alibaba's gateway
 	codeTokenExpired          = "InvalidSecurityToken.Expired"
@@ -41,6 +41,7 @@ const (
 	msgDryRun                 = "Request would have succeeded, but DryRun flag is set."
 	msgNoPermission           = "This operation is forbidden by permission system."
 	msgInvalidCiphertext      = "The specified ciphertext is invalid or its encryption context does not match"
+	msgAccessKeyDisabled      = "This AccessKey is not enabled."
 	msgSignatureMismatchIntro = "Specified signature is not matched with our calculation. server string to sign is:"
 )
 

@@ -203,8 +203,14 @@ func TestExpiredCredential(t *testing.T) {
 
 	_, err := newClient(t, f.srv, role).DescribeRegions(kms.CreateDescribeRegionsRequest())
 	requireAPIError(t, err, http.StatusBadRequest, "InvalidSecurityToken.Expired")
+	// A disabled access key: 403 Forbidden.AccessKey, as documented in
+	// https://www.alibabacloud.com/help/doc-detail/69008.html (not 400
+	// InvalidAccessKeyId.Inactive), with no AccessDeniedDetail: it is not a
+	// missing permission.
 	_, err = newClient(t, f.srv, user).DescribeRegions(kms.CreateDescribeRegionsRequest())
-	requireAPIError(t, err, http.StatusBadRequest, "InvalidAccessKeyId.Inactive")
+	se := requireAPIError(t, err, http.StatusForbidden, "Forbidden.AccessKey")
+	assert.Equal(t, "This AccessKey is not enabled.", se.Message())
+	assert.Empty(t, se.AccessDeniedDetail())
 }
 
 func TestRawRequestChecks(t *testing.T) {
