@@ -237,8 +237,10 @@ var catalogue = []opEntry{
 	// Key and secret policy APIs: absent from the seed tables, which predate
 	// key policies; they follow the kms:<api-name> convention of seed 000,
 	// and seed 004 lists kms:Get* / kms:Set* among key-policy actions.
-	{"GetKeyPolicy", acts("GetKeyPolicy"), ResourceKey, condTag, "seed 000 convention, seed 004"},
-	{"SetKeyPolicy", acts("SetKeyPolicy"), ResourceKey, condTag, "seed 000 convention, seed 004"},
+	// The KMS condition-key reference does not list GetKeyPolicy or
+	// SetKeyPolicy for kms:tag, so they supply no tag keys.
+	{"GetKeyPolicy", acts("GetKeyPolicy"), ResourceKey, 0, "seed 000 convention, seed 004"},
+	{"SetKeyPolicy", acts("SetKeyPolicy"), ResourceKey, 0, "seed 000 convention, seed 004"},
 	{"GetSecretPolicy", acts("GetSecretPolicy"), ResourceSecret, condTag, "seed 000 convention, seed 004"},
 	{"SetSecretPolicy", acts("SetSecretPolicy"), ResourceSecret, condTag, "seed 000 convention, seed 004"},
 }

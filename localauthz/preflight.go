@@ -87,8 +87,16 @@ func (f Facts) Request(principal, action, resource string, ctx Context) Request 
 		inInstance = v
 	}
 	tags, ok := f.Tags[resource]
-	if !ok && f.AliasTargetKey != "" && strings.Contains(resource, ":alias/") {
-		tags, ok = f.Tags[f.AliasTargetKey]
+	if !ok && strings.Contains(resource, ":alias/") {
+		// An alias, which cannot be tagged, presents the tags of its target
+		// key: the destination alias of a ReEncrypt its own target's.
+		target := f.AliasTargetKey
+		if resource == f.DestinationKey && f.DestinationAliasTargetKey != "" {
+			target = f.DestinationAliasTargetKey
+		}
+		if target != "" {
+			tags, ok = f.Tags[target]
+		}
 	}
 	if ok {
 		out := make(Context, len(ctx)+len(tags))
