@@ -156,3 +156,31 @@ func TestCheckUsesEachResourcesTags(t *testing.T) {
 		})
 	}
 }
+
+// TestTagsOfReEncryptDestinationAliasAndPolicyAPIs pins the two readings
+// the differential test found: a ReEncrypt destination alias presents the
+// tags of the key it targets ("an alias, which cannot be tagged, presents
+// the tags of its target key"), and GetKeyPolicy supplies no kms:tag keys
+// (the KMS condition-key reference does not list it).
+func TestTagsOfReEncryptDestinationAliasAndPolicyAPIs(t *testing.T) {
+	const (
+		user = "acs:ram::111:user/u"
+		src  = "acs:kms:cn-hangzhou:111:key/k1"
+		dst  = "acs:kms:cn-hangzhou:111:key/k2"
+		dstA = "acs:kms:cn-hangzhou:111:alias/dst"
+	)
+	var set localauthz.PolicySet
+	require.NoError(t, set.Add(localauthz.MustParsePolicy(`{"Version":"1","Statement":[
+		{"Effect":"Allow","Action":"kms:*","Resource":"*","Condition":{"NumericGreaterThanEquals":{"kms:tag/tier":"5"}}}]}`, localauthz.RAMPolicy), user))
+	tags := map[string]map[string]string{src: {"tier": "7"}, dst: {"tier": "7"}}
+	re := set.Check(user, localauthz.Call{Operation: "ReEncrypt", Resource: src,
+		Facts: localauthz.Facts{DestinationKey: dstA, DestinationAliasTargetKey: dst, Tags: tags}})
+	assert.Equal(t, localauthz.Allow, re.Decision.Effect, re.Text())
+
+	var deny localauthz.PolicySet
+	require.NoError(t, deny.Add(localauthz.MustParsePolicy(`{"Version":"1","Statement":[
+		{"Effect":"Allow","Action":"kms:GetKeyPolicy","Resource":"*","Condition":{"StringNotEquals":{"kms:tag/env":"prod"}}}]}`, localauthz.RAMPolicy), user))
+	gp := deny.Check(user, localauthz.Call{Operation: "GetKeyPolicy", Resource: src,
+		Facts: localauthz.Facts{Tags: map[string]map[string]string{src: {"env": "prod"}}}})
+	assert.Equal(t, localauthz.Allow, gp.Decision.Effect, "GetKeyPolicy carries no kms:tag/env, so StringNotEquals holds: %s", gp.Text())
+}
