@@ -60,14 +60,17 @@ func (s *Server) AddUser(accountID, userName string) Credential {
 
 // AssumeRole returns STS credentials (with a SecurityToken) for session
 // sessionName of role roleName in accountID (principal
-// acs:sts::<uid>:assumed-role/<role>/<session>), creating the account if
-// needed. The emulator does not model role trust policies: any caller of
+// acs:ram::<uid>:assumed-role/<role>/<session>, the ARN STS
+// GetCallerIdentity answers for a role session), creating the account if
+// needed. Where the emulator reads principals (policies, Authorizer
+// requests, faults) it accepts the older spelling
+// acs:sts::<uid>:assumed-role/<role>/<session> too. The emulator does not model role trust policies: any caller of
 // AssumeRole gets the credentials. It panics if an argument is empty.
 func (s *Server) AssumeRole(accountID, roleName, sessionName string) Credential {
 	mustNotBeEmpty("accountID", accountID)
 	mustNotBeEmpty("roleName", roleName)
 	mustNotBeEmpty("sessionName", sessionName)
-	arn := "acs:sts::" + accountID + ":assumed-role/" + roleName + "/" + sessionName
+	arn := "acs:ram::" + accountID + ":assumed-role/" + roleName + "/" + sessionName
 	s.registerEntity("role", accountID, roleName)
 	return s.addIdentity(accountID, arn, principalAssumedRole, roleName+":"+sessionName, true)
 }

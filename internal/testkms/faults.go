@@ -69,7 +69,9 @@ type Fault struct {
 	// Action is the API name, e.g. "GenerateDataKey" or "GetPolicy" (a
 	// "kms:", "sts:" or "ram:" prefix is accepted too); "" matches any.
 	Action string
-	// Principal is a principal ARN; "" matches any.
+	// Principal is a principal ARN; "" matches any. A role session may be
+	// written acs:ram::<uid>:assumed-role/<role>/<session> or in the older
+	// acs:sts:: form.
 	Principal string
 	// Count applies the fault to the next Count matching calls; 0 means
 	// unlimited (until cleared).
@@ -188,7 +190,7 @@ func containsKind(kinds []FaultKind, k FaultKind) bool {
 // matchAPI matches faults by API name and principal.
 func matchAPI(action, principal string) func(*Fault) bool {
 	return func(f *Fault) bool {
-		if f.Principal != "" && f.Principal != principal {
+		if f.Principal != "" && canonicalPrincipal(f.Principal) != principal {
 			return false
 		}
 		return f.Action == "" || apiName(f.Action) == action
@@ -208,7 +210,7 @@ var (
 // kms:ReEncryptFrom and kms:ReEncryptTo).
 func (fs *faultSet) takeDeny(perm, api, principal string) bool {
 	_, ok := fs.take(denyFaults, func(f *Fault) bool {
-		if f.Principal != "" && f.Principal != principal {
+		if f.Principal != "" && canonicalPrincipal(f.Principal) != principal {
 			return false
 		}
 		return f.Action == "" || permission(f.Action) == perm || apiName(f.Action) == api

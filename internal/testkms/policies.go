@@ -143,9 +143,7 @@ func (r *ramPolicies) attachLocked(target, name, doc string, p *refpolicy.Policy
 // it acts with them). The account root has none.
 func (r *ramPolicies) identityPolicies(principal string) []refpolicy.Named {
 	var holder, user, account string
-	if rest, ok := strings.CutPrefix(principal, "acs:sts::"); ok {
-		acct, rel, _ := strings.Cut(rest, ":")
-		role, _, _ := strings.Cut(strings.TrimPrefix(rel, "assumed-role/"), "/")
+	if acct, role, ok := sessionRole(principal); ok {
 		holder = ramEntityARN(acct, "role", role)
 	} else if kind, acct, name, ok := parseRAMEntityARN(principal); ok && (kind == "user" || kind == "role") {
 		holder = principal
@@ -183,6 +181,41 @@ func (r *ramPolicies) identityPolicies(principal string) []refpolicy.Named {
 		}
 	}
 	return out
+}
+
+// sessionRole returns the account and role of a role session's principal,
+// acs:ram::<uid>:assumed-role/<role>/<session> (as STS GetCallerIdentity
+// spells it) or acs:sts::<uid>:assumed-role/<role>/<session> (the older
+// spelling, still accepted).
+func sessionRole(principal string) (account, role string, ok bool) {
+	rest, ok := strings.CutPrefix(principal, "acs:ram::")
+	if !ok {
+		if rest, ok = strings.CutPrefix(principal, "acs:sts::"); !ok {
+			return "", "", false
+		}
+	}
+	account, rel, _ := strings.Cut(rest, ":")
+	r, ok := strings.CutPrefix(rel, "assumed-role/")
+	if !ok || account == "" {
+		return "", "", false
+	}
+	role, session, _ := strings.Cut(r, "/")
+	if role == "" || session == "" {
+		return "", "", false
+	}
+	return account, role, true
+}
+
+// canonicalPrincipal returns p with a role session's older spelling
+// acs:sts::<uid>:assumed-role/... rewritten as acs:ram::<uid>:assumed-role/...,
+// the form the emulator's credentials carry.
+func canonicalPrincipal(p string) string {
+	if rest, ok := strings.CutPrefix(p, "acs:sts::"); ok {
+		if _, _, ok := sessionRole(p); ok {
+			return "acs:ram::" + rest
+		}
+	}
+	return p
 }
 
 // policyAuthorizer evaluates each check against the caller's RAM policies

@@ -167,7 +167,7 @@ func TestSTSCredentials(t *testing.T) {
 	f := newFixture(t)
 	role := f.srv.AssumeRole(f.srv.DefaultAccount(), "app-role", "session-1")
 	require.NotEmpty(t, role.SecurityToken)
-	require.Equal(t, "acs:sts::"+f.srv.DefaultAccount()+":assumed-role/app-role/session-1", role.Principal)
+	require.Equal(t, "acs:ram::"+f.srv.DefaultAccount()+":assumed-role/app-role/session-1", role.Principal)
 
 	tests := []struct {
 		name     string

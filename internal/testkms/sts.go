@@ -32,7 +32,7 @@ type callerIdentityOut struct {
 	RequestID    string `json:"RequestId"`
 	IdentityType string `json:"IdentityType"`
 	AccountID    string `json:"AccountId"`
-	UserID       string `json:"UserId"`
+	UserID       string `json:"UserId,omitempty"`
 	PrincipalID  string `json:"PrincipalId"`
 	Arn          string `json:"Arn"`
 	RoleID       string `json:"RoleId,omitempty"`
@@ -44,8 +44,9 @@ type callerIdentityOut struct {
 //   - a RAM user: IdentityType RAMUser, UserId = PrincipalId = the user's
 //     id (stable, derived from the ARN), Arn acs:ram::<uid>:user/<name>;
 //   - a role session: IdentityType AssumedRoleUser, RoleId = the role's id,
-//     UserId = PrincipalId = "<RoleId>:<session>", Arn
-//     acs:sts::<uid>:assumed-role/<role>/<session>.
+//     PrincipalId = "<RoleId>:<session>", no UserId, Arn
+//     acs:ram::<uid>:assumed-role/<role>/<session> (the form STS documents
+//     for GetCallerIdentity; see the project's real-wire notes).
 func handleGetCallerIdentity(c *call) (any, *apiError) {
 	cred := c.id.cred
 	out := callerIdentityOut{RequestID: c.requestID, AccountID: cred.AccountID, Arn: cred.Principal}
@@ -63,7 +64,6 @@ func handleGetCallerIdentity(c *call) (any, *apiError) {
 		role, session, _ := strings.Cut(rel, "/")
 		out.RoleID = ramEntityID(ramEntityARN(cred.AccountID, "role", role), '3')
 		out.PrincipalID = out.RoleID + ":" + session
-		out.UserID = out.PrincipalID
 	}
 	return out, nil
 }

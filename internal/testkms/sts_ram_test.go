@@ -89,10 +89,12 @@ func TestGetCallerIdentity(t *testing.T) {
 	sess := callerIdentity(t, srv, srv.AssumeRole("2222222222222222", "deployer", "ci-42"))
 	assert.Equal(t, "AssumedRoleUser", sess.IdentityType)
 	assert.Equal(t, "2222222222222222", sess.AccountId)
-	assert.Equal(t, "acs:sts::2222222222222222:assumed-role/deployer/ci-42", sess.Arn)
+	// Alibaba's GetCallerIdentity for a role session: the acs:ram::
+	// assumed-role ARN and no UserId (see the project's real-wire notes).
+	assert.Equal(t, "acs:ram::2222222222222222:assumed-role/deployer/ci-42", sess.Arn)
 	assert.Len(t, sess.RoleId, 16)
 	assert.Equal(t, sess.RoleId+":ci-42", sess.PrincipalId)
-	assert.Equal(t, sess.PrincipalId, sess.UserId)
+	assert.Empty(t, sess.UserId)
 
 	assert.Equal(t, 5, srv.Calls("GetCallerIdentity"))
 	assert.Equal(t, 5, srv.Calls("sts:GetCallerIdentity"))
@@ -494,4 +496,45 @@ func TestRAMSeedingHelpers(t *testing.T) {
 	assert.Error(t, srv.AttachPolicy("acs:ram::"+acct+":user/alice", "bad name", doc))
 	assert.True(t, srv.DetachPolicy("acs:ram::"+acct+":group/g", "p"))
 	assert.False(t, srv.DetachPolicy("acs:ram::"+acct+":group/g", "p"))
+}
+
+// TestRoleSessionPrincipalForms (issue 13, item 3): a role session's
+// principal is acs:ram::<uid>:assumed-role/<role>/<session>, as STS
+// GetCallerIdentity answers it (with no UserId in the body); where the
+// emulator reads principals, the older acs:sts:: spelling is accepted too:
+// forced denials name the session either way, and the role's RAM
+// policies govern it.
+func TestRoleSessionPrincipalForms(t *testing.T) {
+	f := newFixture(t)
+	acct := f.srv.DefaultAccount()
+	keyID, keyARN, err := f.srv.CreateKey(acct, testkms.KeyOptions{})
+	require.NoError(t, err)
+	sess := f.srv.AssumeRole(acct, "app", "s1")
+	require.Equal(t, "acs:ram::"+acct+":assumed-role/app/s1", sess.Principal)
+
+	// The raw GetCallerIdentity answer has no UserId at all.
+	p := baseParams(sess, "GetCallerIdentity", time.Now())
+	p["Version"] = "2015-04-01"
+	raw := sendRaw(t, f.srv, http.MethodPost, sess.AccessKeySecret, p, true)
+	require.Equal(t, http.StatusOK, raw.Status, string(raw.Raw))
+	assert.NotContains(t, raw.Body, "UserId")
+	assert.Equal(t, "acs:ram::"+acct+":assumed-role/app/s1", raw.Body["Arn"])
+
+	c := newClient(t, f.srv, sess)
+	encrypt := func() error { _, err := c.Encrypt(encryptReq(keyID, "eA==", "")); return err }
+	for _, form := range []string{"acs:ram::" + acct + ":assumed-role/app/s1", "acs:sts::" + acct + ":assumed-role/app/s1"} {
+		f.srv.ClearFaults()
+		f.srv.Deny(form, "Encrypt")
+		requireAPIError(t, encrypt(), http.StatusForbidden, "Forbidden.NoPermission")
+	}
+	f.srv.ClearFaults()
+	f.srv.Deny("acs:sts::"+acct+":assumed-role/app/other", "Encrypt")
+	require.NoError(t, encrypt(), "another session is not named")
+
+	f.srv.ClearFaults()
+	f.srv.EnforcePolicies()
+	requireAPIError(t, encrypt(), http.StatusForbidden, "Forbidden.NoPermission")
+	require.NoError(t, f.srv.AttachPolicy("acs:ram::"+acct+":role/app", "enc",
+		`{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"`+keyARN+`"}]}`))
+	require.NoError(t, encrypt(), "the role's policy governs its session")
 }

@@ -9,8 +9,11 @@ import (
 // Request is one permission check: may Principal perform Action on
 // Resource, given the caller's RAM policies and the resource's own policy?
 type Request struct {
-	// Principal is the caller: acs:ram::<uid>:root, acs:ram::<uid>:user/<name>
-	// or acs:sts::<uid>:assumed-role/<role>/<session>.
+	// Principal is the caller: acs:ram::<uid>:root, acs:ram::<uid>:user/<name>,
+	// acs:ram::<uid>:role/<name>, or a role session,
+	// acs:ram::<uid>:assumed-role/<role>/<session> (as STS GetCallerIdentity
+	// spells it) or acs:sts::<uid>:assumed-role/<role>/<session> (the older
+	// spelling, still accepted).
 	Principal string
 	// Action is the RAM action, e.g. kms:Decrypt.
 	Action string
@@ -85,11 +88,12 @@ func parseCaller(s string) (caller, bool) {
 	if !ok || !validAccount(account) {
 		return caller{}, false
 	}
-	if sts {
-		// acs:sts::<uid>:assumed-role/<role>/<session>: a role session is
-		// governed by its role (RAM: policies are attached to the role).
-		r, ok := strings.CutPrefix(rel, "assumed-role/")
-		if !ok {
+	r, isSession := strings.CutPrefix(rel, "assumed-role/")
+	if sts || isSession {
+		// acs:ram::<uid>:assumed-role/<role>/<session> (or acs:sts::...): a
+		// role session is governed by its role (RAM: policies are attached
+		// to the role).
+		if !isSession {
 			return caller{}, false
 		}
 		role, session, ok := strings.Cut(r, "/")

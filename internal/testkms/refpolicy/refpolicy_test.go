@@ -17,7 +17,8 @@ const (
 	bob   = "acs:ram::" + b + ":user/bob"
 	rootA = "acs:ram::" + a + ":root"
 	rootB = "acs:ram::" + b + ":root"
-	sessA = "acs:sts::" + a + ":assumed-role/app/s1"
+	sessA = "acs:ram::" + a + ":assumed-role/app/s1" // as STS GetCallerIdentity spells it
+	stsA  = "acs:sts::" + a + ":assumed-role/app/s1" // the older spelling
 )
 
 func mustParse(t *testing.T, doc string, k Kind) *Policy {
@@ -135,6 +136,10 @@ func TestEvaluate(t *testing.T) {
 		{"default key policy does not grant a RAM user", Request{Principal: alice, Action: "kms:Decrypt", Resource: key, InKMSInstance: true, ResourcePolicy: defaultKey(a)}, ImplicitDeny},
 		{"default key policy plus RAM", Request{Principal: alice, Action: "kms:Decrypt", Resource: key, InKMSInstance: true, ResourcePolicy: defaultKey(a), Identity: []Named{allowRAM("kms:Decrypt", key)}}, Allow},
 		{"key policy naming the user suffices in its account", Request{Principal: alice, Action: "kms:Decrypt", Resource: key, InKMSInstance: true, ResourcePolicy: keyPolicy(false, "kms:Decrypt", Principal{Account: a, Kind: "user", Name: "alice"})}, Allow},
+		{"session in the older acs:sts form", Request{Principal: stsA, Action: "kms:Decrypt", Resource: key, Identity: []Named{allowRAM("kms:Decrypt", key)}}, Allow},
+		{"role principal names its sessions (acs:sts form)", Request{Principal: stsA, Action: "kms:Decrypt", Resource: key, InKMSInstance: true, ResourcePolicy: keyPolicy(false, "kms:Decrypt", Principal{Account: a, Kind: "role", Name: "app"})}, Allow},
+		{"acs:sts names sessions only", Request{Principal: "acs:sts::" + a + ":user/alice", Action: "kms:Decrypt", Resource: key, Identity: []Named{allowRAM("kms:*", "*")}}, ImplicitDeny},
+		{"session without a session name", Request{Principal: "acs:ram::" + a + ":assumed-role/app", Action: "kms:Decrypt", Resource: key, Identity: []Named{allowRAM("kms:*", "*")}}, ImplicitDeny},
 		{"role principal names its sessions", Request{Principal: sessA, Action: "kms:Decrypt", Resource: key, InKMSInstance: true, ResourcePolicy: keyPolicy(false, "kms:Decrypt", Principal{Account: a, Kind: "role", Name: "app"})}, Allow},
 		{"key policy ignored outside an instance", Request{Principal: alice, Action: "kms:Decrypt", Resource: key, ResourcePolicy: keyPolicy(false, "kms:Decrypt", Principal{Account: a, Kind: "user", Name: "alice"})}, ImplicitDeny},
 		{"key policy Deny ignored outside an instance", Request{Principal: alice, Action: "kms:Decrypt", Resource: key, ResourcePolicy: keyPolicy(true, "kms:Decrypt", Principal{Account: a, Kind: "user", Name: "alice"}), Identity: []Named{allowRAM("kms:Decrypt", key)}}, Allow},
