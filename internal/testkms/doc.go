@@ -105,7 +105,10 @@
 //
 // STS implements GetCallerIdentity, which needs no permission. It answers
 // IdentityType Account, RAMUser or AssumedRoleUser with the caller's ARN,
-// account id and stable user, role and principal ids.
+// account id and stable user, role and principal ids; for a role session
+// the ARN is acs:ram::<uid>:assumed-role/<role>/<session> and there is no
+// UserId, as real STS answers. The emulator reads the older spelling
+// acs:sts::<uid>:assumed-role/... wherever it takes a principal.
 //
 // RAM implements the read calls a permission preflight makes: GetUser,
 // ListPoliciesForUser, ListPoliciesForRole, ListGroupsForUser,
@@ -141,7 +144,11 @@
 //
 // Errors are JSON objects whose RequestId, HostId, Code, Message and
 // Recommend are strings (the SDK panics on anything else), with the HTTP
-// status KMS uses; 403 answers add an AccessDeniedDetail object. Messages
+// status KMS uses; 403 permission answers add an AccessDeniedDetail object.
+// A disabled access key ([Server.ExpireCredential]) answers 403
+// Forbidden.AccessKey, "This AccessKey is not enabled." (Alibaba's common
+// error codes, https://www.alibabacloud.com/help/doc-detail/69008.html),
+// without one. Messages
 // never contain plaintext, secret values or session tokens: the string to
 // sign echoed by SignatureDoesNotMatch has the values of Plaintext,
 // SecretData and SecurityToken replaced by "REDACTED". Codes the public KMS
