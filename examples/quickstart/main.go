@@ -178,7 +178,9 @@ func configure(out io.Writer) (kmsenvelope.Config, func(), error) {
 	user := "acs:ram::" + acct + ":user/quickstart-svc"
 	aliasARN := "acs:kms:" + region + ":" + acct + ":alias/quickstart"
 	policy := `{"Version":"1","Statement":[
-	  {"Effect":"Allow","Action":["kms:GenerateDataKey","kms:Decrypt","kms:DescribeKey"],"Resource":["` + keyARN + `","` + aliasARN + `"]},
+	  {"Effect":"Allow","Action":["kms:GenerateDataKey","kms:DescribeKey"],"Resource":["` + keyARN + `","` + aliasARN + `"]},
+	  {"Effect":"Allow","Action":["kms:Decrypt","kms:GenerateDataKeyWithoutPlaintext"],"Resource":["` + keyARN + `","` + aliasARN + `"],
+	   "Condition":{"IpAddress":{"acs:SourceIp":"203.0.113.0/24"}}},
 	  {"Effect":"Allow","Action":["kms:GetSecretValue","kms:DescribeSecret"],"Resource":"` + secretARN + `"},
 	  {"Effect":"Allow","Action":["ram:ListPoliciesForUser","ram:ListGroupsForUser"],"Resource":"` + user + `"},
 	  {"Effect":"Allow","Action":["ram:GetPolicy","ram:GetPolicyVersion"],"Resource":"acs:ram::` + acct + `:policy/*"}]}`
@@ -187,6 +189,13 @@ func configure(out io.Writer) (kmsenvelope.Config, func(), error) {
 	}
 	srv.EnforcePolicies()
 	cred := srv.AddUser(acct, "quickstart-svc")
+	// Decrypt is granted only from the service's public egress range; the
+	// emulator sees the service there, as KMS would behind its NAT. The
+	// client itself does not know that address, so its local decision on
+	// Decrypt is conditional: KMS decides, and the preflight shows it.
+	if err := srv.SetRequestFacts(cred.AccessKeyID, testkms.RequestFacts{SourceIP: "203.0.113.7"}); err != nil {
+		return fail(err)
+	}
 	fmt.Fprintf(out, "no ALIBABA_CLOUD_* credentials: using the embedded KMS emulator at %s as %s\n", srv.URL(), cred.Principal)
 	return kmsenvelope.Config{
 		Region:       region,

@@ -17,7 +17,7 @@ func TestQuickstartOnEmulator(t *testing.T) {
 	require.NoError(t, run(context.Background(), &out), out.String())
 	text := out.String()
 	for _, want := range []string{"embedded KMS emulator", "all operations allowed", "identical: true",
-		"globex refused: true", "secret quickstart-api-token: version", "data keys: 4 KMS fetches, 99 cache hits", "secrets: 1 KMS fetches, 1 cache hits", "done"} {
+		"globex refused: true", "conditional on acs:SourceIp", "secret quickstart-api-token: version", "data keys: 4 KMS fetches, 99 cache hits", "secrets: 1 KMS fetches, 1 cache hits", "done"} {
 		assert.Contains(t, text, want)
 	}
 	for _, secret := range []string{"never-printed-token", "4242 4242"} {

@@ -13,6 +13,16 @@
 //
 //	go run ./examples/startup-secrets                  # prints the missing kms:Decrypt, exits 1
 //	go run ./examples/startup-secrets -grant-decrypt   # starts, prints the secret's version id
+//	go run ./examples/startup-secrets -stale-policy    # trusts an out-of-date policy file: KMS's DryRun disagrees, exits 1
+//
+// Its GetSecretValue grant holds only from the service's public egress
+// range (an acs:SourceIp condition). The service does not know its public
+// address, so the local decision on that statement is conditional, and
+// the report says KMS's DryRun settled it. With -stale-policy the service
+// checks against the policy document its team keeps in the repository,
+// which grants kms:Decrypt, instead of reading the live one, which does
+// not: the local check allows, KMS's DryRun denies, and the report names
+// the disagreement and the missing action.
 //
 // Against real KMS set ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET (or a RAM role),
 // ALIBABA_CLOUD_REGION_ID and SECRET_NAMES (comma-separated).
@@ -31,18 +41,27 @@ import (
 	"github.com/kmsenvelope/kmsenvelope"
 	"github.com/kmsenvelope/kmsenvelope/internal/testkms"
 	"github.com/kmsenvelope/kmsenvelope/kmsclient"
+	"github.com/kmsenvelope/kmsenvelope/localauthz"
 )
 
-func main() {
-	grant := flag.Bool("grant-decrypt", false, "on the emulator, also grant kms:Decrypt on the secret's key")
-	flag.Parse()
-	os.Exit(run(context.Background(), os.Stdout, *grant))
+// options are the demo's switches.
+type options struct {
+	grantDecrypt bool // on the emulator, grant kms:Decrypt on the secret's key
+	stalePolicy  bool // check against a policy file that grants more than RAM does
 }
 
-func run(ctx context.Context, out io.Writer, grantDecrypt bool) int {
+func main() {
+	var o options
+	flag.BoolVar(&o.grantDecrypt, "grant-decrypt", false, "on the emulator, also grant kms:Decrypt on the secret's key")
+	flag.BoolVar(&o.stalePolicy, "stale-policy", false, "on the emulator, check against an out-of-date policy document instead of the live policies")
+	flag.Parse()
+	os.Exit(run(context.Background(), os.Stdout, o))
+}
+
+func run(ctx context.Context, out io.Writer, o options) int {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	cfg, names, cleanup, err := configure(out, grantDecrypt)
+	cfg, names, cleanup, err := configure(out, o)
 	if err != nil {
 		fmt.Fprintln(out, "startup-secrets:", err)
 		return 2
@@ -85,7 +104,7 @@ func run(ctx context.Context, out io.Writer, grantDecrypt bool) int {
 
 // configure returns the client configuration: real KMS when credentials
 // are set, otherwise a seeded emulator.
-func configure(out io.Writer, grantDecrypt bool) (kmsenvelope.Config, []string, func(), error) {
+func configure(out io.Writer, o options) (kmsenvelope.Config, []string, func(), error) {
 	region := os.Getenv("ALIBABA_CLOUD_REGION_ID")
 	if region == "" {
 		region = "cn-hangzhou"
@@ -115,14 +134,15 @@ func configure(out io.Writer, grantDecrypt bool) (kmsenvelope.Config, []string, 
 	}
 	user := "acs:ram::" + acct + ":user/orders-svc"
 	statements := []string{
-		// What the service needs to run...
-		`{"Effect":"Allow","Action":["kms:GetSecretValue","kms:DescribeSecret"],"Resource":"` + secretARN + `"}`,
+		// What the service needs to run, from its egress range only...
+		`{"Effect":"Allow","Action":["kms:GetSecretValue","kms:DescribeSecret"],"Resource":"` + secretARN + `",` +
+			`"Condition":{"IpAddress":{"acs:SourceIp":"203.0.113.0/24"}}}`,
 		`{"Effect":"Allow","Action":"kms:DescribeKey","Resource":"` + keyARN + `"}`,
 		// ...and to read its own policies for the preflight.
 		`{"Effect":"Allow","Action":["ram:ListPoliciesForUser","ram:ListGroupsForUser"],"Resource":"` + user + `"}`,
 		`{"Effect":"Allow","Action":["ram:GetPolicy","ram:GetPolicyVersion"],"Resource":"acs:ram::` + acct + `:policy/*"}`,
 	}
-	if grantDecrypt {
+	if o.grantDecrypt {
 		statements = append(statements, `{"Effect":"Allow","Action":"kms:Decrypt","Resource":"`+keyARN+`"}`)
 	}
 	doc := `{"Version":"1","Statement":[` + strings.Join(statements, ",") + `]}`
@@ -132,6 +152,12 @@ func configure(out io.Writer, grantDecrypt bool) (kmsenvelope.Config, []string, 
 	}
 	srv.EnforcePolicies()
 	cred := srv.AddUser(acct, "orders-svc")
+	// The emulator sees the service at its (documentation-range) public
+	// egress address, as KMS would behind the service's NAT gateway.
+	if err := srv.SetRequestFacts(cred.AccessKeyID, testkms.RequestFacts{SourceIP: "203.0.113.7"}); err != nil {
+		srv.Close()
+		return kmsenvelope.Config{}, nil, nil, err
+	}
 	fmt.Fprintf(out, "no cloud credentials: using the embedded KMS emulator at %s\n", srv.URL())
 	cfg := kmsenvelope.Config{
 		Region:       region,
@@ -140,6 +166,15 @@ func configure(out io.Writer, grantDecrypt bool) (kmsenvelope.Config, []string, 
 		SecretNames:  []string{"orders-db-password"},
 		LivePolicies: true,
 		PolicyMode:   kmsenvelope.PolicyEnforce,
+	}
+	if o.stalePolicy {
+		// The document the team keeps in its repository: it says Decrypt
+		// was granted, but nobody attached that version.
+		stale := `{"Version":"1","Statement":[` +
+			`{"Effect":"Allow","Action":["kms:GetSecretValue","kms:DescribeSecret"],"Resource":"` + secretARN + `"},` +
+			`{"Effect":"Allow","Action":["kms:Decrypt","kms:DescribeKey"],"Resource":"` + keyARN + `"}]}`
+		cfg.LivePolicies, cfg.Principal = false, user
+		cfg.Policies = []kmsenvelope.Policy{{Kind: localauthz.RAMPolicy, Name: "policies/orders-svc.json", Document: []byte(stale)}}
 	}
 	return cfg, cfg.SecretNames, func() { srv.Close() }, nil
 }
