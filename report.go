@@ -94,6 +94,9 @@ type DryRunResult struct {
 func (d *DryRunResult) Err() error { return d.err }
 
 // OK reports whether every operation is allowed and no DryRun disagrees.
+// A conditional operation is not OK: the Client cannot tell whether KMS will
+// allow it (the reading that errs toward denial); give Config.RequestFacts,
+// or let a DryRun settle it.
 func (r *PreflightReport) OK() bool {
 	for _, op := range r.Operations {
 		if op.Status != StatusAllowed || op.Disagreement != "" {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	kmsenvelope "github.com/kmsenvelope/kmsenvelope"
+	"github.com/kmsenvelope/kmsenvelope/internal/testkms"
 	"github.com/kmsenvelope/kmsenvelope/kmsclient"
 	"github.com/kmsenvelope/kmsenvelope/localauthz"
 )
@@ -117,4 +118,41 @@ func TestRequestFactsDecideConditions(t *testing.T) {
 		assert.Equal(t, kmsenvelope.StatusAllowed, rep.Operations[0].Status)
 		assert.Contains(t, rep.Operations[0].Reason, "conditional on acs:SourceVpc")
 	})
+}
+
+// TestSourceIPConditionIsNotRefusedLocally is issue 12's finding 1 through
+// the emulator: a RAM policy with an acs:SourceIp condition that KMS allows
+// was refused locally in Enforce (0 requests sent), and Preflight advised
+// granting the statement without its condition.
+func TestSourceIPConditionIsNotRefusedLocally(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.attach(t, `{"Effect":"Allow","Action":["kms:GenerateDataKey","kms:Decrypt","kms:GenerateDataKeyWithoutPlaintext"],"Resource":"*","Condition":{"IpAddress":{"acs:SourceIp":"203.0.113.0/24"}}}`)
+	require.NoError(t, w.srv.SetRequestFacts(w.cred.AccessKeyID, testkms.RequestFacts{SourceIP: "203.0.113.7"}))
+	cfg := w.config(kmsenvelope.PolicyEnforce)
+	cfg.SecretNames = nil
+	c, err := kmsenvelope.New(ctx, cfg)
+	require.NoError(t, err)
+	defer c.Close()
+	before := w.srv.Calls("GenerateDataKey")
+	msg, err := c.Encrypt(ctx, []byte("record"), nil)
+	require.NoError(t, err, "KMS allows it, so the Client must not refuse it")
+	assert.Equal(t, before+1, w.srv.Calls("GenerateDataKey"), "the call was sent")
+	_, err = c.Decrypt(ctx, msg)
+	require.NoError(t, err)
+
+	rep, err := c.Preflight(ctx)
+	require.NoError(t, err)
+	text := rep.Text()
+	assert.True(t, rep.OK(), text)
+	assert.Contains(t, text, "conditional on acs:SourceIp")
+	assert.NotContains(t, text, `"Action":["kms:GenerateDataKey"]`, "no grant that drops the condition")
+
+	// From an address outside the range KMS denies, and so does the
+	// report (DryRun), still without suggesting to widen the policy.
+	require.NoError(t, w.srv.SetRequestFacts(w.cred.AccessKeyID, testkms.RequestFacts{SourceIP: "198.51.100.9"}))
+	rep, err = c.Preflight(ctx)
+	require.NoError(t, err)
+	assert.False(t, rep.OK())
+	assert.NotContains(t, rep.Text(), `"Action":["kms:GenerateDataKey"]`)
 }
