@@ -20,9 +20,7 @@ func (s *Server) Reset() {
 	s.ResetCalls()
 	s.resetFacts()
 
-	s.nonces.mu.Lock()
-	s.nonces.seen = nil
-	s.nonces.mu.Unlock()
+	s.nonces.reset()
 
 	s.ram.mu.Lock()
 	s.ram.attached = nil

@@ -105,10 +105,19 @@ func signatureMatches(secret, sts, got string) bool {
 
 // nonceCache remembers the SignatureNonce values seen per access key until
 // their request could no longer pass the timestamp check.
+//
+// Entries are filed in one-second buckets by expiry, so that expired ones
+// are dropped bucket by bucket as the clock passes them: each entry is
+// filed and dropped once, and a request examines only the buckets whose
+// second has passed since the previous one (at most the number of buckets
+// held, which the timestamp window bounds, not the number of entries).
+// The cost per request is O(1) amortised, however many nonces are live.
 type nonceCache struct {
-	mu        sync.Mutex
-	seen      map[string]time.Time // access key id + "\x00" + nonce → forget after
-	lastPrune time.Time
+	mu      sync.Mutex
+	seen    map[string]time.Time // access key id + "\x00" + nonce → forget after
+	buckets map[int64][]string   // expiry second (Unix) → keys filed there
+	swept   int64                // every bucket before this second is gone
+	work    int                  // buckets and keys examined by sweeps, for tests
 }
 
 // use records nonce for accessKeyID and reports whether it was fresh. The
@@ -118,19 +127,81 @@ func (n *nonceCache) use(accessKeyID, nonce string, now, expires time.Time) bool
 	defer n.mu.Unlock()
 	if n.seen == nil {
 		n.seen = make(map[string]time.Time)
+		n.buckets = make(map[int64][]string)
+		n.swept = now.Unix()
 	}
-	if len(n.seen) > 4096 || now.Sub(n.lastPrune) > time.Minute {
-		for k, exp := range n.seen {
-			if now.After(exp) {
-				delete(n.seen, k)
-			}
-		}
-		n.lastPrune = now
-	}
+	n.sweep(now)
 	k := accessKeyID + "\x00" + nonce
 	if exp, ok := n.seen[k]; ok && !now.After(exp) {
 		return false
 	}
 	n.seen[k] = expires
+	n.file(k, expires.Unix())
 	return true
+}
+
+// file puts key k in the bucket of second b, or of the oldest second not
+// yet swept when b is before it (a clock moved back), so that every key
+// is swept eventually.
+func (n *nonceCache) file(k string, b int64) {
+	if b < n.swept {
+		b = n.swept
+	}
+	n.buckets[b] = append(n.buckets[b], k)
+}
+
+// sweep drops the buckets of every second before now's: their entries
+// expired (an entry of second b expires before b+1, and now is at least
+// b+1). A key still live there (its clock moved back, or it was used again
+// after expiring and filed anew) is kept, and filed again if it has no
+// later bucket.
+func (n *nonceCache) sweep(now time.Time) {
+	cur := now.Unix()
+	if cur <= n.swept {
+		return
+	}
+	drop := func(b int64) {
+		keys := n.buckets[b]
+		delete(n.buckets, b)
+		for _, k := range keys {
+			n.work++
+			exp, ok := n.seen[k]
+			switch {
+			case !ok:
+			case now.After(exp):
+				delete(n.seen, k)
+			case exp.Unix() <= b:
+				n.file(k, cur) // live in a swept second: look again then
+			}
+		}
+	}
+	if gap := cur - n.swept; gap <= int64(len(n.buckets)) {
+		for b := n.swept; b < cur; b++ {
+			n.work++
+			if _, ok := n.buckets[b]; ok {
+				drop(b)
+			}
+		}
+	} else {
+		// A long quiet spell: visit the buckets held instead of every
+		// second that passed.
+		var due []int64
+		for b := range n.buckets {
+			n.work++
+			if b < cur {
+				due = append(due, b)
+			}
+		}
+		for _, b := range due {
+			drop(b)
+		}
+	}
+	n.swept = cur
+}
+
+// reset forgets every nonce.
+func (n *nonceCache) reset() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.seen, n.buckets, n.swept, n.work = nil, nil, 0, 0
 }
