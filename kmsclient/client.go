@@ -289,11 +289,30 @@ func (c *Client) call(ctx context.Context, op string, dryRun bool, do func(env *
 	stop := context.AfterFunc(c.closing, func() { cancel(ErrClosed) })
 	defer stop()
 	start := time.Now()
+	service, host := c.serviceOf(op)
+	var trace CallTrace
+	if c.cfg.Tracer != nil {
+		tctx, t := c.cfg.Tracer.StartCall(ctx, CallStart{Operation: op, Service: service, Region: c.cfg.Region, Endpoint: host, Start: start})
+		if t != nil && tctx != nil {
+			ctx, trace = tctx, t
+		}
+	}
 	var (
-		attempts int
-		last     *attempt
-		lastErr  error
+		attempts    int
+		last        *attempt
+		lastErr     error
+		throttled   int
+		authRetried bool
+		pending     *AttemptInfo // reported once we know whether a retry follows
 	)
+	flush := func(retry bool, wait time.Duration) {
+		if pending != nil && trace != nil {
+			pending.Retry, pending.Backoff = retry, wait
+			trace.Attempt(*pending)
+		}
+		pending = nil
+	}
+	refreshable, _ := c.creds.(RefreshableCredentials)
 	bo := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(c.cfg.InitialBackoff),
 		backoff.WithMaxInterval(c.cfg.MaxBackoff),
@@ -304,15 +323,37 @@ func (c *Client) call(ctx context.Context, op string, dryRun bool, do func(env *
 	policy := backoff.WithContext(backoff.WithMaxRetries(bo, uint64(c.cfg.MaxAttempts-1)), ctx)
 
 	once := func() error {
-		attempts++
-		rec := &attempt{}
-		last = rec
-		err := c.attempt(ctx, op, rec, do)
-		if err != nil && dryRun {
-			var ae *APIError
-			if errors.As(err, &ae) && ae.Code == "DryRunOperationError" {
-				err = nil // the call would have succeeded
+		var err error
+		for {
+			flush(false, 0)
+			attempts++
+			rec := &attempt{}
+			last = rec
+			astart := time.Now()
+			err = c.attempt(ctx, op, rec, do)
+			if err != nil && dryRun {
+				var ae *APIError
+				if errors.As(err, &ae) && ae.Code == "DryRunOperationError" {
+					err = nil // the call would have succeeded
+				}
 			}
+			if isThrottled(err) {
+				throttled++
+			}
+			info := attemptInfo(attempts, astart, rec, err)
+			pending = &info
+			// Rotated credentials: repeat at once, once per call, with the
+			// provider's new credentials (see RefreshableCredentials).
+			if err != nil && refreshable != nil && !authRetried && ctx.Err() == nil &&
+				errors.Is(err, ErrAuthentication) && rec.used.AccessKeyID != "" &&
+				refreshable.Rejected(ctx, rec.used) {
+				authRetried = true
+				pending.CredentialsRefreshed = true
+				rec.used = Credentials{}
+				continue
+			}
+			rec.used = Credentials{}
+			break
 		}
 		lastErr = err
 		if err == nil {
@@ -324,6 +365,7 @@ func (c *Client) call(ctx context.Context, op string, dryRun bool, do func(env *
 		return err
 	}
 	notify := func(err error, wait time.Duration) {
+		flush(true, wait)
 		if c.cfg.Logger != nil {
 			c.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "kms call failed, retrying",
 				slog.String("operation", op), slog.Int("attempt", attempts),
@@ -331,6 +373,7 @@ func (c *Client) call(ctx context.Context, op string, dryRun bool, do func(env *
 		}
 	}
 	err := backoff.RetryNotify(once, policy, notify)
+	flush(false, 0)
 
 	// Stamp the attempt count and, on cancellation, keep the last cause.
 	var ae *APIError
@@ -351,8 +394,9 @@ func (c *Client) call(ctx context.Context, op string, dryRun bool, do func(env *
 		re.Attempts = attempts
 	}
 
-	if c.cfg.Observer != nil {
-		info := CallInfo{Operation: op, Attempts: attempts, Duration: time.Since(start), Err: err}
+	if c.cfg.Observer != nil || trace != nil {
+		info := CallInfo{Operation: op, Service: service, Region: c.cfg.Region, Endpoint: host, Start: start,
+			Throttled: throttled, Attempts: attempts, Duration: time.Since(start), Err: err}
 		if last != nil {
 			info.HTTPStatus, info.RequestID = last.status, last.requestID
 			if last.apiErr != nil {
@@ -362,7 +406,12 @@ func (c *Client) call(ctx context.Context, op string, dryRun bool, do func(env *
 				}
 			}
 		}
-		c.cfg.Observer(info)
+		if trace != nil {
+			trace.End(info)
+		}
+		if c.cfg.Observer != nil {
+			c.cfg.Observer(info)
+		}
 	}
 	return err
 }
@@ -389,6 +438,7 @@ func (c *Client) attempt(ctx context.Context, op string, rec *attempt, do func(e
 		}()
 		return do(&callEnv{c: c, cfg: cfg, creds: creds})
 	}()
+	rec.used = creds.used
 	err = c.outcome(op, rec, creds, sdkErr, actx)
 	if c.cfg.Logger != nil && c.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
 		attrs := []slog.Attr{slog.String("operation", op), slog.Int("status", rec.status),

@@ -111,6 +111,12 @@ type Config struct {
 	// and return quickly.
 	Observer func(CallInfo)
 
+	// Tracer, when non-nil, is told of every call before it starts, with the
+	// caller's context, of each attempt, and of the end (see [CallTracer]);
+	// package otelkms turns that into OpenTelemetry spans and metrics.
+	// Observer is still called as well.
+	Tracer CallTracer
+
 	// UserAgent is appended to the SDK's User-Agent header.
 	UserAgent string
 
@@ -123,9 +129,15 @@ type Config struct {
 	AllowSDKDebug bool
 }
 
-// CallInfo describes one completed client call for [Config.Observer].
+// CallInfo describes one completed client call for [Config.Observer] and
+// [CallTrace.End].
 type CallInfo struct {
-	Operation  string        // KMS API name, e.g. "GenerateDataKey"
+	Operation  string        // API name, e.g. "GenerateDataKey"
+	Service    string        // ServiceKMS, ServiceSTS or ServiceRAM
+	Region     string        // the client's region
+	Endpoint   string        // host[:port] the call went to
+	Start      time.Time     // when the call started
+	Throttled  int           // attempts answered with a throttling error
 	Attempts   int           // HTTP attempts made, 1 when not retried
 	Duration   time.Duration // wall time of the whole call, retries included
 	Code       string        // error code of the last attempt, "" on success

@@ -222,9 +222,10 @@ func (e *CredentialsError) Unwrap() error { return e.Err }
 // one call, carrying the call's context. It remembers the last error so the
 // call can report it precisely instead of as an SDK string.
 type signerCredentials struct {
-	ctx context.Context
-	p   CredentialsProvider
-	err error
+	ctx  context.Context
+	p    CredentialsProvider
+	err  error
+	used Credentials // the last credentials handed to the SDK
 }
 
 func (s *signerCredentials) GetCredentials() (*sdkcred.Credentials, error) {
@@ -237,6 +238,7 @@ func (s *signerCredentials) GetCredentials() (*sdkcred.Credentials, error) {
 		s.err = &CredentialsError{Err: errors.New("access key id or secret is empty")}
 		return nil, s.err
 	}
+	s.used = c
 	return &sdkcred.Credentials{
 		AccessKeyId:     c.AccessKeyID,
 		AccessKeySecret: c.AccessKeySecret,

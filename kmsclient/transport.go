@@ -72,6 +72,7 @@ type attempt struct {
 	netErr    error // transport failure, sanitised
 	bodyErr   error // the body could not be read or was too large
 	apiErr    *wireError
+	used      Credentials // what signed the request, for RefreshableCredentials
 }
 
 // wireError is an Alibaba error body, decoded leniently.
