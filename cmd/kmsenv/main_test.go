@@ -79,7 +79,7 @@ func TestPolicyTestDirectoryAndFailures(t *testing.T) {
 func TestUsage(t *testing.T) {
 	code, _, errOut := runCmd()
 	assert.Equal(t, 2, code)
-	assert.Contains(t, errOut, "usage: kmsenv <command>")
+	assert.Contains(t, errOut, "Usage:\n  kmsenv [flags]")
 	code, out, _ := runCmd("help")
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "policy")
@@ -88,11 +88,12 @@ func TestUsage(t *testing.T) {
 	for _, sub := range []string{"test", "lint", "explain", "check"} {
 		assert.Contains(t, out, sub)
 	}
-	code, _, errOut = runCmd("encrypt")
+	code, _, errOut = runCmd("frob")
 	assert.Equal(t, 2, code)
-	assert.Contains(t, errOut, `unknown command "encrypt"`)
-	code, _, _ = runCmd("policy", "frob")
+	assert.Contains(t, errOut, `unknown command "frob"`)
+	code, _, errOut = runCmd("policy", "frob")
 	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, `unknown command "frob" for "kmsenv policy"`)
 	code, _, _ = runCmd("policy", "test", "--bogus", conformance)
 	assert.Equal(t, 2, code)
 }

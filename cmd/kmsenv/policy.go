@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,47 +11,80 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/kmsenvelope/kmsenvelope/localauthz"
 	"github.com/kmsenvelope/kmsenvelope/localauthz/cases"
 	"github.com/kmsenvelope/kmsenvelope/localauthz/huawei"
 )
 
-func newFlagSet(name string, stderr io.Writer, synopsis string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: kmsenv %s\n", synopsis)
-		fs.PrintDefaults()
+func (a *app) policyCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "policy",
+		Short: "Test, lint, explain and preflight-check RAM and KMS policies (Alibaba Cloud) and IAM, SCP and KMS policies (Huawei Cloud)",
+		Long: `Offline policy tools built on package localauthz, in two dialects: Alibaba
+Cloud (RAM identity policies, KMS key and secret policies) and Huawei Cloud
+(IAM identity policies 5.0 and 1.1, Organizations SCPs, KMS resource
+policies). The dialect defaults to auto (see 'go doc
+github.com/kmsenvelope/kmsenvelope/cmd/kmsenv'). Every FILE may be "-" for
+stdin (once per command); inputs are limited to 4 MiB.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: groupRunE,
 	}
-	return fs
+	c.AddCommand(a.policyTestCommand(), a.policyLintCommand(), a.policyExplainCommand(), a.policyCheckCommand())
+	return c
+}
+
+func (a *app) policyTestCommand() *cobra.Command {
+	var asJSON bool
+	var dialect string
+	c := &cobra.Command{
+		Use:   "test [--json] [--dialect auto|alibaba|huawei] FILE|DIR...",
+		Short: "Run policy conformance cases; exit 0 only when every case passes",
+		Long: `Runs conformance cases (the schema of authz-cases/README.md; for Huawei Cloud
+its huawei-notes.md variant). A directory stands for the *.json files in it;
+"-" reads cases from stdin. An input without any case (an empty directory, a
+file holding null or []) is an error: an emptied case file must not pass.
+The last line is "N passed, N failed".`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, files []string) error {
+			if len(files) == 0 {
+				return usagef("policy test: no FILE or DIR given (see 'kmsenv policy test --help')")
+			}
+			return status(a.policyTest(files, asJSON, dialect))
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per case")
+	c.Flags().StringVar(&dialect, "dialect", "auto", "policy dialect of the cases: alibaba, huawei, or auto (detected per case)")
+	_ = c.RegisterFlagCompletionFunc("dialect", fixedCompletion("auto", "alibaba", "huawei"))
+	return c
+}
+
+// fixedCompletion completes a flag from a fixed list of values.
+func fixedCompletion(values ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return values, cobra.ShellCompDirectiveNoFileComp
+	}
 }
 
 // policyTest runs conformance cases: one result per case, then
-// "N passed, N failed". Exit 0 only when every case passes.
-func policyTest(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("policy test", stderr, "policy test [--json] [--dialect auto|alibaba|huawei] FILE|DIR...")
-	asJSON := fs.Bool("json", false, "print one JSON object per case")
-	dialectFlag := fs.String("dialect", "auto", "policy dialect of the cases: alibaba, huawei, or auto (detected per case)")
-	files, err := parseInterleaved(fs, args)
-	if err != nil {
-		return exitUsage
-	}
-	if len(files) == 0 {
-		fs.Usage()
-		return exitUsage
-	}
-	dialect, ok := dialectOption(*dialectFlag, stderr)
+// "N passed, N failed". Exit 0 only when every case passes; 2 when an
+// input is unreadable or holds no case.
+func (a *app) policyTest(files []string, asJSON bool, dialectFlag string) int {
+	stdout, stderr := a.stdout, a.stderr
+	dialect, ok := dialectOption(dialectFlag, stderr)
 	if !ok {
 		return exitUsage
 	}
-	files, err = expandDirs(files)
+	files, err := expandDirs(files)
 	if err != nil {
 		fmt.Fprintf(stderr, "kmsenv: %v\n", err)
 		return exitUsage
 	}
 	passed, failed, broken := 0, 0, false
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		data, err := a.readInput(f, maxPolicyInput)
 		if err != nil {
 			fmt.Fprintf(stderr, "kmsenv: %v\n", err)
 			broken = true
@@ -60,7 +92,14 @@ func policyTest(args []string, stdout, stderr io.Writer) int {
 		}
 		list, err := cases.Parse(data)
 		if err != nil {
-			fmt.Fprintf(stderr, "kmsenv: %s: %v\n", f, err)
+			fmt.Fprintf(stderr, "kmsenv: %s: %v\n", displayName(f), err)
+			broken = true
+			continue
+		}
+		if len(list) == 0 {
+			// null, [] or an empty file: a case file emptied by mistake
+			// must not pass CI.
+			fmt.Fprintf(stderr, "kmsenv: %s: no cases (the file holds an empty case list)\n", displayName(f))
 			broken = true
 			continue
 		}
@@ -75,7 +114,7 @@ func policyTest(args []string, stdout, stderr io.Writer) int {
 			} else {
 				failed++
 			}
-			if *asJSON {
+			if asJSON {
 				line, _ := json.Marshal(res)
 				fmt.Fprintf(stdout, "%s\n", line)
 				continue
@@ -98,6 +137,9 @@ func policyTest(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case broken:
 		return exitUsage
+	case passed+failed == 0:
+		fmt.Fprintf(stderr, "kmsenv: no cases found\n")
+		return exitUsage
 	case failed > 0:
 		return exitFail
 	}
@@ -108,6 +150,10 @@ func policyTest(args []string, stdout, stderr io.Writer) int {
 func expandDirs(paths []string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
+		if p == "-" {
+			out = append(out, p)
+			continue
+		}
 		st, err := os.Stat(p)
 		if err != nil {
 			return nil, err
@@ -120,48 +166,67 @@ func expandDirs(paths []string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(matches) == 0 {
+			return nil, fmt.Errorf("%s: no *.json case files in the directory", p)
+		}
 		sort.Strings(matches)
 		out = append(out, matches...)
 	}
 	return out, nil
 }
 
+func (a *app) policyLintCommand() *cobra.Command {
+	var asJSON bool
+	var kind, dialect string
+	c := &cobra.Command{
+		Use:   "lint [--json] [--dialect auto|alibaba|huawei] [--kind K] FILE...",
+		Short: "Report risky or ineffective policy parts; exit 1 when any finding is an error",
+		Long: `Prints findings as "FILE: severity code path: message" (see localauthz.Lint
+for the codes). The kind defaults to auto: the dialect is detected per file
+(or set with --dialect), then a key (Huawei: resource) policy when any
+statement has a Principal, else a RAM (Huawei: identity) policy; an SCP must
+be named with --kind scp. "-" reads a policy from stdin.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, files []string) error {
+			if len(files) == 0 {
+				return usagef("policy lint: no FILE given (see 'kmsenv policy lint --help')")
+			}
+			return status(a.policyLint(files, asJSON, kind, dialect))
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per finding")
+	c.Flags().StringVar(&kind, "kind", "auto", "policy kind: ram, key, secret (Alibaba Cloud), identity, scp, resource (Huawei Cloud), or auto (a key or resource policy when a statement has a Principal, else a RAM or identity policy)")
+	c.Flags().StringVar(&dialect, "dialect", "auto", "policy dialect: alibaba, huawei, or auto (Huawei for Version \"5.0\"/\"1.1\" or actions like kms:cmk:decryptData)")
+	_ = c.RegisterFlagCompletionFunc("dialect", fixedCompletion("auto", "alibaba", "huawei"))
+	_ = c.RegisterFlagCompletionFunc("kind", fixedCompletion("auto", "ram", "key", "secret", "identity", "scp", "resource"))
+	return c
+}
+
 // policyLint prints findings; exit 1 when any is an error.
-func policyLint(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("policy lint", stderr, "policy lint [--json] [--dialect auto|alibaba|huawei] [--kind auto|ram|key|secret|identity|scp|resource] FILE...")
-	asJSON := fs.Bool("json", false, "print one JSON object per finding")
-	kindFlag := fs.String("kind", "auto", "policy kind: ram, key, secret (Alibaba Cloud), identity, scp, resource (Huawei Cloud), or auto (a key or resource policy when a statement has a Principal, else a RAM or identity policy)")
-	dialectFlag := fs.String("dialect", "auto", "policy dialect: alibaba, huawei, or auto (Huawei for Version \"5.0\"/\"1.1\" or actions like kms:cmk:decryptData)")
-	files, err := parseInterleaved(fs, args)
-	if err != nil {
+func (a *app) policyLint(files []string, asJSON bool, kindFlag, dialectFlag string) int {
+	stdout, stderr := a.stdout, a.stderr
+	if kindFlag != "auto" && !validKind(kindFlag) {
+		fmt.Fprintf(stderr, "kmsenv: --kind %q: expected auto, ram, key, secret, identity, scp or resource\n", kindFlag)
 		return exitUsage
 	}
-	if len(files) == 0 {
-		fs.Usage()
-		return exitUsage
-	}
-	if *kindFlag != "auto" && !validKind(*kindFlag) {
-		fmt.Fprintf(stderr, "kmsenv: --kind %q: expected auto, ram, key, secret, identity, scp or resource\n", *kindFlag)
-		return exitUsage
-	}
-	dialect, ok := dialectOption(*dialectFlag, stderr)
+	dialect, ok := dialectOption(dialectFlag, stderr)
 	if !ok {
 		return exitUsage
 	}
-	if k := localauthz.PolicyKind(*kindFlag); *kindFlag != "auto" && dialect != "" && cases.DialectOf(k) != dialect {
+	if k := localauthz.PolicyKind(kindFlag); kindFlag != "auto" && dialect != "" && cases.DialectOf(k) != dialect {
 		fmt.Fprintf(stderr, "kmsenv: --kind %s belongs to the %s dialect, not %s\n", k, cases.DialectOf(k), dialect)
 		return exitUsage
 	}
 	errorsFound, broken := false, false
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		data, err := a.readInput(f, maxPolicyInput)
 		if err != nil {
 			fmt.Fprintf(stderr, "kmsenv: %v\n", err)
 			broken = true
 			continue
 		}
-		kind := localauthz.PolicyKind(*kindFlag)
-		if *kindFlag == "auto" {
+		kind := localauthz.PolicyKind(kindFlag)
+		if kindFlag == "auto" {
 			kind = detectKind(data, dialect)
 		}
 		findings := cases.LintDocument(data, kind)
@@ -169,7 +234,7 @@ func policyLint(args []string, stdout, stderr io.Writer) int {
 			errorsFound = true
 		}
 		for _, fd := range findings {
-			if *asJSON {
+			if asJSON {
 				line, _ := json.Marshal(struct {
 					File string `json:"file"`
 					localauthz.Finding
@@ -179,7 +244,7 @@ func policyLint(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stdout, "%s: %s\n", f, fd)
 			}
 		}
-		if !*asJSON && len(findings) == 0 {
+		if !asJSON && len(findings) == 0 {
 			fmt.Fprintf(stdout, "%s: no findings (%s policy)\n", f, kind)
 		}
 	}
@@ -234,19 +299,39 @@ func detectKind(doc []byte, dialect cases.Dialect) localauthz.PolicyKind {
 
 // policySources are the policy flags shared by explain and check.
 type policySources struct {
-	ram, key, secret multiFlag
-	scp, resource    multiFlag // Huawei Cloud
+	ram, key, secret []string
+	scp, resource    []string // Huawei Cloud
+
+	a    *app
+	docs map[string][]byte // documents read so far, by path ("-" is stdin, read once)
 }
 
-func (ps *policySources) register(fs *flag.FlagSet) {
-	fs.Var(&ps.ram, "policy", "RAM (Huawei: identity) policy `FILE` of the principal (repeatable)")
-	fs.Var(&ps.key, "key-policy", "key policy as `KEY_ARN=FILE` (repeatable)")
-	fs.Var(&ps.secret, "secret-policy", "secret policy as `SECRET_ARN=FILE` (repeatable)")
+func (ps *policySources) register(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&ps.ram, "policy", nil, "RAM (Huawei: identity) policy `FILE` of the principal (repeatable; - for stdin)")
+	fs.StringArrayVar(&ps.key, "key-policy", nil, "key policy as `KEY_ARN=FILE` (repeatable)")
+	fs.StringArrayVar(&ps.secret, "secret-policy", nil, "secret policy as `SECRET_ARN=FILE` (repeatable)")
 }
 
-func (ps *policySources) registerHuawei(fs *flag.FlagSet) {
-	fs.Var(&ps.scp, "scp", "Huawei SCP as `[TARGET=]FILE`, TARGET root, ou:<id> or account:<id> (default: the caller's account; repeatable)")
-	fs.Var(&ps.resource, "resource-policy", "Huawei KMS resource policy as `KEY_URN=FILE` (repeatable)")
+func (ps *policySources) registerHuawei(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&ps.scp, "scp", nil, "Huawei SCP as `[TARGET=]FILE`, TARGET root, ou:<id> or account:<id> (default: the caller's account; repeatable)")
+	fs.StringArrayVar(&ps.resource, "resource-policy", nil, "Huawei KMS resource policy as `KEY_URN=FILE` (repeatable)")
+}
+
+// read returns a policy document through the size limit, reading each
+// path once (so "-" can be both detected and loaded).
+func (ps *policySources) read(path string) ([]byte, error) {
+	if data, ok := ps.docs[path]; ok {
+		return data, nil
+	}
+	data, err := ps.a.readInput(path, maxPolicyInput)
+	if err != nil {
+		return nil, err
+	}
+	if ps.docs == nil {
+		ps.docs = map[string][]byte{}
+	}
+	ps.docs[path] = data
+	return data, nil
 }
 
 // dialect detects the dialect of the sources: Huawei when SCPs or
@@ -260,7 +345,7 @@ func (ps *policySources) dialect(principal string) cases.Dialect {
 		return cases.DialectAlibaba
 	}
 	for _, f := range ps.ram {
-		if data, err := os.ReadFile(f); err == nil {
+		if data, err := ps.read(f); err == nil {
 			d, _ := cases.DetectPolicy(data)
 			return d
 		}
@@ -272,7 +357,7 @@ func (ps *policySources) dialect(principal string) cases.Dialect {
 // addTo, the set's Add); policies are named by file.
 func (ps *policySources) load(addTo func(*localauthz.Policy, string) error, byName map[string]*localauthz.Policy, dialect cases.Dialect) error {
 	add := func(file, target string, kind localauthz.PolicyKind) error {
-		data, err := os.ReadFile(file)
+		data, err := ps.read(file)
 		if err != nil {
 			return err
 		}
@@ -282,7 +367,7 @@ func (ps *policySources) load(addTo func(*localauthz.Policy, string) error, byNa
 		}
 		p, err := cases.ParsePolicy(data, kind, localauthz.WithName(name))
 		if err != nil {
-			return fmt.Errorf("%s: %w", file, err)
+			return fmt.Errorf("%s: %w", displayName(file), err)
 		}
 		byName[name] = p
 		return addTo(p, target)
@@ -312,7 +397,7 @@ func (ps *policySources) load(addTo func(*localauthz.Policy, string) error, byNa
 	}
 	for _, group := range []struct {
 		flag  string
-		specs multiFlag
+		specs []string
 		kind  localauthz.PolicyKind
 	}{{"key-policy", ps.key, localauthz.KeyPolicy}, {"secret-policy", ps.secret, localauthz.SecretPolicy}, {"resource-policy", ps.resource, huawei.ResourcePolicy}} {
 		for _, spec := range group.specs {
@@ -328,56 +413,118 @@ func (ps *policySources) load(addTo func(*localauthz.Policy, string) error, byNa
 	return nil
 }
 
+// explainOptions are the flags of policy explain.
+type explainOptions struct {
+	ps                                                 policySources
+	dialect, principal, action, operation, api         string
+	region, account, keyID, alias, keystoreID, orgPath string
+	resources, ctxFlags, factFlags, unknownFlags       []string
+	inInstance, mgmt, asJSON                           bool
+}
+
+func (a *app) policyExplainCommand() *cobra.Command {
+	o := &explainOptions{ps: policySources{a: a}}
+	c := &cobra.Command{
+		Use: "explain --policy FILE... --principal ARN (--action ACTION | --operation API [--fact K=V]...) --resource ARN [flags]",
+		Example: `  kmsenv policy explain --policy FILE... [--key-policy KEY_ARN=FILE]... \
+      --principal ARN (--action ACTION | --operation API [--fact K=V]...) \
+      --resource ARN [--context KEY=VALUE]... [--unknown KEY]... [--in-instance] [--json]
+  kmsenv policy explain --dialect huawei --policy FILE... [--scp [TARGET=]FILE]... \
+      [--resource-policy KEY_URN=FILE]... --principal URN \
+      (--action ACTION --resource URN... | --api "METHOD PATH" [--resource URN... | \
+       --region R --account ID [--key-id K] [--alias A] [--keystore-id S]]) \
+      [--org-path root,ou:<id>,account:<id>] [--management-account] \
+      [--context KEY=VALUE]... [--unknown KEY]... [--json]`,
+		Short: "Decide one request and show the deciding statement; exit 0 when allowed, 1 when not",
+		Long: `Decides one request and prints the decision, the deciding statement (as
+canonical JSON), the missing pairs and where to grant them, absent condition
+keys and the assumptions made. With --operation the API is expanded into
+every (action, resource) pair it needs. Arguments after the flags are more
+--policy files.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, extra []string) error {
+			return a.policyExplain(o, extra)
+		},
+	}
+	fs := c.Flags()
+	o.ps.register(fs)
+	o.ps.registerHuawei(fs)
+	fs.StringVar(&o.dialect, "dialect", "auto", "policy dialect: alibaba, huawei, or auto (from the principal and the policies)")
+	fs.StringVar(&o.principal, "principal", "", "caller `ARN` (acs:ram::<uid>:user/<name>, :role/<name>, :root, acs:sts::<uid>:assumed-role/<role>/<session>; Huawei iam::<account-id>:user:<name>, sts::<account-id>:assumed-agency:<agency>/<session>)")
+	fs.StringVar(&o.action, "action", "", "KMS `ACTION`, e.g. kms:Decrypt (Huawei kms:cmk:decryptData)")
+	fs.StringArrayVar(&o.resources, "resource", nil, "resource `ARN` (Huawei: URN; repeat for units that must all be allowed, such as the key and alias of kms:alias:create)")
+	fs.StringVar(&o.operation, "operation", "", "KMS `API` to expand into every action it needs (instead of --action; Alibaba Cloud)")
+	fs.BoolVar(&o.inInstance, "in-instance", false, "the key or secret is in a KMS instance (key and secret policies apply; Alibaba Cloud)")
+	fs.StringVar(&o.api, "api", "", "Huawei KMS HTTP request `\"METHOD PATH\"`, e.g. \"POST /v1.0/<project_id>/kms/decrypt-data\" (derives the action from Table 2)")
+	fs.StringVar(&o.region, "region", "", "Huawei `REGION` of the resources built for --api")
+	fs.StringVar(&o.account, "account", "", "Huawei `ACCOUNT_ID` owning the resources built for --api")
+	fs.StringVar(&o.keyID, "key-id", "", "Huawei key `ID` of the --api request body")
+	fs.StringVar(&o.alias, "alias", "", "Huawei key `ALIAS` of the --api request body")
+	fs.StringVar(&o.keystoreID, "keystore-id", "", "Huawei keystore `ID` of the --api request body")
+	fs.StringVar(&o.orgPath, "org-path", "", "Huawei organization `PATH` of the caller's account, e.g. root,ou:ou-1,account:<id> (SCPs)")
+	fs.BoolVar(&o.mgmt, "management-account", false, "the caller's account is the organization's management account (SCPs do not apply)")
+	fs.StringArrayVar(&o.ctxFlags, "context", nil, "condition key `KEY=VALUE` of the request (repeatable; repeat a key for several values)")
+	fs.StringArrayVar(&o.unknownFlags, "unknown", nil, "condition `KEY` whose value the client cannot know but KMS sees, e.g. acs:SourceIp (repeatable); a decision that hinges on it is Conditional")
+	fs.StringArrayVar(&o.factFlags, "fact", nil, "fact `KEY=VALUE` for --operation: encryptionKey, encryptionKeyType, aliasTargetKey, destinationKey, keyInKmsInstance")
+	fs.BoolVar(&o.asJSON, "json", false, "print the decision as JSON")
+	_ = c.RegisterFlagCompletionFunc("dialect", fixedCompletion("auto", "alibaba", "huawei"))
+	return c
+}
+
+// missingExplainFlags names the flags a request still needs, in one line.
+func missingExplainFlags(o *explainOptions, isHuawei bool) string {
+	var miss []string
+	if o.principal == "" {
+		miss = append(miss, "--principal")
+	}
+	if isHuawei {
+		if o.api == "" {
+			if o.action == "" {
+				miss = append(miss, "--action (or --api)")
+			}
+			if len(o.resources) == 0 {
+				miss = append(miss, "--resource")
+			}
+		}
+	} else {
+		if o.action == "" && o.operation == "" {
+			miss = append(miss, "--action (or --operation)")
+		}
+		switch len(o.resources) {
+		case 0:
+			miss = append(miss, "--resource")
+		case 1:
+		default:
+			return "--resource is given more than once; Alibaba Cloud requests name one resource"
+		}
+	}
+	if len(miss) == 0 {
+		return ""
+	}
+	return "missing " + strings.Join(miss, ", ")
+}
+
 // policyExplain decides one request (or one operation) and shows the
 // deciding statement. Exit 0 when allowed, 1 when denied.
-func policyExplain(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("policy explain", stderr, "policy explain --policy FILE... --principal ARN --action ACTION --resource ARN [--context KEY=VALUE]... [--unknown KEY]... [--operation API --fact KEY=VALUE...] [--json]\n"+
-		"       kmsenv policy explain --dialect huawei --policy FILE... [--scp [TARGET=]FILE]... [--resource-policy URN=FILE]... --principal URN\n"+
-		"           (--action ACTION --resource URN... | --api \"METHOD PATH\" [--resource URN... | --region R --account ID [--key-id K] [--alias A] [--keystore-id S]])\n"+
-		"           [--org-path root,ou:<id>,account:<id>] [--management-account] [--context KEY=VALUE]... [--unknown KEY]... [--json]")
-	var ps policySources
-	ps.register(fs)
-	ps.registerHuawei(fs)
-	dialectFlag := fs.String("dialect", "auto", "policy dialect: alibaba, huawei, or auto (from the principal and the policies)")
-	principal := fs.String("principal", "", "caller `ARN` (acs:ram::<uid>:user/<name>, :role/<name>, :root, acs:sts::<uid>:assumed-role/<role>/<session>; Huawei iam::<account-id>:user:<name>, sts::<account-id>:assumed-agency:<agency>/<session>)")
-	action := fs.String("action", "", "KMS `ACTION`, e.g. kms:Decrypt (Huawei kms:cmk:decryptData)")
-	var resources multiFlag
-	fs.Var(&resources, "resource", "resource `ARN` (Huawei: URN; repeat for units that must all be allowed, such as the key and alias of kms:alias:create)")
-	operation := fs.String("operation", "", "KMS `API` to expand into every action it needs (instead of --action; Alibaba Cloud)")
-	inInstance := fs.Bool("in-instance", false, "the key or secret is in a KMS instance (key and secret policies apply; Alibaba Cloud)")
-	api := fs.String("api", "", "Huawei KMS HTTP request `\"METHOD PATH\"`, e.g. \"POST /v1.0/<project_id>/kms/decrypt-data\" (derives the action from Table 2)")
-	region := fs.String("region", "", "Huawei `REGION` of the resources built for --api")
-	account := fs.String("account", "", "Huawei `ACCOUNT_ID` owning the resources built for --api")
-	keyID := fs.String("key-id", "", "Huawei key `ID` of the --api request body")
-	alias := fs.String("alias", "", "Huawei key `ALIAS` of the --api request body")
-	keystoreID := fs.String("keystore-id", "", "Huawei keystore `ID` of the --api request body")
-	orgPath := fs.String("org-path", "", "Huawei organization `PATH` of the caller's account, e.g. root,ou:ou-1,account:<id> (SCPs)")
-	mgmt := fs.Bool("management-account", false, "the caller's account is the organization's management account (SCPs do not apply)")
-	var ctxFlags, factFlags, unknownFlags multiFlag
-	fs.Var(&ctxFlags, "context", "condition key `KEY=VALUE` of the request (repeatable; repeat a key for several values)")
-	fs.Var(&unknownFlags, "unknown", "condition `KEY` whose value the client cannot know but KMS sees, e.g. acs:SourceIp (repeatable); a decision that hinges on it is Conditional")
-	fs.Var(&factFlags, "fact", "fact `KEY=VALUE` for --operation: encryptionKey, encryptionKeyType, aliasTargetKey, destinationKey, keyInKmsInstance")
-	asJSON := fs.Bool("json", false, "print the decision as JSON")
-	extra, err := parseInterleaved(fs, args)
-	if err != nil {
-		return exitUsage
-	}
+func (a *app) policyExplain(o *explainOptions, extra []string) error {
+	stdout, stderr := a.stdout, a.stderr
+	ps := &o.ps
 	ps.ram = append(ps.ram, extra...) // "--policy a.json b.json"
-	dialect, ok := dialectOption(*dialectFlag, stderr)
+	dialect, ok := dialectOption(o.dialect, stderr)
 	if !ok {
-		return exitUsage
+		return status(exitUsage)
 	}
 	if dialect == "" {
-		dialect = ps.dialect(*principal)
+		dialect = ps.dialect(o.principal)
 	}
 	isHuawei := dialect == cases.DialectHuawei
-	switch {
-	case *principal == "",
-		!isHuawei && (len(resources) != 1 || *action == "" && *operation == ""),
-		isHuawei && *api == "" && (*action == "" || len(resources) == 0):
-		fs.Usage()
-		return exitUsage
+	if m := missingExplainFlags(o, isHuawei); m != "" {
+		return usagef("policy explain: %s (see 'kmsenv policy explain --help')", m)
 	}
+	principal, action, operation, api := &o.principal, &o.action, &o.operation, &o.api
+	region, account, keyID, alias, keystoreID := &o.region, &o.account, &o.keyID, &o.alias, &o.keystoreID
+	orgPath, mgmt, inInstance, asJSON := &o.orgPath, &o.mgmt, &o.inInstance, &o.asJSON
+	resources, ctxFlags, factFlags, unknownFlags := o.resources, o.ctxFlags, o.factFlags, o.unknownFlags
 	var set localauthz.PolicySet
 	var hwSet huawei.PolicySet
 	addTo := set.Add
@@ -387,17 +534,17 @@ func policyExplain(args []string, stdout, stderr io.Writer) int {
 	byName := map[string]*localauthz.Policy{}
 	if err := ps.load(addTo, byName, dialect); err != nil {
 		fmt.Fprintf(stderr, "kmsenv: %v\n", err)
-		return exitUsage
+		return status(exitUsage)
 	}
 	ctx, err := parseContext(ctxFlags)
 	if err != nil {
 		fmt.Fprintf(stderr, "kmsenv: %v\n", err)
-		return exitUsage
+		return status(exitUsage)
 	}
 	ctx, err = withUnknown(ctx, unknownFlags)
 	if err != nil {
 		fmt.Fprintf(stderr, "kmsenv: %v\n", err)
-		return exitUsage
+		return status(exitUsage)
 	}
 	if isHuawei {
 		var org *huawei.Org
@@ -414,17 +561,17 @@ func policyExplain(args []string, stdout, stderr io.Writer) int {
 			method, path, ok := strings.Cut(strings.TrimSpace(*api), " ")
 			if !ok {
 				fmt.Fprintf(stderr, "kmsenv: --api %q: expected \"METHOD PATH\"\n", *api)
-				return exitUsage
+				return status(exitUsage)
 			}
 			rep = hwSet.Check(*principal, huawei.Call{Method: method, Path: strings.TrimSpace(path), Region: *region, Account: *account,
 				KeyID: *keyID, Alias: *alias, KeystoreID: *keystoreID, Resources: resources, Context: ctx, Org: org})
 			if rep.Err != nil {
 				fmt.Fprintf(stderr, "kmsenv: %v\n", rep.Err)
-				return exitUsage
+				return status(exitUsage)
 			}
 			if *action != "" && len(rep.Checks) > 0 && !strings.EqualFold(rep.Checks[0].Action, *action) {
 				fmt.Fprintf(stderr, "kmsenv: --api %s is authorized by %s, not %s\n", *api, rep.Checks[0].Action, *action)
-				return exitUsage
+				return status(exitUsage)
 			}
 		} else {
 			reqs := make([]huawei.Request, len(resources))
@@ -434,7 +581,7 @@ func policyExplain(args []string, stdout, stderr io.Writer) int {
 			d, checks := hwSet.EvaluateAll(reqs...)
 			if d.Err != nil {
 				fmt.Fprintf(stderr, "kmsenv: %v\n", d.Err)
-				return exitUsage
+				return status(exitUsage)
 			}
 			rep = huawei.Report{Principal: *principal, Call: huawei.Call{Resources: resources, Context: ctx, Org: org}, Action: *action, Decision: d, Checks: checks}
 		}
@@ -445,20 +592,20 @@ func policyExplain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprint(stdout, rep.Text())
 			writeDecider(stdout, rep.Decision.Decider, byName)
 		}
-		return exitCode(rep.Decision.Effect)
+		return status(exitCode(rep.Decision.Effect))
 	}
 	resource := &resources[0]
 	if *operation != "" {
 		facts, err := parseFacts(factFlags)
 		if err != nil {
 			fmt.Fprintf(stderr, "kmsenv: %v\n", err)
-			return exitUsage
+			return status(exitUsage)
 		}
 		facts.InKMSInstance = facts.InKMSInstance || *inInstance
 		rep := set.Check(*principal, localauthz.Call{Operation: *operation, Resource: *resource, Facts: facts, Context: ctx})
 		if rep.Err != nil {
 			fmt.Fprintf(stderr, "kmsenv: %v\n", rep.Err)
-			return exitUsage
+			return status(exitUsage)
 		}
 		if *asJSON {
 			out, _ := json.Marshal(rep)
@@ -467,17 +614,17 @@ func policyExplain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprint(stdout, rep.Text())
 			writeDecider(stdout, rep.Decision.Decider, byName)
 		}
-		return exitCode(rep.Decision.Effect)
+		return status(exitCode(rep.Decision.Effect))
 	}
 	d := set.Evaluate(localauthz.Request{Principal: *principal, Action: *action, Resource: *resource, Context: ctx, InKMSInstance: *inInstance})
 	if d.Err != nil {
 		fmt.Fprintf(stderr, "kmsenv: %v\n", d.Err)
-		return exitUsage
+		return status(exitUsage)
 	}
 	if *asJSON {
 		out, _ := json.Marshal(d)
 		fmt.Fprintf(stdout, "%s\n", out)
-		return exitCode(d.Effect)
+		return status(exitCode(d.Effect))
 	}
 	fmt.Fprintf(stdout, "%s %s on %s: %s\n", *principal, *action, *resource, d.Effect)
 	writeDecider(stdout, d.Decider, byName)
@@ -488,7 +635,7 @@ func policyExplain(args []string, stdout, stderr io.Writer) int {
 		text = text[i+1:]
 	}
 	fmt.Fprint(stdout, text)
-	return exitCode(d.Effect)
+	return status(exitCode(d.Effect))
 }
 
 func writeDecider(w io.Writer, ref *localauthz.StatementRef, byName map[string]*localauthz.Policy) {
@@ -596,49 +743,77 @@ type manifestPolicy struct {
 	Target string                `json:"target,omitempty"`
 }
 
-func readManifest(path string) (*manifest, error) {
-	data, err := os.ReadFile(path)
+// readManifest reads and validates a manifest: exactly one JSON object
+// (anything after it is an error), no unknown field, a principal and at
+// least one operation.
+func (a *app) readManifest(path string) (*manifest, error) {
+	data, err := a.readInput(path, maxPolicyInput)
 	if err != nil {
 		return nil, err
 	}
+	return parseManifest(data, displayName(path))
+}
+
+func parseManifest(data []byte, name string) (*manifest, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var m manifest
 	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%s: unexpected data after the manifest's JSON object at byte %d", name, dec.InputOffset())
 	}
 	if m.Principal == "" {
-		return nil, fmt.Errorf("%s: missing principal", path)
+		return nil, fmt.Errorf("%s: missing principal", name)
 	}
 	if len(m.Operations) == 0 {
-		return nil, fmt.Errorf("%s: no operations", path)
+		return nil, fmt.Errorf("%s: no operations", name)
 	}
 	return &m, nil
 }
 
+func (a *app) policyCheckCommand() *cobra.Command {
+	ps := &policySources{a: a}
+	var manifestPath string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "check --manifest FILE [--policy FILE]... [--key-policy ARN=FILE]... [--secret-policy ARN=FILE]... [--json]",
+		Short: "Preflight an application manifest offline; exit 1 when any operation is not allowed",
+		Long: `Preflights every operation of an application manifest (schema in 'go doc
+github.com/kmsenvelope/kmsenvelope/cmd/kmsenv') and prints, per operation, the
+decision, the missing pairs, the explicit denials and the minimal policy that
+grants what is missing. Conditional operations count as not allowed.
+Arguments after the flags are more --policy files; --manifest - reads stdin
+(its relative policy paths are then relative to the working directory).`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, extra []string) error {
+			ps.ram = append(ps.ram, extra...)
+			if manifestPath == "" {
+				return usagef("policy check: missing --manifest (see 'kmsenv policy check --help')")
+			}
+			return status(a.policyCheck(ps, manifestPath, asJSON))
+		},
+	}
+	ps.register(c.Flags())
+	c.Flags().StringVar(&manifestPath, "manifest", "", "application manifest `FILE` (principal, operations, facts; - for stdin)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the reports as JSON")
+	return c
+}
+
 // policyCheck preflights every operation of a manifest. Exit 1 if any is
 // not allowed.
-func policyCheck(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("policy check", stderr, "policy check --manifest FILE [--policy FILE]... [--key-policy ARN=FILE]... [--json]")
-	var ps policySources
-	ps.register(fs)
-	manifestPath := fs.String("manifest", "", "application manifest `FILE` (principal, operations, facts)")
-	asJSON := fs.Bool("json", false, "print the reports as JSON")
-	extra, err := parseInterleaved(fs, args)
-	if err != nil {
-		return exitUsage
-	}
-	ps.ram = append(ps.ram, extra...)
-	if *manifestPath == "" {
-		fs.Usage()
-		return exitUsage
-	}
-	m, err := readManifest(*manifestPath)
+func (a *app) policyCheck(ps *policySources, manifestPath string, asJSON bool) int {
+	stdout, stderr := a.stdout, a.stderr
+	m, err := a.readManifest(manifestPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "kmsenv: %v\n", err)
 		return exitUsage
 	}
-	dir := filepath.Dir(*manifestPath)
+	dir := filepath.Dir(manifestPath)
+	if manifestPath == "-" {
+		dir = "."
+	}
 	for _, mp := range m.Policies {
 		file := mp.File
 		if !filepath.IsAbs(file) {
@@ -652,7 +827,7 @@ func policyCheck(args []string, stdout, stderr io.Writer) int {
 		case localauthz.SecretPolicy:
 			ps.secret = append(ps.secret, mp.Target+"="+file)
 		default:
-			fmt.Fprintf(stderr, "kmsenv: %s: policy %q: type %q; expected ram, key or secret\n", *manifestPath, mp.File, mp.Type)
+			fmt.Fprintf(stderr, "kmsenv: %s: policy %q: type %q; expected ram, key or secret\n", displayName(manifestPath), mp.File, mp.Type)
 			return exitUsage
 		}
 	}
@@ -695,7 +870,7 @@ func policyCheck(args []string, stdout, stderr io.Writer) int {
 		unmet = append(unmet, r.Decision.Unmet...)
 	}
 	grants := localauthz.SuggestGrants(m.Principal, missing, unmet...)
-	if *asJSON {
+	if asJSON {
 		out, _ := json.MarshalIndent(struct {
 			Principal string              `json:"principal"`
 			Reports   []localauthz.Report `json:"reports"`
