@@ -61,16 +61,9 @@ type Request struct {
 // modified while it is being evaluated; evaluation itself is safe for
 // concurrent use.
 type PolicySet struct {
-	identity  []attachment
-	resources map[string][]attachment
+	identity  []core.Attachment
+	resources map[string][]core.Attachment
 	n         int
-}
-
-type attachment struct {
-	stmts []core.Statement
-	docs  []core.StatementDoc // the statements as written, for explanations
-	to    core.Principal      // holder of a RAM policy; kind PrincipalNone: any caller
-	refs  []StatementRef
 }
 
 // Add adds a policy to the set. For a RAM policy, target is the user or
@@ -87,7 +80,7 @@ func (s *PolicySet) Add(p *Policy, target string) error {
 	if !validKind(kind) {
 		return errors.New("localauthz: a " + string(kind) + " policy is not an Alibaba Cloud policy (ram, key or secret)")
 	}
-	a := attachment{stmts: p.Statements()}
+	var holder core.Principal
 	switch kind {
 	case RAMPolicy:
 		if target != "" {
@@ -95,7 +88,7 @@ func (s *PolicySet) Add(p *Policy, target string) error {
 			if !ok || (pr.Kind != core.PrincipalUser && pr.Kind != core.PrincipalRole) {
 				return errors.New("localauthz: a RAM policy attaches to a user or role ARN (acs:ram::<uid>:user/<name> or :role/<name>), not " + strconv.Quote(target))
 			}
-			a.to = pr
+			holder = pr
 		}
 	default:
 		r, ok := parseARN(target)
@@ -107,32 +100,18 @@ func (s *PolicySet) Add(p *Policy, target string) error {
 			return errors.New("localauthz: a " + string(kind) + " policy attaches to a " + string(kind) + " ARN, not " + strconv.Quote(target))
 		}
 	}
-	name := p.Name()
-	if name == "" {
-		name = string(kind) + "[" + strconv.Itoa(s.n) + "]"
-	}
+	a := core.Attach(p, target, s.n)
+	a.Holder = holder
 	s.n++
-	stmts := p.Document().Statements
-	a.docs = stmts
-	a.refs = make([]StatementRef, len(stmts))
-	for i, st := range stmts {
-		a.refs[i] = StatementRef{Policy: name, Kind: kind, Statement: i, Sid: st.Sid}
-	}
 	if kind == RAMPolicy {
 		s.identity = append(s.identity, a)
 		return nil
 	}
 	if s.resources == nil {
-		s.resources = make(map[string][]attachment)
+		s.resources = make(map[string][]core.Attachment)
 	}
 	s.resources[target] = append(s.resources[target], a)
 	return nil
-}
-
-// holds reports whether the RAM policy holder a covers the caller p: the
-// user itself, or the role of a role or session.
-func (a *attachment) holds(p *core.Principal) bool {
-	return a.to.Kind == core.PrincipalNone || p.MatchedBy(&a.to)
 }
 
 // Evaluate decides one request.
@@ -163,7 +142,7 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 	}
 	if r.Action == "" || r.Resource == "" {
 		d.Effect = ImplicitDeny
-		d.Err = errors.New("localauthz: request needs an action and a resource")
+		d.Err = core.ErrIncompleteRequest
 		return
 	}
 	if strings.EqualFold(r.Action, actionDescribeRegions) {
@@ -195,29 +174,14 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 	}
 
 	var tr core.Trace
-	var ramAllow, ramDeny, resAllow, resDeny *StatementRef
-	var ramMaybeAllow, ramMaybeDeny, resMaybeAllow, resMaybeDeny *StatementRef
+	var ram, rs core.Side // the RAM side and the key (secret) policy side
 	act := core.Action{Name: r.Action, Keys: suppliedKeys(r.Action)}
 	root := p.Kind == core.PrincipalRoot
 	if !root { // RAM policies cannot be attached to the account root
 		for i := range s.identity {
 			a := &s.identity[i]
-			if !a.holds(&p) {
-				continue
-			}
-			m := core.EvalMatch(a.stmts, act, r.Resource, &p, r.Context, &tr)
-			if m.Deny >= 0 {
-				ramDeny = &a.refs[m.Deny]
+			if a.Holds(&p) && ram.Eval(a, act, r.Resource, &p, r.Context, &tr) {
 				break
-			}
-			if m.Allow >= 0 && ramAllow == nil {
-				ramAllow = &a.refs[m.Allow]
-			}
-			if m.MaybeAllow >= 0 && ramMaybeAllow == nil {
-				ramMaybeAllow = &a.refs[m.MaybeAllow]
-			}
-			if m.MaybeDeny >= 0 && ramMaybeDeny == nil {
-				ramMaybeDeny = &a.refs[m.MaybeDeny]
 			}
 		}
 	}
@@ -239,7 +203,7 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 		}
 		return inScope
 	}
-	if ramDeny == nil && len(s.resources) > 0 {
+	if ram.Deny == nil && len(s.resources) > 0 {
 		if atts := s.resources[r.Resource]; len(atts) > 0 {
 			if !capable {
 				d.Assumptions |= AssumeResourcePolicyOutsideInstance
@@ -250,75 +214,54 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 			// dropped on a fact), its Allows do not.
 			for i := range atts {
 				a := &atts[i]
-				m := core.EvalMatch(a.stmts, act, r.Resource, &p, r.Context, &tr)
-				if m.Deny >= 0 {
-					resDeny = &a.refs[m.Deny]
+				m := core.EvalMatch(a.Stmts, act, r.Resource, &p, r.Context, &tr)
+				if rs.RecordDeny(a, m) {
 					break
 				}
-				if m.MaybeDeny >= 0 && resMaybeDeny == nil {
-					resMaybeDeny = &a.refs[m.MaybeDeny]
-				}
-				if capable && (m.Allow >= 0 && resAllow == nil || m.MaybeAllow >= 0 && resMaybeAllow == nil) {
+				if capable && rs.NewAllow(m) {
 					if !scope() {
 						d.Assumptions |= AssumeKeyPolicyScope
 						continue
 					}
-					if m.Allow >= 0 && resAllow == nil {
-						resAllow = &a.refs[m.Allow]
-					}
-					if m.MaybeAllow >= 0 && resMaybeAllow == nil {
-						resMaybeAllow = &a.refs[m.MaybeAllow]
-					}
+					rs.RecordAllow(a, m)
 				}
 			}
 		}
 	}
 	d.Assumptions |= core.TraceAssumptions(&tr)
 
-	if ramDeny != nil || resDeny != nil {
-		ref := ramDeny
-		if ref == nil {
-			ref = resDeny
-		}
-		d.Effect = ExplicitDeny
-		d.Decider = ref
-		d.Denied = []Denied{{Action: r.Action, Resource: r.Resource, StatementRef: *ref}}
-		if ramDeny == nil && tr.AccountPrincipal {
+	if ref := core.FirstRef(ram.Deny, rs.Deny); ref != nil {
+		core.DenyBy(d, r.Action, r.Resource, ref)
+		if ram.Deny == nil && tr.AccountPrincipal {
 			d.Assumptions |= AssumeAccountPrincipal
 		}
 		return
 	}
 	// Three-valued: in the owning account a RAM or a resource policy Allow
-	// suffices; across accounts both sides are needed, so a side that maybe
-	// allows makes the whole maybe, and a side that does not, not.
-	ramSide := core.TriOf(root || ramAllow != nil, ramMaybeAllow != nil)
-	resSide := core.TriOf(resAllow != nil, resMaybeAllow != nil)
+	// suffices (the account root needs none); across accounts both sides
+	// are needed, so a side that maybe allows makes the whole maybe, and a
+	// side that does not, not.
+	ramSide, resSide := ram.Allows(), rs.Allows()
+	if root {
+		ramSide = core.Yes
+	}
 	allowed := ramSide.Or(resSide)
 	if cross {
 		allowed = ramSide.And(resSide)
 	}
-	maybeDeny := firstRef(ramMaybeDeny, resMaybeDeny)
-	switch {
-	case allowed != core.No && (maybeDeny != nil || allowed == core.Maybe):
+	maybeDeny := core.FirstRef(ram.MaybeDeny, rs.MaybeDeny)
+	switch core.Outcome(allowed, maybeDeny != nil) {
+	case Conditional:
 		// A Deny that maybe applies, or an Allow that only maybe does:
 		// KMS, which sees the unknown keys, decides.
-		d.Effect = Conditional
-		d.Assumptions |= AssumeUnknownKeyConditional
-		d.ConditionKeys = tr.HingeKeys(maybeDeny != nil, allowed == core.Maybe)
-		d.Decider = maybeDeny
-		if d.Decider == nil {
-			d.Decider = firstRef(ramMaybeAllow, resMaybeAllow)
-		}
+		core.MakeConditional(d, &tr, maybeDeny != nil, allowed == core.Maybe, core.FirstRef(maybeDeny, ram.MaybeAllow, rs.MaybeAllow))
 		if root && !cross {
 			d.Assumptions |= AssumeAccountRoot
 		}
 		return
-	case allowed == core.Yes:
+	case Allow:
 		d.Effect = Allow
-		d.Decider = ramAllow
-		if d.Decider == nil {
-			d.Decider = resAllow
-		}
+		d.Decider = core.FirstRef(ram.Allow, rs.Allow)
 		if root && !cross {
 			d.Assumptions |= AssumeAccountRoot
 		}
@@ -326,8 +269,7 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 	}
 	// Not allowed even if every unknown key were favourable (a Deny that
 	// maybe applies can only deny more): an implicit deny.
-	ramOK := root || ramAllow != nil || ramMaybeAllow != nil
-	resOK := resAllow != nil || resMaybeAllow != nil
+	ramOK, resOK := ramSide != core.No, resSide != core.No
 
 	d.Effect = ImplicitDeny
 	if tr.AccountPrincipal {
@@ -356,93 +298,25 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 			}
 		}
 	}
-	if d.MissingConditionKeys = tr.MissingKeys(); d.MissingConditionKeys != nil {
-		d.Assumptions |= AssumeAbsentKeyFails
-	}
-	d.UnmetConditions = tr.UnmetConditions()
-	s.explainBlocked(r, act.Keys, &tr, d)
-	if !ramOK && s.caseOnlyMismatch(r, &p) {
+	core.ExplainTrace(d, &tr)
+	core.ExplainBlocked(d, &tr, r.Context, act.Keys, grantsWhere, s.identity, s.resources[r.Resource])
+	if !ramOK && core.CaseOnlyMismatch(s.identity, act, r.Resource, &p) {
 		d.Assumptions |= AssumeCaseSensitiveResource
 	}
 }
 
-func firstRef(refs ...*StatementRef) *StatementRef {
-	for _, r := range refs {
-		if r != nil {
-			return r
-		}
+// grantsWhere reports whether a statement of attachment a can grant a
+// pair missing at w: a RAM policy's what RAM can grant, a key or secret
+// policy's what that policy can (in the owning account either grants a
+// pair missing at WhereRAMOrKey or WhereRAMOrSecret).
+func grantsWhere(a *core.Attachment, w Where) bool {
+	isRAM := a.Kind == RAMPolicy
+	switch {
+	case w == WhereRAM && !isRAM,
+		(w == WhereKey || w == WhereSecret) && isRAM:
+		return false
 	}
-	return nil
-}
-
-// explainBlocked lists in d.Unmet, for each missing pair, the Allow
-// statements of the place it names that cover the request but whose
-// condition the request did not meet: no unconditional grant is then
-// suggested for the pair (that would drop the condition).
-func (s *PolicySet) explainBlocked(r *Request, keys core.KeyClass, tr *core.Trace, d *Decision) {
-	for i := 0; i < tr.NumBlocked(); i++ {
-		st, c := tr.Blocked(i)
-		ref, doc, isRAM := s.locate(r.Resource, st)
-		if ref == nil {
-			continue
-		}
-		for _, m := range d.Missing {
-			switch {
-			case m.Where == WhereRAM && !isRAM,
-				(m.Where == WhereKey || m.Where == WhereSecret) && isRAM:
-				continue
-			}
-			d.Unmet = append(d.Unmet, core.Unmet{
-				Action: m.Action, Resource: m.Resource, Where: m.Where, StatementRef: *ref,
-				Condition:  c.Describe() + "; " + core.DescribeRequest(c, r.Context, keys),
-				Conditions: core.ConditionJSON(doc.Conds),
-			})
-		}
-	}
-}
-
-// locate finds the policy statement st of an attachment that applies to
-// resource: its reference, its document, and whether it is a RAM policy's.
-func (s *PolicySet) locate(resource string, st *core.Statement) (*StatementRef, *core.StatementDoc, bool) {
-	for i := range s.identity {
-		a := &s.identity[i]
-		for j := range a.stmts {
-			if &a.stmts[j] == st {
-				return &a.refs[j], &a.docs[j], true
-			}
-		}
-	}
-	atts := s.resources[resource]
-	for i := range atts {
-		a := &atts[i]
-		for j := range a.stmts {
-			if &a.stmts[j] == st {
-				return &a.refs[j], &a.docs[j], false
-			}
-		}
-	}
-	return nil, nil, false
-}
-
-// caseOnlyMismatch reports whether some applicable RAM statement would have
-// matched the resource if case were ignored.
-func (s *PolicySet) caseOnlyMismatch(r *Request, p *core.Principal) bool {
-	for i := range s.identity {
-		a := &s.identity[i]
-		if !a.holds(p) {
-			continue
-		}
-		for j := range a.stmts {
-			st := &a.stmts[j]
-			if st.Deny || !st.MatchesAction(core.Action{Name: r.Action}) || st.MatchesResource(r.Resource) {
-				continue
-			}
-			if st.MatchesResourceFold(r.Resource) {
-				return true
-			}
-		}
-	}
-	return false
+	return true
 }
 
 // Key-policy scope (seed 004): the actions a key policy can grant. Users of

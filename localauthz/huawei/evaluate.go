@@ -156,27 +156,27 @@ func isAlnum(s string) bool {
 	return s != ""
 }
 
-// huaweiTarget validates where a Huawei policy is attached.
-func (a *attachment) huaweiTarget(target string) error {
-	switch a.kind {
+// huaweiTarget validates where a Huawei policy of kind is attached, and
+// returns the identity an identity policy is restricted to.
+func huaweiTarget(kind PolicyKind, target string) (core.Principal, error) {
+	switch kind {
 	case IdentityPolicy:
 		// A user or agency URN restricts the policy to that identity;
 		// anything else ("user:alice", "group:devs", "") only names the
 		// holder and the policy applies to every principal evaluated.
 		if pr, ok := parseHuaweiPolicyPrincipal(target); ok && pr.Kind != core.PrincipalAccount {
-			a.to = pr
+			return pr, nil
 		}
 	case SCP:
 		if !validSCPTarget(target) {
-			return errors.New("localauthz: an SCP attaches to \"root\", \"ou:<id>\" or \"account:<id>\" (or \"\" for the caller's account), not " + strconv.Quote(target))
+			return core.Principal{}, errors.New("localauthz: an SCP attaches to \"root\", \"ou:<id>\" or \"account:<id>\" (or \"\" for the caller's account), not " + strconv.Quote(target))
 		}
-		a.target = target
 	case ResourcePolicy:
 		if u, ok := parseURN(target); !ok || !u.concrete() {
-			return errors.New("localauthz: a resource policy attaches to a key URN kms:<region>:<account-id>:KeyId:<key-id>, not " + strconv.Quote(target))
+			return core.Principal{}, errors.New("localauthz: a resource policy attaches to a key URN kms:<region>:<account-id>:KeyId:<key-id>, not " + strconv.Quote(target))
 		}
 	}
-	return nil
+	return core.Principal{}, nil
 }
 
 func validSCPTarget(t string) bool {
@@ -259,7 +259,7 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 	}
 	if r.Action == "" || r.Resource == "" {
 		d.Effect = ImplicitDeny
-		d.Err = errors.New("localauthz: request needs an action and a resource")
+		d.Err = core.ErrIncompleteRequest
 		return
 	}
 	entry := huaweiActionEntry(r.Action)
@@ -296,119 +296,95 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 	}
 
 	var tr core.Trace
-	var idAllow, idDeny, resAllow, resDeny, scpDeny *StatementRef
-	var idMaybeAllow, idMaybeDeny, resMaybeAllow, resMaybeDeny, scpMaybeDeny *StatementRef
-	var idAllowSt, resAllowSt, denySt *core.Statement
+	var id, rs, scp core.Side // identity policies, the key's resource policies, the SCP boundary
 	v11, v50 := false, false
 	for i := range s.identity {
 		a := &s.identity[i]
-		if !a.holds(&p) {
+		if !a.Holds(&p) {
 			continue
 		}
-		if a.version == "1.1" {
+		if a.Version == "1.1" {
 			v11 = true
 		} else {
 			v50 = true
 		}
-		m := core.EvalMatch(a.stmts, act, match, &p, r.Context, &tr)
-		if m.Deny >= 0 {
-			idDeny, denySt = &a.refs[m.Deny], &a.stmts[m.Deny]
+		if id.Eval(a, act, match, &p, r.Context, &tr) {
 			break
-		}
-		if m.Allow >= 0 && idAllow == nil {
-			idAllow, idAllowSt = &a.refs[m.Allow], &a.stmts[m.Allow]
-		}
-		if m.MaybeAllow >= 0 && idMaybeAllow == nil {
-			idMaybeAllow = &a.refs[m.MaybeAllow]
-		}
-		if m.MaybeDeny >= 0 && idMaybeDeny == nil {
-			idMaybeDeny = &a.refs[m.MaybeDeny]
 		}
 	}
 	if v11 && v50 {
 		d.Assumptions |= AssumeMixedPolicyVersions
 	}
-	if idDeny == nil && len(s.resources) > 0 {
+	if id.Deny == nil && len(s.resources) > 0 {
 		atts := s.resources[r.Resource]
 		for i := range atts {
-			a := &atts[i]
-			m := core.EvalMatch(a.stmts, act, r.Resource, &p, r.Context, &tr)
-			if m.Deny >= 0 {
-				resDeny, denySt = &a.refs[m.Deny], &a.stmts[m.Deny]
+			if rs.Eval(&atts[i], act, r.Resource, &p, r.Context, &tr) {
 				break
-			}
-			if m.Allow >= 0 && resAllow == nil {
-				resAllow, resAllowSt = &a.refs[m.Allow], &a.stmts[m.Allow]
-			}
-			if m.MaybeAllow >= 0 && resMaybeAllow == nil {
-				resMaybeAllow = &a.refs[m.MaybeAllow]
-			}
-			if m.MaybeDeny >= 0 && resMaybeDeny == nil {
-				resMaybeDeny = &a.refs[m.MaybeDeny]
 			}
 		}
 	}
 	scpGate := core.Yes
-	if idDeny == nil && resDeny == nil && len(s.scps) > 0 && (r.Org == nil || !r.Org.IsManagementAccount) {
-		scpGate, scpDeny, denySt, scpMaybeDeny = s.scpBoundary(r, match, act, &p, &tr, d)
+	if id.Deny == nil && rs.Deny == nil && len(s.scps) > 0 && (r.Org == nil || !r.Org.IsManagementAccount) {
+		scpGate = s.scpBoundary(r, match, act, &p, &tr, &scp, d)
 	}
 	d.Assumptions |= core.TraceAssumptions(&tr)
-	if ref := firstRef(idDeny, resDeny, scpDeny); ref != nil {
-		d.Effect = ExplicitDeny
-		d.Decider = ref
-		d.Denied = []Denied{{Action: r.Action, Resource: r.Resource, StatementRef: *ref}}
+	if ref := core.FirstRef(id.Deny, rs.Deny, scp.Deny); ref != nil {
+		core.DenyBy(d, r.Action, r.Resource, ref)
+		denySt := id.DenySt // one side at most denies: each stops the next
+		if denySt == nil {
+			denySt = rs.DenySt
+		}
+		if denySt == nil {
+			denySt = scp.DenySt
+		}
 		d.Assumptions |= huaweiStmtAssumptions(denySt, act)
-		if scpDeny != nil && d.Assumptions.Has(AssumeSCPPathUnknown) {
+		if scp.Deny != nil && d.Assumptions.Has(AssumeSCPPathUnknown) {
 			d.MissingFacts = append(d.MissingFacts, factOrgPath)
 		}
-		if resDeny != nil {
+		if rs.Deny != nil {
 			d.Assumptions |= AssumeKMSResourcePolicy
 		}
 		return
 	}
 	// Three-valued: the SCP boundary and, in the owning account, an
 	// identity or resource policy Allow; across accounts both.
-	idSide := core.TriOf(idAllow != nil, idMaybeAllow != nil)
-	resSide := core.TriOf(resAllow != nil, resMaybeAllow != nil)
+	idSide, resSide := id.Allows(), rs.Allows()
 	granted := idSide.Or(resSide)
 	if cross {
 		granted = idSide.And(resSide)
 	}
 	allowed := scpGate.And(granted)
-	maybeDeny := firstRef(idMaybeDeny, resMaybeDeny, scpMaybeDeny)
-	if allowed != core.No && (maybeDeny != nil || allowed == core.Maybe) {
+	maybeDeny := core.FirstRef(id.MaybeDeny, rs.MaybeDeny, scp.MaybeDeny)
+	switch core.Outcome(allowed, maybeDeny != nil) {
+	case Conditional:
 		// KMS, which sees the unknown keys, decides.
 		d.Assumptions &^= AssumeSCPPathUnknown
-		d.Effect = Conditional
-		d.Assumptions |= core.AssumeUnknownKeyConditional
-		d.ConditionKeys = tr.HingeKeys(maybeDeny != nil, allowed == core.Maybe)
-		d.Decider = firstRef(maybeDeny, idAllow, idMaybeAllow, resAllow, resMaybeAllow)
+		core.MakeConditional(d, &tr, maybeDeny != nil, allowed == core.Maybe, core.FirstRef(maybeDeny, id.Allow, id.MaybeAllow, rs.Allow, rs.MaybeAllow))
 		if resSide != core.No && (cross || idSide == core.No) {
 			d.Assumptions |= AssumeKMSResourcePolicy
 		}
 		return
-	}
-	idOK, resOK := idAllow != nil, resAllow != nil
-	if allowed == core.Yes {
+	case Allow:
 		// OU SCPs that could not be placed were applied and still allow:
 		// wherever the caller is, the answer is the same.
 		d.Assumptions &^= AssumeSCPPathUnknown
 		d.Effect = Allow
-		d.Decider = idAllow
+		d.Decider = id.Allow
+		idOK, resOK := id.Allow != nil, rs.Allow != nil
 		if idOK {
-			d.Assumptions |= huaweiStmtAssumptions(idAllowSt, act)
+			d.Assumptions |= huaweiStmtAssumptions(id.AllowSt, act)
 		}
 		if resOK && (cross || !idOK) {
-			d.Assumptions |= AssumeKMSResourcePolicy | huaweiStmtAssumptions(resAllowSt, act)
+			d.Assumptions |= AssumeKMSResourcePolicy | huaweiStmtAssumptions(rs.AllowSt, act)
 			if d.Decider == nil {
-				d.Decider = resAllow
+				d.Decider = rs.Allow
 			}
 		}
 		return
 	}
 
 	// Not allowed even if every unknown key were favourable.
-	idOK, resOK = idSide != core.No, resSide != core.No
+	idOK, resOK := idSide != core.No, resSide != core.No
 	d.Effect = ImplicitDeny
 	if scpGate == core.No && d.Assumptions.Has(AssumeSCPPathUnknown) {
 		d.MissingFacts = append(d.MissingFacts, factOrgPath)
@@ -423,86 +399,37 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 	if cross && !resOK {
 		d.Missing = append(d.Missing, Missing{Action: r.Action, Resource: r.Resource, Where: WhereResource})
 	}
-	if cross && resOK || !cross && resOK {
+	if resOK {
 		d.Assumptions |= AssumeKMSResourcePolicy
 	}
-	if d.MissingConditionKeys = tr.MissingKeys(); d.MissingConditionKeys != nil {
-		d.Assumptions |= AssumeAbsentKeyFails
-	}
-	d.UnmetConditions = tr.UnmetConditions()
-	s.explainBlocked(r, cross, &tr, d)
-	if !idOK && s.huaweiCaseOnlyMismatch(match, act, &p) {
-		d.Assumptions |= AssumeCaseSensitiveResource
-	}
-}
-
-// explainBlocked lists in d.Unmet, for each missing pair, the Allow
-// statements of the place it names that cover the request but whose
-// condition the request did not meet: no unconditional grant is then
-// suggested for the pair (that would drop the condition).
-func (s *PolicySet) explainBlocked(r *Request, cross bool, tr *core.Trace, d *Decision) {
-	for i := 0; i < tr.NumBlocked(); i++ {
-		st, c := tr.Blocked(i)
-		ref, doc, kind := s.locate(r.Resource, st)
-		if ref == nil {
-			continue
-		}
+	core.ExplainTrace(d, &tr)
+	grants := func(a *core.Attachment, w Where) bool {
 		want := WhereIdentity
-		switch kind {
+		switch a.Kind {
 		case SCP:
 			want = WhereSCP
 		case ResourcePolicy:
 			want = WhereResource
 		}
-		for _, m := range d.Missing {
-			// in the owning account a resource policy grants what an
-			// identity policy would
-			if m.Where != want && !(!cross && want == WhereResource && m.Where == WhereIdentity) {
-				continue
-			}
-			d.Unmet = append(d.Unmet, core.Unmet{
-				Action: m.Action, Resource: m.Resource, Where: m.Where, StatementRef: *ref,
-				Condition:  c.Describe() + "; " + core.DescribeRequest(c, r.Context, core.AllKeys),
-				Conditions: core.ConditionJSON(doc.Conds),
-			})
-		}
+		// in the owning account a resource policy grants what an
+		// identity policy would
+		return w == want || !cross && want == WhereResource && w == WhereIdentity
 	}
-}
-
-// locate finds the statement st among the attachments that apply to
-// resource: its reference, its document and its policy's kind.
-func (s *PolicySet) locate(resource string, st *core.Statement) (*StatementRef, *core.StatementDoc, PolicyKind) {
-	groups := [][]attachment{s.identity, s.resources[resource], s.scps}
-	for _, g := range groups {
-		for i := range g {
-			a := &g[i]
-			for j := range a.stmts {
-				if &a.stmts[j] == st {
-					return &a.refs[j], &a.docs[j], a.kind
-				}
-			}
-		}
+	core.ExplainBlocked(d, &tr, r.Context, core.AllKeys, grants, s.identity, s.resources[r.Resource], s.scps)
+	if !idOK && core.CaseOnlyMismatch(s.identity, act, match, &p) {
+		d.Assumptions |= AssumeCaseSensitiveResource
 	}
-	return nil, nil, ""
-}
-
-func firstRef(refs ...*StatementRef) *StatementRef {
-	for _, r := range refs {
-		if r != nil {
-			return r
-		}
-	}
-	return nil
 }
 
 // scpBoundary evaluates the SCPs that apply to the caller, level by level:
 // every level with an applicable SCP needs a matching Allow; any matching
 // Deny denies. It reports, three-valued, whether the boundary admits the
-// request, the denying statement if any, and a Deny that maybe applies.
-func (s *PolicySet) scpBoundary(r *Request, match string, act core.Action, p *core.Principal, tr *core.Trace, d *Decision) (gate core.Tri, deny *StatementRef, denySt *core.Statement, maybeDeny *StatementRef) {
-	gate = core.Yes
+// request, and records in side the denying statement if any, and a Deny
+// that maybe applies.
+func (s *PolicySet) scpBoundary(r *Request, match string, act core.Action, p *core.Principal, tr *core.Trace, side *core.Side, d *Decision) core.Tri {
+	gate := core.Yes
 	applies := func(i int) bool {
-		ok, unknown := scpApplies(s.scps[i].target, p.Account, r.Org)
+		ok, unknown := scpApplies(s.scps[i].Target, p.Account, r.Org)
 		if unknown {
 			d.Assumptions |= AssumeSCPPathUnknown
 		}
@@ -514,7 +441,7 @@ func (s *PolicySet) scpBoundary(r *Request, match string, act core.Action, p *co
 		}
 		first := true
 		for j := 0; j < i && first; j++ {
-			if sameSCPLevel(s.scps[i].target, s.scps[j].target, p.Account) && applies(j) {
+			if sameSCPLevel(s.scps[i].Target, s.scps[j].Target, p.Account) && applies(j) {
 				first = false
 			}
 		}
@@ -524,15 +451,12 @@ func (s *PolicySet) scpBoundary(r *Request, match string, act core.Action, p *co
 		levelOK := core.No
 		for j := i; j < len(s.scps); j++ {
 			b := &s.scps[j]
-			if j != i && (!sameSCPLevel(s.scps[i].target, b.target, p.Account) || !applies(j)) {
+			if j != i && (!sameSCPLevel(s.scps[i].Target, b.Target, p.Account) || !applies(j)) {
 				continue
 			}
-			m := core.EvalMatch(b.stmts, act, match, p, r.Context, tr)
-			if m.Deny >= 0 {
-				return core.No, &b.refs[m.Deny], &b.stmts[m.Deny], nil
-			}
-			if m.MaybeDeny >= 0 && maybeDeny == nil {
-				maybeDeny = &b.refs[m.MaybeDeny]
+			m := core.EvalMatch(b.Stmts, act, match, p, r.Context, tr)
+			if side.RecordDeny(b, m) {
+				return core.No
 			}
 			levelOK = levelOK.Or(m.Allows())
 		}
@@ -542,7 +466,7 @@ func (s *PolicySet) scpBoundary(r *Request, match string, act core.Action, p *co
 		for _, l := range r.Org.Path {
 			found := false
 			for i := range s.scps {
-				if t := s.scps[i].target; t == l || callerAccountLevel(t, p.Account) && callerAccountLevel(l, p.Account) {
+				if t := s.scps[i].Target; t == l || callerAccountLevel(t, p.Account) && callerAccountLevel(l, p.Account) {
 					found = true
 					break
 				}
@@ -552,30 +476,7 @@ func (s *PolicySet) scpBoundary(r *Request, match string, act core.Action, p *co
 			}
 		}
 	}
-	return gate, nil, nil, maybeDeny
-}
-
-// huaweiCaseOnlyMismatch reports whether some applicable identity Allow
-// statement would have matched the resource if case were ignored.
-func (s *PolicySet) huaweiCaseOnlyMismatch(resource string, act core.Action, p *core.Principal) bool {
-	for i := range s.identity {
-		a := &s.identity[i]
-		if !a.holds(p) {
-			continue
-		}
-		for j := range a.stmts {
-			st := &a.stmts[j]
-			if st.Deny || st.NotResource || !st.MatchesAction(act) || st.MatchesResource(resource) {
-				continue
-			}
-			for k := range st.Resources {
-				if (st.ResourceSvc == nil || st.ResourceSvc[k] == "") && st.Resources[k].MatchFold(resource) {
-					return true
-				}
-			}
-		}
-	}
-	return false
+	return gate
 }
 
 // Call is one HTTP request a Huawei Cloud KMS client intends to make.

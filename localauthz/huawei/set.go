@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"strings"
 
 	"github.com/kmsenvelope/kmsenvelope/localauthz/core"
@@ -135,20 +134,10 @@ type Request struct {
 // modified while it is being evaluated; evaluation itself is safe for
 // concurrent use.
 type PolicySet struct {
-	identity  []attachment
-	resources map[string][]attachment
-	scps      []attachment
+	identity  []core.Attachment
+	resources map[string][]core.Attachment
+	scps      []core.Attachment // Target: the SCP's attachment, "root", "ou:<id>", "account:<id>" or "" (the caller's account)
 	n         int
-}
-
-type attachment struct {
-	stmts   []core.Statement
-	docs    []core.StatementDoc // as written, for explanations
-	version string
-	kind    PolicyKind
-	to      core.Principal // holder of an identity policy; kind PrincipalNone: any caller
-	target  string         // an SCP's attachment: "root", "ou:<id>", "account:<id>" or "" (the caller's account)
-	refs    []StatementRef
 }
 
 // Add adds a policy to the set. For an identity policy target is
@@ -166,21 +155,13 @@ func (s *PolicySet) Add(p *Policy, target string) error {
 	if !validKind(kind) {
 		return errors.New("localauthz: a " + string(kind) + " policy is not a Huawei Cloud policy (identity, scp or resource)")
 	}
-	a := attachment{stmts: p.Statements(), version: p.Version(), kind: kind}
-	if err := a.huaweiTarget(target); err != nil {
+	holder, err := huaweiTarget(kind, target)
+	if err != nil {
 		return err
 	}
-	name := p.Name()
-	if name == "" {
-		name = string(kind) + "[" + strconv.Itoa(s.n) + "]"
-	}
+	a := core.Attach(p, target, s.n)
+	a.Holder = holder
 	s.n++
-	stmts := p.Document().Statements
-	a.docs = stmts
-	a.refs = make([]StatementRef, len(stmts))
-	for i, st := range stmts {
-		a.refs[i] = StatementRef{Policy: name, Kind: kind, Statement: i, Sid: st.Sid}
-	}
 	switch kind {
 	case IdentityPolicy:
 		s.identity = append(s.identity, a)
@@ -188,16 +169,11 @@ func (s *PolicySet) Add(p *Policy, target string) error {
 		s.scps = append(s.scps, a)
 	default:
 		if s.resources == nil {
-			s.resources = make(map[string][]attachment)
+			s.resources = make(map[string][]core.Attachment)
 		}
 		s.resources[target] = append(s.resources[target], a)
 	}
 	return nil
-}
-
-// holds reports whether the identity policy holder a covers the caller p.
-func (a *attachment) holds(p *core.Principal) bool {
-	return a.to.Kind == core.PrincipalNone || p.MatchedBy(&a.to)
 }
 
 // Evaluate decides one (action, resource) unit with Huawei Cloud's rules
