@@ -1,6 +1,6 @@
-// Package envelope implements local AES-256-GCM envelope encryption with
-// KMS-wrapped data keys, key commitment and a framed, streamable message
-// format.
+// Package envelope implements local AES-256-GCM (or SM4-GCM) envelope
+// encryption with KMS-wrapped data keys, key commitment and a framed,
+// streamable message format.
 //
 // Start with [New] and a [Config] naming the KMS key that wraps data keys:
 //
@@ -106,7 +106,8 @@
 //	offset  size  field
 //	0       4     magic "KMEV" (0x4B 0x4D 0x45 0x56)
 //	4       1     version, 0x01
-//	5       2     suite id, 0x0001: AES-256-GCM, HKDF-SHA256, key commitment
+//	5       2     suite id: 0x0001 AES-256-GCM, HKDF-SHA256, key commitment;
+//	              0x0002 SM4-GCM, HKDF-SM3, key commitment (below)
 //	7       32    message id, random
 //	39      4     frame size F: plaintext bytes per full frame, 64 ≤ F ≤ 4 MiB
 //	43      2     context length C, ≤ 8192
@@ -117,7 +118,7 @@
 //	              unique), values UTF-8; keys starting "kmsenvelope:" are
 //	              reserved for this library
 //	45+C    32    commitment (below)
-//	77+C    16    header tag = AES-256-GCM-Seal(payload key, nonce 0xFF¹², plaintext ∅,
+//	77+C    16    header tag = AEAD-Seal(payload key, nonce 0xFF¹², plaintext ∅,
 //	              additional data = bytes [0, 77+C))
 //	93+C    1     wrapped key count k, 1 ≤ k ≤ 16 (decryption allows
 //	              [Config.MaxWrappedKeys], 3 by default)
@@ -152,12 +153,41 @@
 // the per-message key setup for no gain in security, since the nonce spaces
 // are disjoint.
 //
+// # Suite 0x0002: SM4-GCM with HKDF-SM3
+//
+// [SuiteSM4GCMHKDFSM3Commit], chosen per Client with [Config.Suite], is the
+// same format with the Chinese commercial cryptography algorithms in every
+// cryptographic function: the AEAD (header tag and frames) is SM4-GCM
+// (GB/T 32907-2016 in GCM, 12-byte nonces, 16-byte tags, the nonces above),
+// the data key is 16 bytes (KMS GenerateDataKey with NumberOfBytes 16: SM4
+// has 128-bit keys), and the keys are
+//
+//	PRK         = HKDF-Extract(SM3, salt = "kmsenvelope v1 sm4 data key", IKM = data key)
+//	commitment  = HKDF-Expand(SM3, PRK, info = "kmsenvelope v1 sm4 commitment", 32)
+//	payload key = HKDF-Expand(SM3, PRK, info = "kmsenvelope v1 sm4 payload" ‖ message id, 16)
+//
+// HKDF is RFC 5869's construction over HMAC-SM3, SM3 being GB/T 32905-2016
+// (HMAC with SM3 is the MAC of GB/T 15852.2 and GM/T 0042's key
+// derivations). SM3 rather than SHA-256: a deployment assessed for GM/T
+// compliance (GB/T 39786-2021) must use commercial-cryptography algorithms
+// for key derivation too, and HKDF-SHA256 would leave a non-SM algorithm on
+// the key path; SM3's 256-bit output gives the commitment and PRK the AES
+// suite's sizes, so nothing else in the format changes. (Our reading of the
+// standards; a compliance assessor has the last word.) SM4 and SM3 come from
+// github.com/emmansun/gmsm; the commitment is compared in constant time
+// before any key is derived, as for AES. The security argument is the AES
+// suite's with SM4 for AES: 128-bit keys, so 128-bit security at best, and
+// the same 2³² frame and nonce limits. The suite is in the authenticated
+// header and the two suites' data keys differ in length, so neither can be
+// relabelled as the other. Readers accept both suites whatever
+// [Config.Suite] says. Cached keys of the two suites never share an entry.
+//
 // The body is a sequence of frames i = 0, 1, 2, …, at most 2³²:
 //
 //	full frame:   F bytes of ciphertext, 16-byte tag
 //	final frame:  L bytes of ciphertext (0 ≤ L < F), 16-byte tag
 //
-// each AES-256-GCM under the payload key with nonce = uint64(i) ‖ 0x000000 ‖
+// each sealed with the suite's AEAD (AES-256-GCM or SM4-GCM) under the payload key with nonce = uint64(i) ‖ 0x000000 ‖
 // f, where f is 0x01 for the final frame and 0x00 otherwise, and no
 // additional data. Every message ends with exactly one final frame, which is
 // shorter than a full frame (empty when the plaintext length is a multiple
@@ -186,5 +216,13 @@
 // # Compatibility
 //
 // Readers reject unknown versions and suites. Version 1 is frozen: the test
-// vectors in testdata/ pin it byte for byte.
+// vectors in testdata/ pin it byte for byte (vectors.json the AES suite,
+// vectors-sm4.json the SM4 suite).
+//
+// Messages of Alibaba Cloud's Encryption SDK (Java, Python) are another
+// format: Decrypt, NewReader, Rewrap and ParseHeader recognise one by its
+// leading bytes (0x30, a DER SEQUENCE, or the Java stream's 00 00 00 01)
+// and fail with a [*LegacyFormatError] ([ErrLegacyFormat]) naming the
+// package that reads it ([AliyunESDKPackage]: Decrypter.Decrypt) and the
+// function that converts it to this format (Migrator.Migrate).
 package envelope

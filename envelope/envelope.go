@@ -103,6 +103,14 @@ type Config struct {
 	// tenant's messages.
 	RequiredContext map[string]string
 
+	// Suite is the suite of the messages this Client writes: zero means
+	// SuiteAES256GCMHKDFCommit (AES-256-GCM, 32-byte data keys);
+	// SuiteSM4GCMHKDFSM3Commit writes SM4-GCM with HKDF-SM3 and asks KMS for
+	// 16-byte data keys. Decrypt, NewReader and Rewrap read messages of
+	// either suite whatever this says: the suite is in the authenticated
+	// header, and the data key must reproduce the suite's commitment.
+	Suite Suite
+
 	// MaxWrappedKeys is the most wrapped keys a message may carry for
 	// Decrypt to consider it; more fails with ErrTooManyWrappedKeys before
 	// any KMS call. Zero means 3.
@@ -195,6 +203,12 @@ func New(cfg Config) (*Client, error) {
 	case cfg.MaxWrappedKeys < 0 || cfg.MaxWrappedKeys > MaxWrappedKeysFormat:
 		return nil, fmt.Errorf("envelope: Config.MaxWrappedKeys %d is outside [1, %d]", cfg.MaxWrappedKeys, MaxWrappedKeysFormat)
 	}
+	switch {
+	case cfg.Suite == 0:
+		cfg.Suite = SuiteAES256GCMHKDFCommit
+	case !cfg.Suite.known():
+		return nil, fmt.Errorf("envelope: Config.Suite %d is not a suite of format version 1", uint16(cfg.Suite))
+	}
 	if err := validTrust(&cfg); err != nil {
 		return nil, err
 	}
@@ -227,7 +241,7 @@ func New(cfg Config) (*Client, error) {
 	for i, k := range cfg.Keys {
 		keys[i] = string(appendIDField(appendIDField(nil, c.ids[i]), k.KeyID))
 	}
-	c.encID = string(encIDPrefix(cfg.Partition, keys))
+	c.encID = string(encIDPrefix(cfg.Suite, cfg.Partition, keys))
 	return c, nil
 }
 
@@ -367,6 +381,7 @@ type message struct {
 	state    *keyState // the data key's, while deriving
 	wrapped  []byte    // encoded wrapped-key section
 	fs       int
+	suite    Suite
 	handle   keycache.Handle // the cache entry, to charge late-known bytes
 	cached   bool
 	err      error
@@ -396,14 +411,16 @@ func (m *message) headerLen() int {
 
 func (m *message) appendHeader(dst []byte) []byte {
 	start := len(dst)
-	dst = appendHeaderPrefix(dst, &m.msgID, m.fs, m.ctxBytes())
+	dst = appendHeaderPrefix(dst, m.suite, &m.msgID, m.fs, m.ctxBytes())
 	dst = append(dst, m.keys.commitment[:]...)
 	dst = m.keys.headerTag(dst, dst[start:])
 	return append(dst, m.wrapped...)
 }
 
 // derive is the cache callback that derives the message keys.
-func (m *message) derive(schedule []byte) { m.err = deriveKeys(m.keys, schedule, m.state, &m.msgID) }
+func (m *message) derive(schedule []byte) {
+	m.err = deriveFor(m.suite, m.keys, schedule, m.state, &m.msgID)
+}
 
 // maxRetiredRetries bounds how often a message retries a cache entry that
 // was retired under it; each retry fetches or finds a fresh entry.
@@ -421,7 +438,7 @@ func (c *Client) startMessage(ctx context.Context, m *message, ec map[string]str
 	if len(id) > len(m.buf) {
 		m.big = append([]byte(nil), id...)
 	}
-	m.idLen, m.ctxStart, m.fs = len(id), len(c.encID), c.cfg.FrameSize
+	m.idLen, m.ctxStart, m.fs, m.suite = len(id), len(c.encID), c.cfg.FrameSize, c.cfg.Suite
 	m.keys = new(messageKeys)
 	if _, err := rand.Read(m.msgID[:]); err != nil {
 		return err
@@ -481,14 +498,14 @@ func (c *Client) startMessage(ctx context.Context, m *message, ec map[string]str
 // generate makes a data key with the first wrapping key and wraps it with
 // the others.
 func (c *Client) generate(ctx context.Context, ec map[string]string) (*keycache.Materials, error) {
-	first := c.cfg.Keys[0]
-	out, err := first.KMS.GenerateDataKey(ctx, &kmsclient.GenerateDataKeyInput{KeyID: first.KeyID, NumberOfBytes: DataKeySize, EncryptionContext: ec})
+	first, size := c.cfg.Keys[0], c.cfg.Suite.DataKeySize()
+	out, err := first.KMS.GenerateDataKey(ctx, &kmsclient.GenerateDataKeyInput{KeyID: first.KeyID, NumberOfBytes: size, EncryptionContext: ec})
 	if err != nil {
 		return nil, fmt.Errorf("envelope: generating a data key with %s: %w", first.KeyID, err)
 	}
 	defer out.Plaintext.Wipe()
-	if len(out.Plaintext) != DataKeySize {
-		return nil, fmt.Errorf("envelope: KMS returned a %d-byte data key, want %d", len(out.Plaintext), DataKeySize)
+	if len(out.Plaintext) != size {
+		return nil, fmt.Errorf("envelope: KMS returned a %d-byte data key, want %d", len(out.Plaintext), size)
 	}
 	arn, err := c.wrappingKeyARN(ctx, first, out.KeyID)
 	if err != nil {
@@ -512,20 +529,24 @@ func (c *Client) generate(ctx context.Context, ec map[string]string) (*keycache.
 	if err != nil {
 		return nil, err
 	}
-	return materials(out.Plaintext, section)
+	return materials(c.cfg.Suite, out.Plaintext, section)
 }
 
-// materials caches the schedule of a data key (PRK ‖ commitment) in its
-// place, with its keyState: messages need only those, so the data key
-// itself is wiped at once. wrapped is the encoded wrapped-key section for
-// encryption materials, nil for decryption.
-func materials(dataKey, wrapped []byte) (*keycache.Materials, error) {
-	schedule, err := scheduleFromDataKey(dataKey)
+// materials caches the schedule of a data key (PRK ‖ commitment) of suite
+// s in its place, with its keyState: messages need only those, so the data
+// key itself is wiped at once. wrapped is the encoded wrapped-key section
+// for encryption materials, nil for decryption.
+func materials(s Suite, dataKey, wrapped []byte) (*keycache.Materials, error) {
+	schedule, err := scheduleFor(s, dataKey)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(schedule)
-	return &keycache.Materials{Key: keycache.NewKey(schedule), Aux: newKeyState(schedule, wrapped)}, nil
+	st := &keyState{wrapped: wrapped}
+	if s == SuiteAES256GCMHKDFCommit {
+		st = newKeyState(schedule, wrapped)
+	}
+	return &keycache.Materials{Key: keycache.NewKey(schedule), Aux: st}, nil
 }
 
 // Decrypt authenticates and decrypts a message.
@@ -685,7 +706,7 @@ func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey, o *decryp
 	derive := func(schedule []byte) { derr = keysForHeader(mk, h, schedule, st) }
 	if c.cache == nil {
 		h.ensureContext()
-		mat, err := c.unwrapWithKMS(ctx, k, h.Context, wk, keyID)
+		mat, err := c.unwrapWithKMS(ctx, k, h.Suite, h.Context, wk, keyID)
 		if err != nil {
 			return nil, err
 		}
@@ -702,7 +723,7 @@ func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey, o *decryp
 			ident = ""
 		}
 		var buf [512]byte
-		id := decID(buf[:0], c.cfg.Partition, ident, wk.KeyARN, wk.Blob, h.ctxBytes)
+		id := decID(buf[:0], h.Suite, c.cfg.Partition, ident, wk.KeyARN, wk.Blob, h.ctxBytes)
 		for attempt := 0; ; attempt++ {
 			hd, ok := c.cache.LookupDecryption(id)
 			if !ok {
@@ -712,10 +733,10 @@ func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey, o *decryp
 				// survives the caller's cancellation), so it must not read
 				// the caller's message: the blob is copied.
 				h.ensureContext()
-				ec, fwk := h.Context, wk
+				ec, fwk, suite := h.Context, wk, h.Suite
 				fwk.Blob = bytes.Clone(wk.Blob)
 				fetch := func(fctx context.Context) (*keycache.Materials, error) {
-					return c.unwrapWithKMS(fctx, k, ec, fwk, keyID)
+					return c.unwrapWithKMS(fctx, k, suite, ec, fwk, keyID)
 				}
 				var err error
 				if hd, err = c.cache.GetDecryption(ctx, string(id), fetch); err != nil {
@@ -750,7 +771,7 @@ func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey, o *decryp
 // unwrapWithKMS asks KMS to decrypt a wrapped key and checks that the key
 // KMS used is the one the message names; the materials record the ARN as
 // confirmed.
-func (c *Client) unwrapWithKMS(ctx context.Context, k KMS, ec map[string]string, wk WrappedKey, keyID string) (*keycache.Materials, error) {
+func (c *Client) unwrapWithKMS(ctx context.Context, k KMS, suite Suite, ec map[string]string, wk WrappedKey, keyID string) (*keycache.Materials, error) {
 	out, err := k.Decrypt(ctx, &kmsclient.DecryptInput{CiphertextBlob: wk.Blob, EncryptionContext: ec, KeyARN: wk.KeyARN})
 	if err != nil {
 		return nil, err
@@ -760,10 +781,10 @@ func (c *Client) unwrapWithKMS(ctx context.Context, k KMS, ec map[string]string,
 	if err != nil {
 		return nil, err
 	}
-	if len(out.Plaintext) != DataKeySize {
+	if len(out.Plaintext) != suite.DataKeySize() {
 		return nil, ErrCommitmentMismatch
 	}
-	mat, err := materials(out.Plaintext, nil)
+	mat, err := materials(suite, out.Plaintext, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -778,7 +799,7 @@ func keysForHeader(mk *messageKeys, h *Header, schedule []byte, st *keyState) er
 	if len(schedule) != scheduleSize || subtle.ConstantTimeCompare(schedule[32:], h.commitment) != 1 {
 		return ErrCommitmentMismatch
 	}
-	return deriveKeys(mk, schedule, st, &h.MessageID)
+	return deriveFor(h.Suite, mk, schedule, st, &h.MessageID)
 }
 
 // clientIndex returns the index in c.clients of the first client of

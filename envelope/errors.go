@@ -54,7 +54,54 @@ var (
 	// AppendEncrypt or AppendDecrypt overlaps the input other than exactly
 	// (see their documentation). Nothing was written to dst.
 	ErrInvalidBufferOverlap = errors.New("envelope: invalid buffer overlap")
+	// ErrLegacyFormat: the message is not a kmsenvelope message but, by its
+	// leading bytes, one of the Alibaba Cloud Encryption SDK (Java, Python):
+	// the *LegacyFormatError wrapping it names the package and function
+	// that read it. It also unwraps to ErrMalformed.
+	ErrLegacyFormat = errors.New("envelope: message in the Alibaba Cloud Encryption SDK format")
 )
+
+// AliyunESDKPackage is the import path of the package that reads, writes
+// and migrates Alibaba Cloud Encryption SDK messages.
+const AliyunESDKPackage = "github.com/kmsenvelope/kmsenvelope/envelope/aliyunesdk"
+
+// LegacyFormatError says that a message is in the Alibaba Cloud Encryption
+// SDK's format and how to read it. Decrypt, NewReader, Rewrap, ParseHeader
+// and ReadHeader return it inside a *FormatError (field "magic"), judged
+// by the leading bytes alone: 0x30 (a DER SEQUENCE: the SDK's ASN.1
+// message, or a SecretManager body) or 00 00 00 01 (the Java stream
+// format's version). Nothing is sent to KMS.
+type LegacyFormatError struct {
+	Format   string // "Alibaba Cloud Encryption SDK ASN.1 message", "... Java stream"
+	Package  string // AliyunESDKPackage
+	Function string // what reads it, e.g. "aliyunesdk.Decrypter.Decrypt"
+	Migrate  string // what converts it to a kmsenvelope message: "aliyunesdk.Migrator.Migrate"
+}
+
+func (e *LegacyFormatError) Error() string {
+	return "not a kmsenvelope message: this is an " + e.Format + "; read it with " + e.Function +
+		", or convert it to a kmsenvelope message with " + e.Migrate + " (package " + e.Package + ")"
+}
+
+// Unwrap returns ErrLegacyFormat and ErrMalformed.
+func (e *LegacyFormatError) Unwrap() []error { return []error{ErrLegacyFormat, ErrMalformed} }
+
+// legacyFormat recognises the leading 4 bytes of an Alibaba Cloud
+// Encryption SDK message, or returns nil.
+func legacyFormat(b []byte) *LegacyFormatError {
+	e := &LegacyFormatError{Package: AliyunESDKPackage, Migrate: "aliyunesdk.Migrator.Migrate"}
+	switch {
+	case len(b) >= 2 && b[0] == 0x30 && (b[1] < 0x80 || b[1] >= 0x81 && b[1] <= 0x84):
+		e.Format = "Alibaba Cloud Encryption SDK ASN.1 message (DER SEQUENCE)"
+		e.Function = "aliyunesdk.Decrypter.Decrypt (a SecretManager body: aliyunesdk.Decrypter.DecryptSecretManager)"
+	case len(b) >= 4 && b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 1:
+		e.Format = "Alibaba Cloud Encryption SDK Java stream message (version 00000001)"
+		e.Function = "aliyunesdk.Decrypter.Decrypt"
+	default:
+		return nil
+	}
+	return e
+}
 
 // FormatError reports a structural problem with a message, naming the byte
 // offset and the field.

@@ -6,14 +6,19 @@ package envelope
 // caller chooses, as Encrypt would: what anyone holding a data key (an
 // attacker who generated it, or a test vector) can make.
 func sealWithDataKey(dk, msgID []byte, fs int, ec map[string]string, wrapped []WrappedKey, pt []byte) ([]byte, error) {
+	return sealWithSuite(SuiteAES256GCMHKDFCommit, dk, msgID, fs, ec, wrapped, pt)
+}
+
+// sealWithSuite is sealWithDataKey for a message of suite s.
+func sealWithSuite(s Suite, dk, msgID []byte, fs int, ec map[string]string, wrapped []WrappedKey, pt []byte) ([]byte, error) {
 	var id [messageIDSize]byte
 	copy(id[:], msgID)
-	schedule, err := scheduleFromDataKey(dk)
+	schedule, err := scheduleFor(s, dk)
 	if err != nil {
 		return nil, err
 	}
 	var mk messageKeys
-	if err := deriveKeys(&mk, schedule, nil, &id); err != nil {
+	if err := deriveFor(s, &mk, schedule, nil, &id); err != nil {
 		return nil, err
 	}
 	ctxBytes, err := encodeContext(ec)
@@ -24,13 +29,18 @@ func sealWithDataKey(dk, msgID []byte, fs int, ec map[string]string, wrapped []W
 	if err != nil {
 		return nil, err
 	}
-	m := &message{keys: &mk, msgID: id, fs: fs, wrapped: section, big: ctxBytes}
+	m := &message{keys: &mk, msgID: id, fs: fs, suite: s, wrapped: section, big: ctxBytes}
 	return sealBody(m.appendHeader(nil), m.keys, fs, pt), nil
 }
 
 // SealWithDataKey is sealWithDataKey with a fixed message id.
 func SealWithDataKey(dk []byte, fs int, ec map[string]string, wrapped []WrappedKey, pt []byte) ([]byte, error) {
 	return sealWithDataKey(dk, make([]byte, messageIDSize), fs, ec, wrapped, pt)
+}
+
+// SealWithSuite is SealWithDataKey for suite s.
+func SealWithSuite(s Suite, dk []byte, fs int, ec map[string]string, wrapped []WrappedKey, pt []byte) ([]byte, error) {
+	return sealWithSuite(s, dk, make([]byte, messageIDSize), fs, ec, wrapped, pt)
 }
 
 // EncodeContext is the canonical context encoding.

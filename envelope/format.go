@@ -16,6 +16,7 @@ const (
 	magic           = "KMEV"
 	formatVersion   = 1
 	suiteCommitted  = 0x0001
+	suiteSM4        = 0x0002
 	messageIDSize   = 32
 	commitmentSize  = 32
 	tagSize         = 16
@@ -69,15 +70,31 @@ func errFrameLimit(i uint64, off int64) error {
 // Suite identifies the algorithms of a message.
 type Suite uint16
 
-// SuiteAES256GCMHKDFCommit is the only suite of version 1: AES-256-GCM
-// frames, HKDF-SHA256 key derivation, key commitment.
-const SuiteAES256GCMHKDFCommit Suite = suiteCommitted
+// The suites of version 1 (see the package documentation).
+const (
+	// SuiteAES256GCMHKDFCommit: AES-256-GCM frames, HKDF-SHA256 key
+	// derivation, key commitment; 32-byte data keys. The default.
+	SuiteAES256GCMHKDFCommit Suite = suiteCommitted
+	// SuiteSM4GCMHKDFSM3Commit: SM4-GCM frames (GB/T 32907), HKDF over SM3
+	// (GB/T 32905) key derivation, key commitment; 16-byte data keys. For
+	// deployments that must use the Chinese commercial cryptography
+	// algorithms (GM/T).
+	SuiteSM4GCMHKDFSM3Commit Suite = suiteSM4
+)
 
 func (s Suite) String() string {
-	if s == SuiteAES256GCMHKDFCommit {
+	switch s {
+	case SuiteAES256GCMHKDFCommit:
 		return "AES-256-GCM/HKDF-SHA256/commit"
+	case SuiteSM4GCMHKDFSM3Commit:
+		return "SM4-GCM/HKDF-SM3/commit"
 	}
 	return "unknown suite"
+}
+
+// known reports whether s is a suite of version 1.
+func (s Suite) known() bool {
+	return s == SuiteAES256GCMHKDFCommit || s == SuiteSM4GCMHKDFSM3Commit
 }
 
 // WrappedKey is one KMS-wrapped copy of a message's data key.
@@ -247,6 +264,9 @@ func parseHeader(src *source, decodeCtx bool) (*Header, error) {
 		return nil, err
 	}
 	if string(b) != magic {
+		if lf := legacyFormat(b); lf != nil {
+			return nil, &FormatError{Offset: 0, Field: "magic", Reason: lf.Error(), Err: lf}
+		}
 		return nil, formatErr(0, "magic", ErrMalformed, "not a kmsenvelope message (bad magic)")
 	}
 	if b, err = src.next(1, fieldName("version")); err != nil {
@@ -260,7 +280,7 @@ func parseHeader(src *source, decodeCtx bool) (*Header, error) {
 		return nil, err
 	}
 	h.Suite = Suite(binary.BigEndian.Uint16(b))
-	if h.Suite != SuiteAES256GCMHKDFCommit {
+	if !h.Suite.known() {
 		return nil, formatErr(5, "suite", ErrUnsupported, "suite "+itoa(int(h.Suite))+" is not supported")
 	}
 	if b, err = src.next(messageIDSize, fieldName("message id")); err != nil {
@@ -546,10 +566,10 @@ func encodeWrappedKeys(keys []WrappedKey) ([]byte, error) {
 }
 
 // appendHeaderPrefix appends the authenticated part before the commitment.
-func appendHeaderPrefix(dst []byte, msgID *[messageIDSize]byte, frameSize int, ctxBytes []byte) []byte {
+func appendHeaderPrefix(dst []byte, suite Suite, msgID *[messageIDSize]byte, frameSize int, ctxBytes []byte) []byte {
 	dst = append(dst, magic...)
 	dst = append(dst, formatVersion)
-	dst = binary.BigEndian.AppendUint16(dst, suiteCommitted)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(suite))
 	dst = append(dst, msgID[:]...)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(frameSize))
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(ctxBytes)))

@@ -51,7 +51,7 @@ func FuzzParseHeader(f *testing.F) {
 		if err != nil {
 			t.Fatalf("parsed wrapped keys do not re-encode: %v", err)
 		}
-		re := appendHeaderPrefix(nil, &h.MessageID, h.FrameSize, ctxBytes)
+		re := appendHeaderPrefix(nil, h.Suite, &h.MessageID, h.FrameSize, ctxBytes)
 		re = append(append(append(re, h.commitment...), h.tag...), wrapped...)
 		if !bytes.Equal(re, msg[:h.Len()]) {
 			t.Fatalf("header does not round-trip")
@@ -88,7 +88,7 @@ func FuzzDecrypt(f *testing.F) {
 			}
 			return
 		}
-		schedule, _ := scheduleFromDataKey(dk)
+		schedule, _ := scheduleFor(h.Suite, dk)
 		mk := &messageKeys{}
 		err = keysForHeader(mk, h, schedule, nil)
 		if err != nil || !mk.verifyHeader(h.authed, h.tag) {

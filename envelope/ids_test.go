@@ -23,7 +23,7 @@ func TestCacheIDsUnambiguous(t *testing.T) {
 	}
 	seen := map[string]dec{}
 	for _, d := range decs {
-		id := string(decID(nil, d.partition, "", d.arn, []byte(d.blob), []byte(d.ctx)))
+		id := string(decID(nil, SuiteAES256GCMHKDFCommit, d.partition, "", d.arn, []byte(d.blob), []byte(d.ctx)))
 		if prev, dup := seen[id]; dup {
 			t.Errorf("decryption ids collide: %q and %q", prev, d)
 		}
@@ -44,7 +44,7 @@ func TestCacheIDsUnambiguous(t *testing.T) {
 	}
 	seenEnc := map[string]enc{}
 	for _, e := range encs {
-		id := string(encIDPrefix(e.partition, e.keys))
+		id := string(encIDPrefix(SuiteAES256GCMHKDFCommit, e.partition, e.keys))
 		if prev, dup := seenEnc[id]; dup {
 			t.Errorf("encryption id prefixes collide: %q and %q", prev, e)
 		}

@@ -129,10 +129,10 @@ func (c *Client) rewrapThroughProcess(ctx context.Context, k KMS, h *Header, wk 
 	}
 	// The same data key authenticated the header a moment ago; check the
 	// commitment again so that nothing but that key is ever re-encrypted.
-	if len(dk.Plaintext) != DataKeySize {
+	if len(dk.Plaintext) != h.Suite.DataKeySize() {
 		return nil, ErrCommitmentMismatch
 	}
-	schedule, err := scheduleFromDataKey(dk.Plaintext)
+	schedule, err := scheduleFor(h.Suite, dk.Plaintext)
 	if err != nil {
 		return nil, err
 	}

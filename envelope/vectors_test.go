@@ -109,7 +109,7 @@ func decryptVector(msg, dk []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	schedule, err := scheduleFromDataKey(dk)
+	schedule, err := scheduleFor(h.Suite, dk)
 	if err != nil {
 		return nil, err
 	}
