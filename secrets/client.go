@@ -66,6 +66,9 @@ type Client struct {
 
 	seq   atomic.Uint64 // orders fetches, so an older answer never replaces a newer one
 	stats counters
+
+	policies      map[string]policy // resolved Config.Policies
+	defaultPolicy policy
 }
 
 type counters struct {
@@ -92,7 +95,10 @@ type request struct {
 }
 
 func (r request) input() *kmsclient.GetSecretValueInput {
-	return &kmsclient.GetSecretValueInput{SecretName: r.name, VersionStage: r.stage, VersionID: r.versionID}
+	// FetchExtendedConfig: managed secrets (RAM, RDS, ECS) carry their
+	// configuration, exposed as Value.ExtendedConfig, as the Alibaba
+	// secrets manager client asks for it too.
+	return &kmsclient.GetSecretValueInput{SecretName: r.name, VersionStage: r.stage, VersionID: r.versionID, FetchExtendedConfig: true}
 }
 
 // pinned reports whether the request names an immutable version.
@@ -102,6 +108,7 @@ func (r request) pinned() bool { return r.versionID != "" }
 type entry struct {
 	key string
 	req request
+	pol policy // the secret's caching policy
 
 	// snap is the value and its expiry, replaced under mu and read without
 	// a lock by Get.
@@ -125,6 +132,11 @@ type entry struct {
 type snapshot struct {
 	val     *Value
 	expires time.Time // zero for a pinned version: never expires
+	// rotation reports that expires is the secret's NextRotationDate: the
+	// refresher fetches it then, not RefreshAhead before.
+	rotation bool
+	// staleFor is the entry's StaleIfError (negative: never stale).
+	staleFor time.Duration
 }
 
 func (s *snapshot) fresh(now time.Time) bool {
@@ -155,6 +167,13 @@ func New(src Source, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{src: src, cfg: cfg, flights: make(map[string]*flight)}
+	c.defaultPolicy, _ = cfg.resolvePolicy(Policy{}) // checked by withDefaults
+	for name, p := range cfg.Policies {
+		if c.policies == nil {
+			c.policies = make(map[string]policy, len(cfg.Policies))
+		}
+		c.policies[name], _ = cfg.resolvePolicy(p)
+	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	empty := make(map[string]*entry)
 	c.table.Store(&empty)
@@ -304,6 +323,9 @@ func (c *Client) Get(ctx context.Context, name string, opts ...GetOption) (*Valu
 // hit records a cache hit on e.
 func (c *Client) hit(e *entry, now time.Time) {
 	c.stats.hits.Add(1)
+	if c.cfg.OnEvent != nil {
+		c.emit(EventHit)
+	}
 	// Writing lastUse on every hit would bounce the entry's cache line
 	// between cores; millisecond resolution is plenty for LRU.
 	if t := now.UnixNano(); t-e.lastUse.Load() >= int64(time.Millisecond) {
@@ -340,10 +362,13 @@ func (c *Client) load(ctx context.Context, key string, req request) (*Value, err
 			c.mu.Unlock()
 			c.stats.misses.Add(1)
 			c.stats.staleServed.Add(1)
+			c.emit(EventMiss)
+			c.emit(EventStaleServed)
 			return v, nil
 		}
 	}
 	c.stats.misses.Add(1)
+	c.emit(EventMiss)
 	f := c.flights[key]
 	if fl, ok := c.failed[key]; ok && f == nil && now.Before(fl.until) {
 		c.mu.Unlock()
@@ -356,6 +381,7 @@ func (c *Client) load(ctx context.Context, key string, req request) (*Value, err
 			c.mu.Unlock()
 			if v := c.staleIfAllowed(key); v != nil {
 				c.stats.staleServed.Add(1)
+				c.emit(EventStaleServed)
 				return v, nil
 			}
 			return nil, fmt.Errorf("secrets: %s: %w", req.name, err)
@@ -371,6 +397,7 @@ func (c *Client) load(ctx context.Context, key string, req request) (*Value, err
 		// stale value may be served, serve it now; the fetch goes on.
 		if v := c.staleIfAllowed(key); v != nil {
 			c.stats.staleServed.Add(1)
+			c.emit(EventStaleServed)
 			return v, nil
 		}
 		return nil, fmt.Errorf("secrets: %s: %w", req.name, ctx.Err())
@@ -379,6 +406,7 @@ func (c *Client) load(ctx context.Context, key string, req request) (*Value, err
 	}
 	if f.stale {
 		c.stats.staleServed.Add(1)
+		c.emit(EventStaleServed)
 	}
 	return f.val, f.err
 }
@@ -433,7 +461,7 @@ func (c *Client) staleIfAllowed(key string) *Value {
 
 // staleAllowed reports whether s may be served stale at now.
 func (c *Client) staleAllowed(s *snapshot, now time.Time) bool {
-	return c.cfg.StaleIfError >= 0 && !s.expires.IsZero() && now.Before(s.expires.Add(c.cfg.StaleIfError))
+	return s.staleFor >= 0 && !s.expires.IsZero() && now.Before(s.expires.Add(s.staleFor))
 }
 
 // staleValueLocked returns e's value marked stale. c.mu must be held.
@@ -472,6 +500,7 @@ func (c *Client) startFetchLocked(ctx context.Context, key string, req request) 
 // fetch calls the Source once.
 func (c *Client) fetch(ctx context.Context, req request) (*kmsclient.SecretValue, error) {
 	c.stats.fetches.Add(1)
+	c.emit(EventFetch)
 	sv, err := c.src.GetSecretValue(ctx, req.input())
 	if err == nil && sv == nil {
 		err = &kmsclient.RequestError{Operation: "GetSecretValue", Attempts: 1,
@@ -479,6 +508,7 @@ func (c *Client) fetch(ctx context.Context, req request) (*kmsclient.SecretValue
 	}
 	if err != nil {
 		c.stats.fetchErrors.Add(1)
+		c.emit(EventFetchError)
 		return nil, err
 	}
 	return sv, nil
@@ -503,11 +533,27 @@ func (c *Client) settle(key string, req request, f *flight, seq uint64, sv *kmsc
 		f.val, change = c.storeLocked(key, req, sv, seq, now)
 		if f.background {
 			c.stats.refreshes.Add(1)
+			c.emit(EventRefresh)
 		}
 	default:
 		f.val, f.stale, prev, f.err = c.failLocked(key, req, seq, ferr, now)
+		if f.background {
+			c.emit(EventRefreshError)
+		}
 	}
 	c.mu.Unlock()
+	switch {
+	case c.cfg.FileCache == nil || f.err == ErrClosed:
+	case ferr == nil && f.val != nil:
+		c.fileStore(key, f.val)
+	case f.err != nil && !retryable(ferr):
+		c.fileDelete(key) // a decision (denied, not found) is never masked
+	case f.err != nil:
+		// An outage with nothing in memory: a restart. Serve the copy on disk.
+		if v := c.fileLoad(key, req, seq, now); v != nil {
+			f.val, f.stale, f.err = v, true, nil
+		}
+	}
 	if f.err != nil && f.err != ErrClosed {
 		f.err = c.wrapErr(req.name, f.err)
 		c.mu.Lock()
@@ -525,7 +571,13 @@ func (c *Client) settle(key string, req request, f *flight, seq uint64, sv *kmsc
 		if f.stale {
 			msg = "secrets: refreshing a secret failed; serving the expired value"
 		}
-		attrs := append(req.logAttrs(), slog.Time("expires", prev.expires), slog.String("error", ferr.Error()))
+		attrs := req.logAttrs()
+		if prev != nil {
+			attrs = append(attrs, slog.Time("expires", prev.expires))
+		} else {
+			msg = "secrets: fetching a secret failed; serving the copy from the file cache"
+		}
+		attrs = append(attrs, slog.String("error", ferr.Error()))
 		c.cfg.Logger.LogAttrs(context.Background(), slog.LevelWarn, msg, attrs...)
 	}
 	close(f.done)
@@ -536,23 +588,37 @@ func (c *Client) settle(key string, req request, f *flight, seq uint64, sv *kmsc
 // storeLocked caches a fetched value under key and returns the value to
 // hand out and the version change it makes, if any. c.mu must be held.
 func (c *Client) storeLocked(key string, req request, sv *kmsclient.SecretValue, seq uint64, now time.Time) (*Value, *Change) {
-	v := &Value{
-		name:      req.name,
+	return c.storeValueLocked(key, req, newValue(req.name, sv, now), seq, now)
+}
+
+// newValue builds the Value of a fetched secret.
+func newValue(name string, sv *kmsclient.SecretValue, now time.Time) *Value {
+	return &Value{
+		name:      name,
 		versionID: sv.VersionID,
 		stages:    slices.Clone(sv.VersionStages),
 		binary:    sv.Binary,
 		data:      newSecretBytes(sv.Value),
 		fetchedAt: now,
+		meta: &valueMeta{
+			secretType: sv.SecretType, extendedConfig: sv.ExtendedConfig,
+			createTime: sv.CreateTime, lastRotation: sv.LastRotationDate, nextRotation: sv.NextRotationDate,
+			automaticRotation: sv.AutomaticRotation, rotationInterval: sv.RotationInterval,
+		},
 	}
+}
+
+// storeValueLocked caches v under key; see storeLocked.
+func (c *Client) storeValueLocked(key string, req request, v *Value, seq uint64, now time.Time) (*Value, *Change) {
 	e := c.entryLocked(key, req, now)
 	old := e.snap.Load()
 	if old != nil && seq < e.seq {
 		// A fetch that started later has already been stored; it wins.
 		return old.val, nil
 	}
-	s := &snapshot{val: v}
+	s := &snapshot{val: v, staleFor: e.pol.staleIfError}
 	if !req.pinned() {
-		s.expires = now.Add(c.jitteredTTL())
+		s.expires, s.rotation = c.expiry(e.pol, now, v.meta.nextRotation)
 	}
 	e.snap.Store(s)
 	e.seq, e.failures, e.retryAt, e.staleVal = seq, 0, time.Time{}, nil
@@ -561,6 +627,7 @@ func (c *Client) storeLocked(key string, req request, sv *kmsclient.SecretValue,
 		return v, nil
 	}
 	c.stats.changes.Add(1)
+	c.emit(EventRotation)
 	return v, &Change{Name: req.name, Stage: req.stage, OldVersionID: old.val.versionID, NewVersionID: v.versionID}
 }
 
@@ -588,6 +655,7 @@ func (c *Client) failLocked(key string, req request, seq uint64, ferr error, now
 			}
 		}
 		c.removeLocked(key)
+		c.emitEvict(EvictError)
 	}
 	return nil, false, prev, ferr // wrapped by the caller, without c.mu (Explain is caller code)
 }
@@ -609,7 +677,7 @@ func (c *Client) entryLocked(key string, req request, now time.Time) *entry {
 	if e := old[key]; e != nil {
 		return e
 	}
-	e := &entry{key: key, req: req}
+	e := &entry{key: key, req: req, pol: c.policyFor(req.name)}
 	e.lastUse.Store(now.UnixNano())
 	m := make(map[string]*entry, min(len(old)+1, c.cfg.MaxEntries))
 	var victim string
@@ -628,6 +696,9 @@ func (c *Client) entryLocked(key string, req request, now time.Time) *entry {
 	}
 	m[key] = e
 	c.table.Store(&m)
+	if victim != "" {
+		c.emitEvict(EvictCapacity)
+	}
 	return e
 }
 
@@ -646,9 +717,9 @@ func (c *Client) removeLocked(key string) {
 	c.table.Store(&m)
 }
 
-func (c *Client) jitteredTTL() time.Duration {
+func (c *Client) jitteredTTLFor(ttl time.Duration) time.Duration {
 	r := rand.Float64()
-	return time.Duration(float64(c.cfg.TTL) * (1 + c.cfg.Jitter*(2*r-1)))
+	return time.Duration(float64(ttl) * (1 + c.cfg.Jitter*(2*r-1)))
 }
 
 // nudge wakes the refresher, if any, without blocking.
@@ -757,14 +828,25 @@ func (c *Client) RefreshNow(ctx context.Context, name string, opts ...GetOption)
 		return nil, ErrClosed
 	}
 	if err != nil {
+		removed := false
 		if !retryable(err) {
+			_, removed = (*c.table.Load())[key]
 			c.removeLocked(key)
 		}
 		c.mu.Unlock()
+		if removed {
+			c.emitEvict(EvictError)
+		}
+		if c.cfg.FileCache != nil && !retryable(err) {
+			c.fileDelete(key)
+		}
 		return nil, c.wrapErr(name, err)
 	}
 	v, change := c.storeLocked(key, req, sv, seq, now)
 	c.mu.Unlock()
+	if c.cfg.FileCache != nil {
+		c.fileStore(key, v)
+	}
 	c.nudge()
 	c.report(change)
 	return v, nil

@@ -77,6 +77,30 @@ type Config struct {
 	// never receives secret values. Nil disables logging.
 	Logger *slog.Logger
 
+	// Policies overrides TTL, RefreshAhead and StaleIfError for the named
+	// secrets, and says whether their NextRotationDate drives refresh (see
+	// [Policy]). Secrets not named use the fields above.
+	Policies map[string]Policy
+
+	// RotationPoll is how often a secret whose NextRotationDate has passed
+	// less than an hour ago is fetched again while its rotation is
+	// awaited (KMS rotates shortly after that date). Zero means 1 minute;
+	// it is never more than the secret's TTL.
+	RotationPoll time.Duration
+
+	// FileCache, when non-nil, keeps an encrypted copy of every fetched
+	// value on disk and serves it, marked stale, when the Source fails with
+	// a retryable error and nothing is cached in memory: a process
+	// restarted during a KMS outage still starts. See [NewFileCache].
+	FileCache *FileCache
+
+	// OnEvent, when non-nil, is called for every [Event] (hits, misses,
+	// fetches, evictions, stale serves, refresh failures, rotations),
+	// synchronously and possibly with the client's lock held: it must be
+	// fast, safe for concurrent use, and must not call the Client. Package
+	// otelkms turns events into OpenTelemetry metrics.
+	OnEvent func(Event)
+
 	// Now is the clock, for tests. Nil means time.Now. The background
 	// refresher still sleeps in real time for the durations it computes
 	// from this clock.
@@ -98,6 +122,10 @@ const (
 	defaultStaleIfError = time.Hour
 	defaultMaxEntries   = 1000
 	defaultParallelism  = 8
+	defaultRotationPoll = time.Minute
+	// rotationWindow is how long after NextRotationDate the rotation is
+	// awaited by polling every RotationPoll.
+	rotationWindow = time.Hour
 
 	// fetchTimeout bounds one shared fetch, which is detached from the
 	// cancellation of the caller that started it.
@@ -164,6 +192,20 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	switch {
+	case c.RotationPoll < 0:
+		return c, &ConfigError{"RotationPoll", "must not be negative"}
+	case c.RotationPoll == 0:
+		c.RotationPoll = defaultRotationPoll
+	}
+	for name, p := range c.Policies {
+		if err := CheckName(name); err != nil {
+			return c, &ConfigError{"Policies", fmt.Sprintf("names an invalid secret: %v", err)}
+		}
+		if _, err := c.resolvePolicy(p); err != nil {
+			return c, &ConfigError{"Policies[" + name + "]", err.Error()}
+		}
 	}
 	return c, nil
 }

@@ -57,10 +57,14 @@ func (c *Client) startDue(now time.Time) (*flight, time.Time) {
 		earliest time.Time
 	)
 	for key, e := range *c.table.Load() {
-		if e.req.pinned() || !e.used.Load() || c.flights[key] != nil {
+		if e.req.pinned() || !e.used.Load() || c.flights[key] != nil || e.pol.refreshAhead < 0 {
 			continue
 		}
-		due := e.snap.Load().expires.Add(-c.cfg.RefreshAhead)
+		s := e.snap.Load()
+		due := s.expires.Add(-e.pol.refreshAhead)
+		if s.rotation {
+			due = s.expires // fetch at the rotation date, not before it
+		}
 		if e.retryAt.After(due) {
 			due = e.retryAt
 		}

@@ -33,7 +33,59 @@ type Value struct {
 	data      *secretBytes
 	stale     bool
 	fetchedAt time.Time
+	meta      *valueMeta // never nil for a Value the package made
 }
+
+// valueMeta is what KMS says about a secret version besides its value.
+type valueMeta struct {
+	secretType, extendedConfig             string
+	createTime, lastRotation, nextRotation time.Time
+	automaticRotation, rotationInterval    string
+	fromFile                               bool
+}
+
+var noMeta = &valueMeta{}
+
+func (v *Value) m() *valueMeta {
+	if v.meta == nil {
+		return noMeta
+	}
+	return v.meta
+}
+
+// SecretType returns the secret's type as KMS reports it: "Generic",
+// "Rds", "RAMCredentials", "ECS", ...
+func (v *Value) SecretType() string { return v.m().secretType }
+
+// ExtendedConfig returns the raw JSON of a managed secret's extended
+// configuration (for a RAM credential secret, its SecretSubType and
+// UserName), "" for a generic secret. It holds no secret value.
+func (v *Value) ExtendedConfig() string { return v.m().extendedConfig }
+
+// CreateTime returns when this version was created, zero if KMS did not
+// say.
+func (v *Value) CreateTime() time.Time { return v.m().createTime }
+
+// LastRotationDate returns when the secret was last rotated, zero if never
+// or not reported.
+func (v *Value) LastRotationDate() time.Time { return v.m().lastRotation }
+
+// NextRotationDate returns when KMS will next rotate the secret, zero
+// without automatic rotation. It drives refresh unless the secret's
+// [Policy] says IgnoreRotationDate.
+func (v *Value) NextRotationDate() time.Time { return v.m().nextRotation }
+
+// AutomaticRotation returns KMS's AutomaticRotation: "Enabled",
+// "Disabled" or "" when not reported.
+func (v *Value) AutomaticRotation() string { return v.m().automaticRotation }
+
+// RotationInterval returns KMS's RotationInterval, such as "604800s", ""
+// without automatic rotation.
+func (v *Value) RotationInterval() string { return v.m().rotationInterval }
+
+// FromFileCache reports that the value was read from the [FileCache]
+// because KMS could not be reached (it is then Stale as well).
+func (v *Value) FromFileCache() bool { return v.m().fromFile }
 
 // secretBytes holds a Value's bytes behind two pointers, so that printing a
 // Value copy kept in an unexported struct field (where fmt cannot call its

@@ -1,0 +1,345 @@
+package secrets
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// FileCache keeps an encrypted copy of fetched secret values in a
+// directory, so that a process restarted while KMS is unreachable still
+// starts: see [Config.FileCache]. It is opt-in; nothing is written to disk
+// without it.
+//
+// Each cached (secret, stage or version) is one file, named by an HMAC of
+// the cache key (the directory listing does not show secret names), holding
+// the value sealed with AES-256-GCM under a key derived from the one the
+// user supplies; the additional data binds the file to its cache key, so a
+// file that is modified, truncated or moved to another name fails to open
+// and is ignored (an [EventFileCacheError], a warning) rather than served.
+// Files are written with mode 0600 in a directory created 0700, through a
+// temporary file renamed into place (atomic on POSIX file systems), and
+// removed when KMS answers that the secret is denied or gone.
+//
+// A value read from the file is served marked [Value.Stale] and
+// [Value.FromFileCache], only when the Source failed with a retryable
+// error (KMS unavailable, throttling, network) and nothing usable is
+// cached in memory, and only if it was fetched less than
+// FileCacheOptions.MaxAge ago. It then lives in memory for the secret's
+// StaleIfError window, and KMS is asked again after the usual retry delay.
+type FileCache struct {
+	dir     string
+	aead    cipher.AEAD
+	nameKey []byte
+	maxAge  time.Duration
+	now     func() time.Time
+}
+
+// FileCacheOptions configure [NewFileCache].
+type FileCacheOptions struct {
+	// Dir is the directory of the cache files, created with mode 0700 if
+	// missing. Required. Give each process (or identity) its own.
+	Dir string
+	// Key is a 32-byte secret from which the encryption and file-name keys
+	// are derived (HKDF-SHA256). Required. Keep it out of the directory:
+	// from an environment variable, a KMS-independent secret store or a
+	// hardware-bound source; see [DeriveFileCacheKey].
+	Key []byte
+	// MaxAge bounds the age of a value served from the file (since it was
+	// fetched from KMS). Zero means 24 hours.
+	MaxAge time.Duration
+	// Now is the clock, for tests; nil means time.Now.
+	Now func() time.Time
+}
+
+// ErrFileCache is what file-cache errors unwrap to.
+var ErrFileCache = errors.New("secrets: file cache")
+
+const (
+	fileMagic         = "KESC1\n" // kmsenvelope secrets cache, format 1
+	maxFileCacheBytes = 1 << 20   // a file larger than this is refused unread
+	defaultFileMaxAge = 24 * time.Hour
+	fileCacheKeyLen   = 32
+)
+
+// NewFileCache returns a FileCache over o.Dir, creating the directory.
+func NewFileCache(o FileCacheOptions) (*FileCache, error) {
+	if o.Dir == "" {
+		return nil, &ConfigError{"FileCache.Dir", "is required"}
+	}
+	if len(o.Key) != fileCacheKeyLen {
+		return nil, &ConfigError{"FileCache.Key", fmt.Sprintf("must be %d bytes, got %d", fileCacheKeyLen, len(o.Key))}
+	}
+	if o.MaxAge < 0 {
+		return nil, &ConfigError{"FileCache.MaxAge", "must not be negative"}
+	}
+	if o.MaxAge == 0 {
+		o.MaxAge = defaultFileMaxAge
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	encKey, err := hkdf.Key(sha256.New, o.Key, nil, "kmsenvelope secrets file cache v1 encryption", 32)
+	if err != nil {
+		return nil, fmt.Errorf("%w: deriving the key: %w", ErrFileCache, err)
+	}
+	nameKey, err := hkdf.Key(sha256.New, o.Key, nil, "kmsenvelope secrets file cache v1 names", 32)
+	if err != nil {
+		return nil, fmt.Errorf("%w: deriving the key: %w", ErrFileCache, err)
+	}
+	block, err := aes.NewCipher(encKey)
+	clear(encKey)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrFileCache, err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrFileCache, err)
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("%w: creating %s: %w", ErrFileCache, o.Dir, err)
+	}
+	return &FileCache{dir: o.Dir, aead: aead, nameKey: nameKey, maxAge: o.MaxAge, now: o.Now}, nil
+}
+
+// DeriveFileCacheKey derives a [FileCacheOptions.Key] from a high-entropy
+// secret of at least 16 bytes (a random token the deployment provides) and
+// a context string (say the service name), with HKDF-SHA256. It is not a
+// password hash: a human-chosen password needs a slow KDF (scrypt,
+// argon2id) first.
+func DeriveFileCacheKey(secret []byte, context string) ([]byte, error) {
+	if len(secret) < 16 {
+		return nil, &ConfigError{"FileCache.Key", fmt.Sprintf("source secret must be at least 16 bytes, got %d", len(secret))}
+	}
+	return hkdf.Key(sha256.New, secret, []byte(context), "kmsenvelope secrets file cache key", fileCacheKeyLen)
+}
+
+// fileRecord is the sealed content of one cache file.
+type fileRecord struct {
+	Key               string    `json:"k"`
+	Name              string    `json:"n"`
+	VersionID         string    `json:"v"`
+	Stages            []string  `json:"st,omitempty"`
+	Binary            bool      `json:"b,omitempty"`
+	Data              []byte    `json:"d"`
+	SecretType        string    `json:"t,omitempty"`
+	ExtendedConfig    string    `json:"x,omitempty"`
+	CreateTime        time.Time `json:"ct,omitzero"`
+	LastRotationDate  time.Time `json:"lr,omitzero"`
+	NextRotationDate  time.Time `json:"nr,omitzero"`
+	AutomaticRotation string    `json:"ar,omitempty"`
+	RotationInterval  string    `json:"ri,omitempty"`
+	FetchedAt         time.Time `json:"f"`
+}
+
+// path returns the file of cache key key.
+func (fc *FileCache) path(key string) string {
+	m := hmac.New(sha256.New, fc.nameKey)
+	m.Write([]byte(key))
+	return filepath.Join(fc.dir, hex.EncodeToString(m.Sum(nil)[:20])+".sec")
+}
+
+func (fc *FileCache) aad(key string) []byte { return append([]byte(fileMagic), key...) }
+
+// store seals v under key and writes it atomically.
+func (fc *FileCache) store(key string, v *Value, fetchedAt time.Time) error {
+	m := v.m()
+	rec := fileRecord{
+		Key: key, Name: v.name, VersionID: v.versionID, Stages: v.stages, Binary: v.binary, Data: v.data.bytes(),
+		SecretType: m.secretType, ExtendedConfig: m.extendedConfig, CreateTime: m.createTime,
+		LastRotationDate: m.lastRotation, NextRotationDate: m.nextRotation,
+		AutomaticRotation: m.automaticRotation, RotationInterval: m.rotationInterval, FetchedAt: fetchedAt,
+	}
+	pt, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("%w: encoding: %w", ErrFileCache, err)
+	}
+	defer clear(pt)
+	nonce := make([]byte, fc.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return fmt.Errorf("%w: %w", ErrFileCache, err)
+	}
+	out := make([]byte, 0, len(fileMagic)+len(nonce)+len(pt)+fc.aead.Overhead())
+	out = append(out, fileMagic...)
+	out = append(out, nonce...)
+	out = fc.aead.Seal(out, nonce, pt, fc.aad(key))
+	if len(out) > maxFileCacheBytes {
+		return fmt.Errorf("%w: a value of %d bytes is too large to cache on disk", ErrFileCache, len(v.data.bytes()))
+	}
+	return writeAtomic(fc.path(key), out)
+}
+
+// writeAtomic writes data to a temporary file (mode 0600) in path's
+// directory, syncs it and renames it to path.
+func writeAtomic(path string, data []byte) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrFileCache, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = os.Remove(tmp)
+		}
+	}()
+	if err = f.Chmod(0o600); err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: writing: %w", ErrFileCache, err)
+	}
+	if d, derr := os.Open(filepath.Dir(path)); derr == nil { // persist the rename; best effort
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}
+
+// errFileAbsent means no file is cached for the key (not an error to
+// report).
+var errFileAbsent = errors.New("secrets: no file cached")
+
+// load opens the file of key. It returns errFileAbsent when there is none
+// or it is too old, and an error naming what is wrong (never its content)
+// when it does not open.
+func (fc *FileCache) load(key string) (*fileRecord, error) {
+	path := fc.path(key)
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errFileAbsent
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrFileCache, err)
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxFileCacheBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading %s: %w", ErrFileCache, filepath.Base(path), err)
+	}
+	ns := fc.aead.NonceSize()
+	switch {
+	case len(raw) > maxFileCacheBytes:
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrFileCache, filepath.Base(path), maxFileCacheBytes)
+	case len(raw) < len(fileMagic)+ns+fc.aead.Overhead() || !bytes.HasPrefix(raw, []byte(fileMagic)):
+		return nil, fmt.Errorf("%w: %s is not a cache file of this format", ErrFileCache, filepath.Base(path))
+	}
+	body := raw[len(fileMagic):]
+	pt, err := fc.aead.Open(nil, body[:ns], body[ns:], fc.aad(key))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s does not authenticate (tampered with, or sealed under another key)", ErrFileCache, filepath.Base(path))
+	}
+	defer clear(pt)
+	var rec fileRecord
+	if err := json.Unmarshal(pt, &rec); err != nil || rec.Key != key || rec.VersionID == "" {
+		return nil, fmt.Errorf("%w: %s holds an invalid record", ErrFileCache, filepath.Base(path))
+	}
+	if age := fc.now().Sub(rec.FetchedAt); age > fc.maxAge {
+		return nil, errFileAbsent
+	}
+	return &rec, nil
+}
+
+// remove deletes the file of key, if any.
+func (fc *FileCache) remove(key string) error {
+	err := os.Remove(fc.path(key))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %w", ErrFileCache, err)
+	}
+	return nil
+}
+
+// fileStore writes v to the file cache, reporting a failure.
+func (c *Client) fileStore(key string, v *Value) {
+	if v.m().fromFile {
+		return
+	}
+	if err := c.cfg.FileCache.store(key, v, v.fetchedAt); err != nil {
+		c.fileError("secrets: writing the file cache failed", v.name, err)
+	}
+}
+
+// fileDelete removes key's file, reporting a failure.
+func (c *Client) fileDelete(key string) {
+	if err := c.cfg.FileCache.remove(key); err != nil {
+		c.fileError("secrets: removing from the file cache failed", "", err)
+	}
+}
+
+func (c *Client) fileError(msg, name string, err error) {
+	c.emit(EventFileCacheError)
+	if c.cfg.Logger != nil {
+		attrs := []slog.Attr{slog.String("error", err.Error())}
+		if name != "" {
+			attrs = append(attrs, slog.String("name", name))
+		}
+		c.cfg.Logger.LogAttrs(context.Background(), slog.LevelWarn, msg, attrs...)
+	}
+}
+
+// fileLoad reads key from the file cache after a retryable failure with
+// nothing cached in memory, caches it (stale, expired now) and returns it
+// marked stale; nil if there is nothing to serve.
+func (c *Client) fileLoad(key string, req request, seq uint64, now time.Time) *Value {
+	rec, err := c.cfg.FileCache.load(key)
+	if err != nil {
+		if !errors.Is(err, errFileAbsent) {
+			c.fileError("secrets: the file cache could not be read", req.name, err)
+		}
+		return nil
+	}
+	if rec.Name != req.name {
+		return nil
+	}
+	v := &Value{
+		name: rec.Name, versionID: rec.VersionID, stages: rec.Stages, binary: rec.Binary,
+		data: newSecretBytes(rec.Data), fetchedAt: rec.FetchedAt,
+		meta: &valueMeta{
+			secretType: rec.SecretType, extendedConfig: rec.ExtendedConfig, createTime: rec.CreateTime,
+			lastRotation: rec.LastRotationDate, nextRotation: rec.NextRotationDate,
+			automaticRotation: rec.AutomaticRotation, rotationInterval: rec.RotationInterval, fromFile: true,
+		},
+	}
+	clear(rec.Data)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	if e := (*c.table.Load())[key]; e != nil {
+		return nil // something was cached meanwhile; let the caller retry
+	}
+	e := c.entryLocked(key, req, now)
+	s := &snapshot{val: v, staleFor: e.pol.staleIfError, expires: now}
+	if s.staleFor < 0 {
+		s.staleFor = 0
+	}
+	e.snap.Store(s)
+	e.seq, e.failures, e.retryAt, e.staleVal = seq, 1, now.Add(retryDelay(1)), nil
+	e.used.Store(true) // have the refresher try KMS again after retryAt
+	c.emit(EventFileCacheLoad)
+	return c.staleValueLocked(e)
+}
