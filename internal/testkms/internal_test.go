@@ -320,7 +320,7 @@ func TestNonceCacheAmortisedConstant(t *testing.T) {
 	assert.InDelta(t, int(window/time.Second)*perSecond, live, perSecond, "the window's nonces are live, older ones dropped")
 	seconds := uses / perSecond
 	assert.LessOrEqual(t, work, uses+2*seconds, "each entry examined once, plus a step per second")
-	assert.Less(t, elapsed, 3*time.Second, "no rescans of the whole cache")
+	assert.Less(t, elapsed, 5*time.Second, "no rescans of the whole cache (the old cache took 15.8 s here without -race)")
 
 	// Still correct: a live nonce is refused, an expired one accepted again.
 	assert.False(t, n.use("ak", strconv.Itoa(uses-1), now, now.Add(window)))
