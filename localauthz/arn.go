@@ -1,6 +1,10 @@
 package localauthz
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/kmsenvelope/kmsenvelope/localauthz/core"
+)
 
 // arn is a parsed Alibaba Cloud resource name
 // acs:<service>:<region>:<account>:<relative>. Its strings point into the
@@ -78,5 +82,5 @@ func (a arn) container() string {
 }
 
 func (a arn) concrete() bool {
-	return !hasAny(a.region, "*?") && !hasAny(a.account, "*?")
+	return !core.ContainsAnyByte(a.region, "*?") && !core.ContainsAnyByte(a.account, "*?")
 }

@@ -1,6 +1,7 @@
 package localauthz
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -323,7 +324,7 @@ func (l *linter) conditions(sd *core.StatementDoc, cs *core.Statement) {
 		case len(unsupplied) > 0:
 			var explicit []string
 			for j, a := range sd.Actions {
-				if !cs.Actions[j].HasWildcard() && !sd.NotAction && contains(unsupplied, canonical[strings.ToLower(a)]) {
+				if !cs.Actions[j].HasWildcard() && !sd.NotAction && slices.Contains(unsupplied, canonical[strings.ToLower(a)]) {
 					explicit = append(explicit, a)
 				}
 			}

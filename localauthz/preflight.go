@@ -1,7 +1,6 @@
 package localauthz
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 
@@ -54,13 +53,9 @@ func (s *PolicySet) Check(principal string, c Call) Report {
 		rep.Decision = Decision{Effect: ImplicitDeny, Err: err}
 		return rep
 	}
-	rep.Checks = make([]Check, len(reqs))
-	for i, rq := range reqs {
-		d := s.Evaluate(c.Facts.Request(principal, rq.Action, rq.Resource, c.Context))
-		d.Assumptions |= rq.Assumptions
-		rep.Checks[i] = Check{Requirement: rq, Decision: d}
-	}
-	rep.Decision = core.Aggregate(rep.Checks)
+	rep.Decision, rep.Checks = core.CheckAll(reqs, func(_ int, rq Requirement) Decision {
+		return s.Evaluate(c.Facts.Request(principal, rq.Action, rq.Resource, c.Context))
+	})
 	if rep.Decision.Effect != ExplicitDeny && rep.Decision.Assumptions.Has(AssumeSecretKeyUnknown) {
 		// The call may also need kms:Decrypt (kms:GenerateDataKey) on a
 		// self-managed key that nobody named: deny, and say what is missing.
@@ -111,15 +106,6 @@ func (f Facts) Request(principal, action, resource string, ctx Context) Request 
 		ctx = out
 	}
 	return Request{Principal: principal, Action: action, Resource: resource, Context: ctx, InKMSInstance: inInstance}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Grant is a policy change that would grant what is missing: for
@@ -181,9 +167,7 @@ func SuggestGrants(principal string, missing []Missing, unmet ...Unmet) []Grant 
 				g = &resGrant{res: m.Resource, cond: cond, where: m.Where}
 				resGrants = append(resGrants, g)
 			}
-			if !contains(g.actions, m.Action) {
-				g.actions = append(g.actions, m.Action)
-			}
+			g.actions = core.AppendUnique(g.actions, m.Action)
 		}
 	}
 	var out []Grant
@@ -192,17 +176,7 @@ func SuggestGrants(principal string, missing []Missing, unmet ...Unmet) []Grant 
 	}
 	pARN := PolicyHolder(principal)
 	for _, g := range resGrants {
-		var b bytes.Buffer
-		b.WriteString(`{"Effect":"Allow","Principal":{"RAM":`)
-		core.WriteJSONStrings(&b, []string{pARN})
-		b.WriteString(`},"Action":`)
-		core.WriteJSONStrings(&b, g.actions)
-		b.WriteString(`,"Resource":["*"]`)
-		if g.cond != "" {
-			b.WriteString(`,"Condition":` + g.cond)
-		}
-		b.WriteString(`}`)
-		out = append(out, Grant{Where: g.where, Resource: g.res, Policy: b.Bytes()})
+		out = append(out, Grant{Where: g.where, Resource: g.res, Policy: core.AllowStatement("RAM", []string{pARN}, g.actions, json.RawMessage(g.cond))})
 	}
 	return out
 }
@@ -219,46 +193,22 @@ func PolicyHolder(principal string) string {
 
 // Text renders the report for people, one fact per line.
 func (r Report) Text() string {
-	var b strings.Builder
-	b.WriteString(r.Call.Operation)
+	head := r.Call.Operation
 	if r.Call.Resource != "" {
-		b.WriteString(" " + r.Call.Resource)
+		head += " " + r.Call.Resource
 	}
-	b.WriteString(": " + string(r.Decision.Effect) + "\n")
-	if r.Err != nil {
-		b.WriteString("  error: " + r.Err.Error() + "\n")
-	}
-	for _, c := range r.Checks {
-		b.WriteString("  " + c.Action + " on " + c.Resource + ": " + string(c.Decision.Effect))
-		if c.Decision.Decider != nil {
-			b.WriteString(" by " + c.Decision.Decider.String())
+	return core.ReportText(head, r.Err, r.Checks, r.Decision, r.Grants(), func(g Grant) string {
+		if g.Where == WhereRAM {
+			return "grant in a RAM policy of " + PolicyHolder(r.Principal)
 		}
-		b.WriteString("\n")
-	}
-	core.WriteDecisionDetails(&b, "  ", r.Decision)
-	for _, g := range r.Grants() {
-		switch g.Where {
-		case WhereRAM:
-			b.WriteString("  grant in a RAM policy of " + PolicyHolder(r.Principal) + ":\n    " + string(g.Policy) + "\n")
-		default:
-			b.WriteString("  add to the " + string(g.Where) + " policy of " + g.Resource + ":\n    " + string(g.Policy) + "\n")
-		}
-	}
-	return b.String()
+		return ""
+	})
 }
 
 // MarshalJSON renders the report with its grants and error.
 func (r Report) MarshalJSON() ([]byte, error) {
 	type plain Report
-	var errText string
-	if r.Err != nil {
-		errText = r.Err.Error()
-	}
-	return json.Marshal(struct {
-		plain
-		Grants []Grant `json:"grants,omitempty"`
-		Error  string  `json:"error,omitempty"`
-	}{plain(r), r.Grants(), errText})
+	return core.MarshalReport(plain(r), r.Grants(), r.Err)
 }
 
 // AccessDeniedDetail is the AccessDeniedDetail of a KMS Forbidden.NoPermission
@@ -334,9 +284,9 @@ func principalFromDetail(d AccessDeniedDetail) string {
 // ExplicitDeny if any unit is denied, else ImplicitDeny if any is missing,
 // else Conditional if any is conditional, else Allow.
 func (s *PolicySet) EvaluateAll(reqs ...Request) (Decision, []Check) {
-	checks := make([]Check, len(reqs))
+	units := make([]Requirement, len(reqs))
 	for i, r := range reqs {
-		checks[i] = Check{Requirement: Requirement{Action: r.Action, Resource: r.Resource}, Decision: s.Evaluate(r)}
+		units[i] = Requirement{Action: r.Action, Resource: r.Resource}
 	}
-	return core.Aggregate(checks), checks
+	return core.CheckAll(units, func(i int, _ Requirement) Decision { return s.Evaluate(reqs[i]) })
 }

@@ -52,7 +52,7 @@ func parseIdentityARN(s string) (core.Principal, bool) {
 		return core.Principal{}, false
 	}
 	p := core.Principal{Account: rest[:i]}
-	if hasAny(p.Account, "*?/") {
+	if core.ContainsAnyByte(p.Account, "*?/") {
 		return core.Principal{}, false
 	}
 	rel := rest[i+1:]
@@ -88,25 +88,12 @@ func parseIdentityARN(s string) (core.Principal, bool) {
 	if (p.Kind == core.PrincipalRole || p.Kind == core.PrincipalSession) && !validName(p.Name) {
 		return core.Principal{}, false
 	}
-	if p.Kind == core.PrincipalSession && (p.Session == "" || hasAny(p.Session, "*?")) {
+	if p.Kind == core.PrincipalSession && (p.Session == "" || core.ContainsAnyByte(p.Session, "*?")) {
 		return core.Principal{}, false
 	}
 	return p, true
 }
 
 func validName(n string) bool {
-	return n != "" && !hasAny(n, "/*?:")
-}
-
-// hasAny is strings.ContainsAny for a short ASCII set, without the set
-// construction cost on the evaluation path.
-func hasAny(s, chars string) bool {
-	for i := 0; i < len(s); i++ {
-		for j := 0; j < len(chars); j++ {
-			if s[i] == chars[j] {
-				return true
-			}
-		}
-	}
-	return false
+	return n != "" && !core.ContainsAnyByte(n, "/*?:")
 }

@@ -208,3 +208,110 @@ func ConditionJSON(conds []ConditionDoc) json.RawMessage {
 	b.WriteByte('}')
 	return b.Bytes()
 }
+
+// CheckAll evaluates each requirement with eval, adds the requirement's
+// assumptions to its decision, and aggregates the checks (see
+// [Aggregate]).
+func CheckAll(reqs []Requirement, eval func(i int, r Requirement) Decision) (Decision, []Check) {
+	checks := make([]Check, len(reqs))
+	for i, rq := range reqs {
+		d := eval(i, rq)
+		d.Assumptions |= rq.Assumptions
+		checks[i] = Check{Requirement: rq, Decision: d}
+	}
+	return Aggregate(checks), checks
+}
+
+// ReportText renders a dialect's preflight report for people, one fact
+// per line: "<head>: <effect>", the error, each check and the statement
+// that decided it, the decision's details (see [WriteDecisionDetails]),
+// then each grant under the heading grantHeading gives it; an empty
+// heading is "add to the <where> policy of <resource>:".
+func ReportText(head string, err error, checks []Check, d Decision, grants []Grant, grantHeading func(Grant) string) string {
+	var b strings.Builder
+	b.WriteString(head + ": " + string(d.Effect) + "\n")
+	if err != nil {
+		b.WriteString("  error: " + err.Error() + "\n")
+	}
+	for _, c := range checks {
+		b.WriteString("  " + c.Action + " on " + c.Resource + ": " + string(c.Decision.Effect))
+		if c.Decision.Decider != nil {
+			b.WriteString(" by " + c.Decision.Decider.String())
+		}
+		b.WriteString("\n")
+	}
+	WriteDecisionDetails(&b, "  ", d)
+	for _, g := range grants {
+		h := grantHeading(g)
+		if h == "" {
+			h = "add to the " + string(g.Where) + " policy of " + g.Resource
+		}
+		b.WriteString("  " + h + ":\n    " + string(g.Policy) + "\n")
+	}
+	return b.String()
+}
+
+// MarshalReport encodes a dialect's report: the JSON object of plain (the
+// report as a type without this MarshalJSON) followed by its "grants" and
+// its "error" text, each omitted when empty.
+func MarshalReport(plain any, grants []Grant, err error) ([]byte, error) {
+	out, e := json.Marshal(plain)
+	if e != nil {
+		return nil, e
+	}
+	var extra struct {
+		Grants []Grant `json:"grants,omitempty"`
+		Error  string  `json:"error,omitempty"`
+	}
+	extra.Grants = grants
+	if err != nil {
+		extra.Error = err.Error()
+	}
+	more, e := json.Marshal(extra)
+	if e != nil {
+		return nil, e
+	}
+	if len(more) <= 2 || len(out) < 2 || out[len(out)-1] != '}' {
+		return out, nil
+	}
+	if len(out) > 2 {
+		out = append(out[:len(out)-1], ',')
+	} else {
+		out = out[:len(out)-1]
+	}
+	return append(out, more[1:]...), nil
+}
+
+// AllowStatement builds the statement {"Effect":"Allow","Principal":
+// {"<principalOf>":[...]},"Action":[...],"Resource":["*"],"Condition":
+// ...} that a grant suggests for a resource policy (or, without a
+// principal, an SCP); principalOf "" leaves out Principal, a nil cond
+// Condition.
+func AllowStatement(principalOf string, principals, actions []string, cond json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	b.WriteString(`{"Effect":"Allow"`)
+	if principalOf != "" {
+		b.WriteString(`,"Principal":{`)
+		WriteJSONString(&b, principalOf)
+		b.WriteByte(':')
+		WriteJSONStrings(&b, principals)
+		b.WriteByte('}')
+	}
+	b.WriteString(`,"Action":`)
+	WriteJSONStrings(&b, actions)
+	b.WriteString(`,"Resource":["*"]`)
+	if len(cond) > 0 {
+		b.WriteString(`,"Condition":`)
+		b.Write(cond)
+	}
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
+// AppendUnique appends s to list unless list holds it.
+func AppendUnique(list []string, s string) []string {
+	if contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}

@@ -52,8 +52,8 @@ func parseURN(s string) (urn, bool) {
 }
 
 func (u urn) concrete() bool {
-	return !hasAny(u.service, "*?") && !hasAny(u.region, "*?") && !hasAny(u.account, "*?") &&
-		!hasAny(u.typ, "*?") && !hasAny(u.path, "*?")
+	return !core.ContainsAnyByte(u.service, "*?") && !core.ContainsAnyByte(u.region, "*?") && !core.ContainsAnyByte(u.account, "*?") &&
+		!core.ContainsAnyByte(u.typ, "*?") && !core.ContainsAnyByte(u.path, "*?")
 }
 
 // parseHuaweiRequestPrincipal parses the caller:
@@ -77,7 +77,7 @@ func parseHuaweiRequestPrincipal(s string) (core.Principal, bool) {
 		return core.Principal{}, false
 	}
 	i := strings.IndexByte(rest, ':')
-	if i <= 0 || hasAny(rest[:i], "*?/") {
+	if i <= 0 || core.ContainsAnyByte(rest[:i], "*?/") {
 		return core.Principal{}, false
 	}
 	p := core.Principal{Account: rest[:i]}
@@ -106,13 +106,13 @@ func parseHuaweiRequestPrincipal(s string) (core.Principal, bool) {
 		return core.Principal{}, false
 	}
 	p.Name, p.Session = rel[:j], rel[j+1:]
-	if !validHuaweiName(p.Name) || p.Session == "" || hasAny(p.Session, "*?") {
+	if !validHuaweiName(p.Name) || p.Session == "" || core.ContainsAnyByte(p.Session, "*?") {
 		return core.Principal{}, false
 	}
 	return p, true
 }
 
-func validHuaweiName(n string) bool { return n != "" && !hasAny(n, "/*?:") }
+func validHuaweiName(n string) bool { return n != "" && !core.ContainsAnyByte(n, "/*?:") }
 
 // parseHuaweiPolicyPrincipal parses an entry of a resource policy's
 // Principal.IAM list: an account ID (every identity of the account), a
@@ -287,7 +287,7 @@ func (s *PolicySet) evaluate(r *Request, d *Decision) {
 		d.Assumptions |= AssumeResourceTypeWide
 	}
 	u, isURN := parseURN(r.Resource)
-	cross := isURN && u.account != "" && !hasAny(u.account, "*?") && u.account != p.Account
+	cross := isURN && u.account != "" && !core.ContainsAnyByte(u.account, "*?") && u.account != p.Account
 	if r.Resource == "*" && match == "*" {
 		d.Assumptions |= AssumeNoResource
 	}
@@ -575,13 +575,9 @@ func (s *PolicySet) Check(principal string, c Call) Report {
 		rep.Decision = Decision{Effect: ImplicitDeny, Err: err}
 		return rep
 	}
-	rep.Checks = make([]Check, len(reqs))
-	for i, rq := range reqs {
-		d := s.Evaluate(Request{Principal: principal, Action: rq.Action, Resource: rq.Resource, Context: c.Context, Org: c.Org})
-		d.Assumptions |= rq.Assumptions
-		rep.Checks[i] = Check{Requirement: rq, Decision: d}
-	}
-	rep.Decision = core.Aggregate(rep.Checks)
+	rep.Decision, rep.Checks = core.CheckAll(reqs, func(_ int, rq Requirement) Decision {
+		return s.Evaluate(Request{Principal: principal, Action: rq.Action, Resource: rq.Resource, Context: c.Context, Org: c.Org})
+	})
 	return rep
 }
 

@@ -1,6 +1,7 @@
 package huawei
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -170,7 +171,7 @@ func (l *huaweiLinter) actions(sd *core.StatementDoc, cs *core.Statement) {
 func (l *huaweiLinter) resources(sd *core.StatementDoc) {
 	for j, r := range sd.Resources {
 		u, ok := parseURN(r)
-		if !ok || !strings.EqualFold(u.service, "kms") || hasAny(u.typ, "*?") {
+		if !ok || !strings.EqualFold(u.service, "kms") || core.ContainsAnyByte(u.typ, "*?") {
 			continue
 		}
 		path := core.ListPath(core.JoinKey(sd.Path, sd.ResourceElem()), sd.ResourcesArray, j)
@@ -341,7 +342,7 @@ func (l *huaweiLinter) resourceFit(sd *core.StatementDoc, cs *core.Statement) {
 			if !coversType(sd.Resources, k.ResourceTypes[0]) {
 				l.add(SeverityInfo, CodeNeedsStarResource, path, k.Name+" declares "+strings.Join(k.ResourceTypes, ", ")+" but its API names no existing resource; it is checked against every "+k.ResourceTypes[0]+" of the account (kms:*:<account-id>:"+k.ResourceTypes[0]+":*), which this statement's Resource does not cover")
 			}
-		case contains(k.ResourceTypes, ResourceAlias) && keyURN != aliasURN:
+		case slices.Contains(k.ResourceTypes, ResourceAlias) && keyURN != aliasURN:
 			missing := "alias URNs (kms:<region>:<account-id>:alias:<name>)"
 			if !keyURN {
 				missing = "key URNs (kms:<region>:<account-id>:KeyId:<key-id>)"

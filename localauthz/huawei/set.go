@@ -1,8 +1,6 @@
 package huawei
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"strings"
 
@@ -195,11 +193,11 @@ func (s *PolicySet) Evaluate(r Request) Decision {
 // ExplicitDeny if any unit is denied, else ImplicitDeny if any is missing,
 // else Conditional if any is conditional, else Allow.
 func (s *PolicySet) EvaluateAll(reqs ...Request) (Decision, []Check) {
-	checks := make([]Check, len(reqs))
+	units := make([]Requirement, len(reqs))
 	for i, r := range reqs {
-		checks[i] = Check{Requirement: Requirement{Action: r.Action, Resource: r.Resource}, Decision: s.Evaluate(r)}
+		units[i] = Requirement{Action: r.Action, Resource: r.Resource}
 	}
-	return core.Aggregate(checks), checks
+	return core.CheckAll(units, func(i int, _ Requirement) Decision { return s.Evaluate(reqs[i]) })
 }
 
 // Report is the preflight result of one Huawei Cloud KMS call, or of
@@ -229,56 +227,32 @@ func (r Report) Grants() []Grant {
 
 // Text renders the report for people, one fact per line.
 func (r Report) Text() string {
-	var b strings.Builder
 	head := r.Action
 	if r.Call.Method != "" {
 		head = strings.ToUpper(r.Call.Method) + " " + r.Call.Path
 	}
-	b.WriteString(head)
 	var res []string
 	for _, c := range r.Checks {
 		res = append(res, c.Resource)
 	}
 	if len(res) > 0 {
-		b.WriteString(" " + strings.Join(res, " "))
+		head += " " + strings.Join(res, " ")
 	}
-	b.WriteString(": " + string(r.Decision.Effect) + "\n")
-	if r.Err != nil {
-		b.WriteString("  error: " + r.Err.Error() + "\n")
-	}
-	for _, c := range r.Checks {
-		b.WriteString("  " + c.Action + " on " + c.Resource + ": " + string(c.Decision.Effect))
-		if c.Decision.Decider != nil {
-			b.WriteString(" by " + c.Decision.Decider.String())
-		}
-		b.WriteString("\n")
-	}
-	core.WriteDecisionDetails(&b, "  ", r.Decision)
-	for _, g := range r.Grants() {
+	return core.ReportText(head, r.Err, r.Checks, r.Decision, r.Grants(), func(g Grant) string {
 		switch g.Where {
 		case WhereIdentity:
-			b.WriteString("  grant in an identity policy of " + PolicyHolder(r.Principal) + ":\n    " + string(g.Policy) + "\n")
+			return "grant in an identity policy of " + PolicyHolder(r.Principal)
 		case WhereSCP:
-			b.WriteString("  allow in an SCP at every level of the caller's organization path that lacks it:\n    " + string(g.Policy) + "\n")
-		default:
-			b.WriteString("  add to the " + string(g.Where) + " policy of " + g.Resource + ":\n    " + string(g.Policy) + "\n")
+			return "allow in an SCP at every level of the caller's organization path that lacks it"
 		}
-	}
-	return b.String()
+		return ""
+	})
 }
 
 // MarshalJSON renders the report with its grants and error.
 func (r Report) MarshalJSON() ([]byte, error) {
 	type plain Report
-	var errText string
-	if r.Err != nil {
-		errText = r.Err.Error()
-	}
-	return json.Marshal(struct {
-		plain
-		Grants []Grant `json:"grants,omitempty"`
-		Error  string  `json:"error,omitempty"`
-	}{plain(r), r.Grants(), errText})
+	return core.MarshalReport(plain(r), r.Grants(), r.Err)
 }
 
 // SuggestGrants returns minimal grants for missing units: one 5.0 identity
@@ -309,9 +283,7 @@ func SuggestGrants(principal string, missing []Missing, unmet ...Unmet) []Grant 
 			if _, ok := byRes[m.Resource]; !ok {
 				resOrder = append(resOrder, m.Resource)
 			}
-			if !contains(byRes[m.Resource], m.Action) {
-				byRes[m.Resource] = append(byRes[m.Resource], m.Action)
-			}
+			byRes[m.Resource] = core.AppendUnique(byRes[m.Resource], m.Action)
 		}
 	}
 	var out []Grant
@@ -321,28 +293,16 @@ func SuggestGrants(principal string, missing []Missing, unmet ...Unmet) []Grant 
 	if len(scp) > 0 {
 		var actions []string
 		for _, m := range scp {
-			if !contains(actions, m.Action) {
-				actions = append(actions, m.Action)
-			}
+			actions = core.AppendUnique(actions, m.Action)
 		}
-		var b bytes.Buffer
-		b.WriteString(`{"Effect":"Allow","Action":`)
-		core.WriteJSONStrings(&b, actions)
-		b.WriteString(`,"Resource":["*"]}`)
-		out = append(out, Grant{Where: WhereSCP, Policy: b.Bytes()})
+		out = append(out, Grant{Where: WhereSCP, Policy: core.AllowStatement("", nil, actions, nil)})
 	}
 	acct := ""
 	if p, ok := parseHuaweiRequestPrincipal(principal); ok {
 		acct = p.Account
 	}
 	for _, res := range resOrder {
-		var b bytes.Buffer
-		b.WriteString(`{"Effect":"Allow","Principal":{"IAM":`)
-		core.WriteJSONStrings(&b, []string{acct})
-		b.WriteString(`},"Action":`)
-		core.WriteJSONStrings(&b, byRes[res])
-		b.WriteString(`,"Resource":["*"]}`)
-		out = append(out, Grant{Where: WhereResource, Resource: res, Policy: b.Bytes()})
+		out = append(out, Grant{Where: WhereResource, Resource: res, Policy: core.AllowStatement("IAM", []string{acct}, byRes[res], nil)})
 	}
 	return out
 }
@@ -355,28 +315,6 @@ func PolicyHolder(principal string) string {
 		return "iam::" + p.Account + ":agency:" + p.Name
 	}
 	return principal
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// hasAny is strings.ContainsAny for a short ASCII set, without the set
-// construction cost on the evaluation path.
-func hasAny(s, chars string) bool {
-	for i := 0; i < len(s); i++ {
-		for j := 0; j < len(chars); j++ {
-			if s[i] == chars[j] {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // WithMaxSize sets the size limit in bytes; n <= 0 removes the limit.
