@@ -7,36 +7,34 @@ import (
 	"log"
 
 	"github.com/kmsenvelope/kmsenvelope"
-	"github.com/kmsenvelope/kmsenvelope/internal/testkms"
 	"github.com/kmsenvelope/kmsenvelope/kmsclient"
+	"github.com/kmsenvelope/kmsenvelope/kmstest"
 )
 
 // A service account that may encrypt but not decrypt: in enforce mode the
 // refusal happens locally, before any request is sent, and names exactly
-// what is missing.
+// what is missing. The KMS here is package kmstest's emulator; against
+// real KMS only the Config changes.
 func Example() {
-	srv, err := testkms.New(testkms.Options{})
+	srv, err := kmstest.New()
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer srv.Close()
 	acct := srv.DefaultAccount()
-	keyID, keyARN, _ := srv.CreateKey(acct, testkms.KeyOptions{})
-	_ = srv.AttachPolicy("acs:ram::"+acct+":user/svc", "svc", `{"Version":"1","Statement":[
+	keyID, keyARN, _ := srv.CreateKey(acct, kmstest.KeyOptions{})
+	_ = srv.AttachPolicy(kmstest.UserARN(acct, "svc"), "svc", `{"Version":"1","Statement":[
 		{"Effect":"Allow","Action":["kms:GenerateDataKey","kms:DescribeKey"],"Resource":"`+keyARN+`"},
 		{"Effect":"Allow","Action":["ram:ListPoliciesForUser","ram:ListGroupsForUser","ram:GetPolicy"],"Resource":"*"}]}`)
 	srv.EnforcePolicies()
 	cred := srv.AddUser(acct, "svc")
 
 	ctx := context.Background()
-	client, err := kmsenvelope.New(ctx, kmsenvelope.Config{
-		Region:       srv.Region(),
-		Endpoint:     "http://" + srv.Endpoint(),
-		Credentials:  kmsclient.StaticCredentials(cred.AccessKeyID, cred.AccessKeySecret),
-		KeyID:        keyID,
-		LivePolicies: true,
-		PolicyMode:   kmsenvelope.PolicyEnforce,
-	})
+	cfg := srv.ClientConfig(cred) // Region, Endpoint and Credentials of the emulator
+	cfg.KeyID = keyID
+	cfg.LivePolicies = true
+	cfg.PolicyMode = kmsenvelope.PolicyEnforce
+	client, err := kmsenvelope.New(ctx, cfg)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -9,24 +9,21 @@ import (
 	"log"
 
 	"github.com/kmsenvelope/kmsenvelope/envelope"
-	"github.com/kmsenvelope/kmsenvelope/internal/testkms"
 	"github.com/kmsenvelope/kmsenvelope/kmsclient"
+	"github.com/kmsenvelope/kmsenvelope/kmstest"
 )
 
-// This example runs on the embedded emulator; with real KMS only the
+// This example runs on package kmstest's emulator; with real KMS only the
 // kmsclient.Config changes.
 func Example() {
-	srv, err := testkms.New(testkms.Options{})
+	srv, err := kmstest.New()
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer srv.Close()
 	cred := srv.AddAccount(srv.DefaultAccount())
-	keyID, _, _ := srv.CreateKey(srv.DefaultAccount(), testkms.KeyOptions{})
-	kms, err := kmsclient.New(kmsclient.Config{
-		Region: srv.Region(), Endpoint: "http://" + srv.Endpoint(),
-		Credentials: kmsclient.StaticCredentials(cred.AccessKeyID, cred.AccessKeySecret),
-	})
+	keyID, _, _ := srv.CreateKey(srv.DefaultAccount(), kmstest.KeyOptions{})
+	kms, err := kmsclient.New(srv.KMSClientConfig(cred))
 	if err != nil {
 		log.Fatal(err)
 	}

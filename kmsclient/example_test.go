@@ -6,24 +6,24 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/kmsenvelope/kmsenvelope/internal/testkms"
 	"github.com/kmsenvelope/kmsenvelope/kmsclient"
+	"github.com/kmsenvelope/kmsenvelope/kmstest"
 )
 
-// This example runs against the embedded emulator; against real KMS only
-// the Config changes (Region, and credentials from the environment).
+// This example runs against package kmstest's emulator; against real KMS
+// only the Config changes (Region, and credentials from the environment).
 func Example() {
-	srv, err := testkms.New(testkms.Options{})
+	srv, err := kmstest.New()
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer srv.Close()
 	cred := srv.AddUser(srv.DefaultAccount(), "app")
-	keyID, _, _ := srv.CreateKey(srv.DefaultAccount(), testkms.KeyOptions{})
+	keyID, _, _ := srv.CreateKey(srv.DefaultAccount(), kmstest.KeyOptions{})
 
 	c, err := kmsclient.New(kmsclient.Config{
 		Region:      srv.Region(),
-		Endpoint:    "http://" + srv.Endpoint(),
+		Endpoint:    srv.URL(), // http://127.0.0.1:PORT
 		Credentials: kmsclient.StaticCredentials(cred.AccessKeyID, cred.AccessKeySecret),
 	})
 	if err != nil {

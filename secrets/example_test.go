@@ -6,29 +6,25 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/kmsenvelope/kmsenvelope/internal/testkms"
 	"github.com/kmsenvelope/kmsenvelope/kmsclient"
+	"github.com/kmsenvelope/kmsenvelope/kmstest"
 	"github.com/kmsenvelope/kmsenvelope/secrets"
 )
 
-// This example runs against the embedded emulator; against real KMS only
-// the kmsclient.Config changes.
+// This example runs against package kmstest's emulator; against real KMS
+// only the kmsclient.Config changes.
 func Example() {
-	srv, err := testkms.New(testkms.Options{})
+	srv, err := kmstest.New()
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer srv.Close()
 	acct := srv.DefaultAccount()
 	cred := srv.AddUser(acct, "app")
-	_, _ = srv.CreateSecret(acct, "db-password", []byte("hunter2"), testkms.SecretOptions{VersionID: "v1"})
-	_, _ = srv.CreateSecret(acct, "db-config", []byte(`{"host":"db.internal","port":5432}`), testkms.SecretOptions{})
+	_, _ = srv.CreateSecret(acct, "db-password", []byte("hunter2"), kmstest.SecretOptions{VersionID: "v1"})
+	_, _ = srv.CreateSecret(acct, "db-config", []byte(`{"host":"db.internal","port":5432}`), kmstest.SecretOptions{})
 
-	kc, err := kmsclient.New(kmsclient.Config{
-		Region:      srv.Region(),
-		Endpoint:    srv.URL(),
-		Credentials: kmsclient.StaticCredentials(cred.AccessKeyID, cred.AccessKeySecret),
-	})
+	kc, err := kmsclient.New(srv.KMSClientConfig(cred))
 	if err != nil {
 		log.Fatal(err)
 	}
