@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -158,4 +162,45 @@ func TestExternalModule(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go test in the external module:\n%s", out)
 	require.Contains(t, string(out), "ok  \texample.com/kmsuser")
+}
+
+// TestExamplesUsePublicPackages: every examples/ program and every
+// example_test.go outside internal/ imports only public packages, so that
+// users can copy them into their own modules.
+func TestExamplesUsePublicPackages(t *testing.T) {
+	_, file, _, ok := runtime.Caller(0)
+	require.True(t, ok)
+	root := filepath.Dir(filepath.Dir(file))
+	const internal = "github.com/kmsenvelope/kmsenvelope/internal"
+	checked := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if rel == "internal" || rel == "bench" || strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(rel, ".go") || !(strings.HasPrefix(rel, "examples/") || filepath.Base(rel) == "example_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		checked++
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			if p == internal || strings.HasPrefix(p, internal+"/") {
+				t.Errorf("%s imports %s: examples must use only public packages (kmstest instead of internal/testkms)", rel, p)
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, checked, 8, "found too few example files: is the walk wrong?")
 }

@@ -5,7 +5,7 @@
 //
 //	go run ./examples/least-privilege
 //
-// With no cloud credentials it runs on the embedded KMS emulator as a
+// With no cloud credentials it runs on package kmstest's KMS emulator as a
 // staging service account that may do anything, so every call succeeds and
 // is recorded. Against real KMS, set ALIBABA_CLOUD_* credentials, KMS_KEY_ID
 // and SECRET_NAMES, and run it with a principal that is allowed the
@@ -21,8 +21,7 @@ import (
 	"time"
 
 	"github.com/kmsenvelope/kmsenvelope"
-	"github.com/kmsenvelope/kmsenvelope/internal/testkms"
-	"github.com/kmsenvelope/kmsenvelope/kmsclient"
+	"github.com/kmsenvelope/kmsenvelope/kmstest"
 )
 
 func main() {
@@ -87,17 +86,17 @@ func configure(out io.Writer) (kmsenvelope.Config, func(), error) {
 		}
 		return kmsenvelope.Config{Region: region, KeyID: os.Getenv("KMS_KEY_ID"), SecretNames: names}, func() {}, nil
 	}
-	srv, err := testkms.New(testkms.Options{Region: region})
+	srv, err := kmstest.New(kmstest.WithRegion(region))
 	if err != nil {
 		return kmsenvelope.Config{}, nil, err
 	}
 	acct := srv.DefaultAccount()
-	keyID, _, err := srv.CreateKey(acct, testkms.KeyOptions{})
+	keyID, _, err := srv.CreateKey(acct, kmstest.KeyOptions{})
 	if err == nil {
 		err = srv.CreateAlias(acct, "alias/orders", keyID)
 	}
 	if err == nil {
-		_, err = srv.CreateSecret(acct, "orders-db-password", []byte("never printed"), testkms.SecretOptions{EncryptionKeyID: keyID})
+		_, err = srv.CreateSecret(acct, "orders-db-password", []byte("never printed"), kmstest.SecretOptions{EncryptionKeyID: keyID})
 	}
 	if err != nil {
 		srv.Close()
@@ -107,12 +106,9 @@ func configure(out io.Writer) (kmsenvelope.Config, func(), error) {
 	// enforce it here): the point is to learn what the code really uses.
 	user := srv.AddUser(acct, "orders-svc")
 	fmt.Fprintf(out, "no cloud credentials: using the embedded KMS emulator at %s as %s\n", srv.URL(), user.Principal)
-	return kmsenvelope.Config{
-		Region:      region,
-		Endpoint:    "http://" + srv.Endpoint(),
-		Credentials: kmsclient.StaticCredentials(user.AccessKeyID, user.AccessKeySecret),
-		Principal:   user.Principal,
-		KeyID:       "alias/orders",
-		SecretNames: []string{"orders-db-password"},
-	}, func() { srv.Close() }, nil
+	cfg := srv.ClientConfig(user) // the emulator's region, endpoint and credentials
+	cfg.Principal = user.Principal
+	cfg.KeyID = "alias/orders"
+	cfg.SecretNames = []string{"orders-db-password"}
+	return cfg, func() { srv.Close() }, nil
 }

@@ -2,8 +2,8 @@
 // account's permissions, envelope encryption of a record and of a stream,
 // a secret fetched at start-up, and the cache statistics.
 //
-// With no cloud credentials in the environment it starts the embedded KMS
-// emulator on loopback, seeds a key, an alias, a secret and a service
+// With no cloud credentials in the environment it starts the KMS emulator
+// of package kmstest on loopback, seeds a key, an alias, a secret and a service
 // account with a least-privilege policy, and runs against it:
 //
 //	go run ./examples/quickstart
@@ -30,8 +30,7 @@ import (
 
 	"github.com/kmsenvelope/kmsenvelope"
 	"github.com/kmsenvelope/kmsenvelope/envelope"
-	"github.com/kmsenvelope/kmsenvelope/internal/testkms"
-	"github.com/kmsenvelope/kmsenvelope/kmsclient"
+	"github.com/kmsenvelope/kmsenvelope/kmstest"
 )
 
 func main() {
@@ -155,7 +154,7 @@ func configure(out io.Writer) (kmsenvelope.Config, func(), error) {
 		return kmsenvelope.Config{Region: region, Endpoint: os.Getenv("KMS_ENDPOINT"), KeyID: keyID, SecretNames: names}, func() {}, nil
 	}
 
-	srv, err := testkms.New(testkms.Options{Region: region})
+	srv, err := kmstest.New(kmstest.WithRegion(region))
 	if err != nil {
 		return kmsenvelope.Config{}, nil, err
 	}
@@ -164,18 +163,18 @@ func configure(out io.Writer) (kmsenvelope.Config, func(), error) {
 		return kmsenvelope.Config{}, nil, err
 	}
 	acct := srv.DefaultAccount()
-	keyID, keyARN, err := srv.CreateKey(acct, testkms.KeyOptions{Description: "quickstart demo key"})
+	keyID, keyARN, err := srv.CreateKey(acct, kmstest.KeyOptions{Description: "quickstart demo key"})
 	if err != nil {
 		return fail(err)
 	}
 	if err := srv.CreateAlias(acct, "alias/quickstart", keyID); err != nil {
 		return fail(err)
 	}
-	secretARN, err := srv.CreateSecret(acct, "quickstart-api-token", []byte("never-printed-token"), testkms.SecretOptions{EncryptionKeyID: keyID})
+	secretARN, err := srv.CreateSecret(acct, "quickstart-api-token", []byte("never-printed-token"), kmstest.SecretOptions{EncryptionKeyID: keyID})
 	if err != nil {
 		return fail(err)
 	}
-	user := "acs:ram::" + acct + ":user/quickstart-svc"
+	user := kmstest.UserARN(acct, "quickstart-svc")
 	aliasARN := "acs:kms:" + region + ":" + acct + ":alias/quickstart"
 	policy := `{"Version":"1","Statement":[
 	  {"Effect":"Allow","Action":["kms:GenerateDataKey","kms:DescribeKey"],"Resource":["` + keyARN + `","` + aliasARN + `"]},
@@ -193,17 +192,14 @@ func configure(out io.Writer) (kmsenvelope.Config, func(), error) {
 	// emulator sees the service there, as KMS would behind its NAT. The
 	// client itself does not know that address, so its local decision on
 	// Decrypt is conditional: KMS decides, and the preflight shows it.
-	if err := srv.SetRequestFacts(cred.AccessKeyID, testkms.RequestFacts{SourceIP: "203.0.113.7"}); err != nil {
+	if err := srv.SetRequestFacts(cred.AccessKeyID, kmstest.RequestFacts{SourceIP: "203.0.113.7"}); err != nil {
 		return fail(err)
 	}
 	fmt.Fprintf(out, "no ALIBABA_CLOUD_* credentials: using the embedded KMS emulator at %s as %s\n", srv.URL(), cred.Principal)
-	return kmsenvelope.Config{
-		Region:       region,
-		Endpoint:     "http://" + srv.Endpoint(),
-		Credentials:  kmsclient.StaticCredentials(cred.AccessKeyID, cred.AccessKeySecret),
-		KeyID:        "alias/quickstart",
-		SecretNames:  []string{"quickstart-api-token"},
-		LivePolicies: true,
-		PolicyMode:   kmsenvelope.PolicyEnforce,
-	}, func() { srv.Close() }, nil
+	cfg := srv.ClientConfig(cred) // the emulator's region, endpoint and credentials
+	cfg.KeyID = "alias/quickstart"
+	cfg.SecretNames = []string{"quickstart-api-token"}
+	cfg.LivePolicies = true
+	cfg.PolicyMode = kmsenvelope.PolicyEnforce
+	return cfg, func() { srv.Close() }, nil
 }

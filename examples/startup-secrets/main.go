@@ -7,7 +7,7 @@
 // which action on which resource, and the statement to add, then exits with
 // status 1 before serving.
 //
-// With no cloud credentials it runs on the embedded KMS emulator, seeded
+// With no cloud credentials it runs on package kmstest's KMS emulator, seeded
 // with a service account whose policy allows kms:GetSecretValue on its
 // secret but not kms:Decrypt on the self-managed key that encrypts it:
 //
@@ -39,8 +39,7 @@ import (
 	"time"
 
 	"github.com/kmsenvelope/kmsenvelope"
-	"github.com/kmsenvelope/kmsenvelope/internal/testkms"
-	"github.com/kmsenvelope/kmsenvelope/kmsclient"
+	"github.com/kmsenvelope/kmsenvelope/kmstest"
 	"github.com/kmsenvelope/kmsenvelope/localauthz"
 )
 
@@ -117,22 +116,22 @@ func configure(out io.Writer, o options) (kmsenvelope.Config, []string, func(), 
 		return kmsenvelope.Config{Region: region, SecretNames: names, LivePolicies: true, PolicyMode: kmsenvelope.PolicyEnforce}, names, func() {}, nil
 	}
 
-	srv, err := testkms.New(testkms.Options{Region: region})
+	srv, err := kmstest.New(kmstest.WithRegion(region))
 	if err != nil {
 		return kmsenvelope.Config{}, nil, nil, err
 	}
 	acct := srv.DefaultAccount()
-	keyID, keyARN, err := srv.CreateKey(acct, testkms.KeyOptions{Description: "orders database secrets"})
+	keyID, keyARN, err := srv.CreateKey(acct, kmstest.KeyOptions{Description: "orders database secrets"})
 	if err != nil {
 		srv.Close()
 		return kmsenvelope.Config{}, nil, nil, err
 	}
-	secretARN, err := srv.CreateSecret(acct, "orders-db-password", []byte("s3cr3t-never-printed"), testkms.SecretOptions{EncryptionKeyID: keyID, VersionID: "v1"})
+	secretARN, err := srv.CreateSecret(acct, "orders-db-password", []byte("s3cr3t-never-printed"), kmstest.SecretOptions{EncryptionKeyID: keyID, VersionID: "v1"})
 	if err != nil {
 		srv.Close()
 		return kmsenvelope.Config{}, nil, nil, err
 	}
-	user := "acs:ram::" + acct + ":user/orders-svc"
+	user := kmstest.UserARN(acct, "orders-svc")
 	statements := []string{
 		// What the service needs to run, from its egress range only...
 		`{"Effect":"Allow","Action":["kms:GetSecretValue","kms:DescribeSecret"],"Resource":"` + secretARN + `",` +
@@ -154,19 +153,15 @@ func configure(out io.Writer, o options) (kmsenvelope.Config, []string, func(), 
 	cred := srv.AddUser(acct, "orders-svc")
 	// The emulator sees the service at its (documentation-range) public
 	// egress address, as KMS would behind the service's NAT gateway.
-	if err := srv.SetRequestFacts(cred.AccessKeyID, testkms.RequestFacts{SourceIP: "203.0.113.7"}); err != nil {
+	if err := srv.SetRequestFacts(cred.AccessKeyID, kmstest.RequestFacts{SourceIP: "203.0.113.7"}); err != nil {
 		srv.Close()
 		return kmsenvelope.Config{}, nil, nil, err
 	}
 	fmt.Fprintf(out, "no cloud credentials: using the embedded KMS emulator at %s\n", srv.URL())
-	cfg := kmsenvelope.Config{
-		Region:       region,
-		Endpoint:     "http://" + srv.Endpoint(),
-		Credentials:  kmsclient.StaticCredentials(cred.AccessKeyID, cred.AccessKeySecret),
-		SecretNames:  []string{"orders-db-password"},
-		LivePolicies: true,
-		PolicyMode:   kmsenvelope.PolicyEnforce,
-	}
+	cfg := srv.ClientConfig(cred) // the emulator's region, endpoint and credentials
+	cfg.SecretNames = []string{"orders-db-password"}
+	cfg.LivePolicies = true
+	cfg.PolicyMode = kmsenvelope.PolicyEnforce
 	if o.stalePolicy {
 		// The document the team keeps in its repository: it says Decrypt
 		// was granted, but nobody attached that version.
