@@ -210,10 +210,17 @@ func (c Config) withDefaults() (Config, endpoints, error) {
 	default:
 		ep.mgmt = ep.kms
 	}
-	if ep.sts, err = resolveCentralEndpoint(c, ep.kms, "STSEndpoint", c.STSEndpoint, "sts.aliyuncs.com"); err != nil {
+	// On loopback (the emulator) STS and RAM default to the shared
+	// endpoint: the management endpoint when there is one, since an
+	// instance gateway serves neither.
+	central := ep.kms
+	if !ep.noMgmt {
+		central = ep.mgmt
+	}
+	if ep.sts, err = resolveCentralEndpoint(c, central, "STSEndpoint", c.STSEndpoint, "sts.aliyuncs.com"); err != nil {
 		return c, ep, err
 	}
-	if ep.ram, err = resolveCentralEndpoint(c, ep.kms, "RAMEndpoint", c.RAMEndpoint, "ram.aliyuncs.com"); err != nil {
+	if ep.ram, err = resolveCentralEndpoint(c, central, "RAMEndpoint", c.RAMEndpoint, "ram.aliyuncs.com"); err != nil {
 		return c, ep, err
 	}
 	switch {

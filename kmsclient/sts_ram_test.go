@@ -80,7 +80,9 @@ func TestGetCallerIdentity(t *testing.T) {
 	role, err := e.sessionCl.GetCallerIdentity(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, kmsclient.IdentityTypeAssumedRole, role.IdentityType)
-	assert.Equal(t, "acs:sts::"+acct+":assumed-role/deployer/ci-1", role.ARN)
+	// GetCallerIdentity spells a role session acs:ram::<uid>:assumed-role/...
+	// (alibaba-kms-real-wire notes, STS GetCallerIdentity).
+	assert.Equal(t, "acs:ram::"+acct+":assumed-role/deployer/ci-1", role.ARN)
 	assert.NotEmpty(t, role.RoleID)
 	assert.Equal(t, role.RoleID+":ci-1", role.PrincipalID)
 	assert.Equal(t, "deployer", role.RoleName())
