@@ -343,13 +343,7 @@ var (
 		"kms:TagResource", "kms:UntagResource")
 )
 
-func compileGlobs(patterns ...string) []core.Glob {
-	out := make([]core.Glob, len(patterns))
-	for i, p := range patterns {
-		out[i] = core.CompileGlob(p, true)
-	}
-	return out
-}
+func compileGlobs(patterns ...string) []core.Glob { return core.CompileGlobs(patterns, true) }
 
 func inResourcePolicyScope(kind PolicyKind, action string, cross bool) bool {
 	scope := keyPolicyScope

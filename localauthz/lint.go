@@ -191,7 +191,7 @@ func (l *linter) breadth(sd *core.StatementDoc, cs *core.Statement) {
 // collect gathers the facts of one Allow statement of a RAM policy.
 func (pf *policyFacts) collect(sd *core.StatementDoc, cs *core.Statement) {
 	for _, c := range sd.Conds {
-		if pf.tagCond == "" && strings.HasPrefix(strings.ToLower(c.Key), "kms:tag/") && !ramOperators[c.Op].negate {
+		if pf.tagCond == "" && strings.HasPrefix(strings.ToLower(c.Key), "kms:tag/") && !ramOperators[c.Op].Negate {
 			pf.tagCond = sd.Path
 		}
 	}
@@ -317,7 +317,7 @@ func (l *linter) conditions(sd *core.StatementDoc, cs *core.Statement) {
 		switch {
 		case len(cov) > 0 && len(unsupplied) == len(cov):
 			effect := "the statement can never apply"
-			if ramOperators[c.Op].negate {
+			if ramOperators[c.Op].Negate {
 				effect = "the negated condition always holds"
 			}
 			l.add(SeverityWarning, CodeKeyNotSupplied, path, "none of the statement's actions supplies "+c.Key+"; "+effect)

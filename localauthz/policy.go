@@ -92,144 +92,104 @@ var (
 )
 
 func (d *decoder) unknown(path string, m core.Member, known []string) error {
-	p := core.JoinKey(path, m.Key)
 	if why, ok := unsupportedElements[m.Key]; ok {
-		return d.ef.Unsupported(p, m.KeyOff, why, "one of "+strings.Join(known, ", "))
+		return d.ef.Unsupported(core.JoinKey(path, m.Key), m.KeyOff, why, "one of "+strings.Join(known, ", "))
 	}
-	for _, k := range known {
-		if strings.EqualFold(k, m.Key) {
-			return d.ef.Invalid(p, m.KeyOff, "unknown element "+strconv.Quote(m.Key)+" (element names are case-sensitive)", k)
-		}
-	}
-	exp := "one of " + strings.Join(known, ", ")
-	if s := core.Closest(m.Key, known, 2); s != "" {
-		exp = s + " (did you mean " + s + "?)"
-	}
-	return d.ef.Invalid(p, m.KeyOff, "unknown element "+strconv.Quote(m.Key), exp)
+	return core.UnknownElement(d.ef, path, m, known)
 }
 
 func (d *decoder) policy(root core.Value) (core.Document, error) {
-	var pd core.Document
-	if root.Kind != core.KindObject {
-		return pd, d.ef.Invalid("", root.Off, "document is a JSON "+root.Kind.String(), "a JSON object with Version and Statement")
-	}
-	var stmts *core.Value
-	hasVersion := false
-	for i := range root.Obj {
-		m := &root.Obj[i]
-		switch m.Key {
-		case "Version":
-			if m.Val.Kind != core.KindString || m.Val.S != "1" {
-				got := m.Val.S
-				if m.Val.Kind != core.KindString {
-					got = "a " + m.Val.Kind.String()
-				} else {
-					got = strconv.Quote(got)
-				}
-				return pd, d.ef.Invalid("Version", m.Val.Off, "unsupported version "+got, `the string "1"`)
+	return core.DecodeDocument(d.ef, root, core.DocumentGrammar{
+		Version: func(v core.Value) error {
+			if v.Kind == core.KindString && v.S == "1" {
+				return nil
 			}
-			pd.Version = m.Val.S
-			hasVersion = true
-		case "Statement":
-			stmts = &m.Val
-		default:
-			return pd, d.unknown("", *m, topElements)
-		}
-	}
-	if !hasVersion {
-		return pd, d.ef.Invalid("Version", root.Off, "missing required element", `"Version": "1"`)
-	}
-	if stmts == nil {
-		return pd, d.ef.Invalid("Statement", root.Off, "missing required element", "a statement object or an array of them")
-	}
-	var err error
-	pd.Statements, err = core.StatementList(d.ef, *stmts, "a statement object or an array of them", d.statement)
-	return pd, err
+			got := "a " + v.Kind.String()
+			if v.Kind == core.KindString {
+				got = strconv.Quote(v.S)
+			}
+			return d.ef.Invalid("Version", v.Off, "unsupported version "+got, `the string "1"`)
+		},
+		VersionExpected:   `"Version": "1"`,
+		StatementExpected: "a statement object or an array of them",
+		Unknown:           func(m core.Member) error { return d.unknown("", m, topElements) },
+		Statement:         d.statement,
+	})
 }
 
+// statement decodes one statement of the RAM grammar. Unlike Huawei IAM,
+// RAM has no NotResource and requires Resource, and key and secret
+// policies require a Principal naming RAM identities.
 func (d *decoder) statement(path string, v core.Value) (core.StatementDoc, error) {
 	s := core.StatementDoc{Path: path}
 	if v.Kind != core.KindObject {
 		return s, d.ef.Invalid(path, v.Off, "statement is a JSON "+v.Kind.String(), "an object with Effect, Action and Resource")
 	}
 	var seenAction, seenResource, seenPrincipal, seenEffect bool
+	var err error
 	for i := range v.Obj {
 		m := &v.Obj[i]
 		p := core.JoinKey(path, m.Key)
 		switch m.Key {
 		case "Sid":
-			if m.Val.Kind != core.KindString {
-				return s, d.ef.Invalid(p, m.Val.Off, "Sid is a JSON "+m.Val.Kind.String(), "a string")
+			// the RAM policy grammar limits a Sid to 128 characters
+			if s.Sid, err = core.DecodeSid(d.ef, p, m.Val, 128); err != nil {
+				return s, err
 			}
-			if n := len([]rune(m.Val.S)); n > 128 {
-				return s, d.ef.Invalid(p, m.Val.Off, "Sid is "+strconv.Itoa(n)+" characters long", "at most 128 characters")
-			}
-			s.Sid, s.HasSid = m.Val.S, true
+			s.HasSid = true
 		case "Effect":
-			if m.Val.Kind != core.KindString || (m.Val.S != "Allow" && m.Val.S != "Deny") {
-				return s, d.ef.Invalid(p, m.Val.Off, "invalid effect "+core.Describe(m.Val), `"Allow" or "Deny"`)
+			if s.Effect, err = core.DecodeEffect(d.ef, p, m.Val); err != nil {
+				return s, err
 			}
-			s.Effect, seenEffect = m.Val.S, true
+			seenEffect = true
 		case "Action", "NotAction":
 			if seenAction {
 				return s, d.ef.Invalid(p, m.KeyOff, "both Action and NotAction", "exactly one of Action or NotAction")
 			}
 			seenAction = true
 			s.NotAction = m.Key == "NotAction"
-			list, err := core.StringList(d.ef, p, m.Val)
-			if err != nil {
+			if s.Actions, err = core.CheckedList(d.ef, p, m.Val, "action", d.checkAction); err != nil {
 				return s, err
 			}
-			for j, a := range list {
-				if exp := d.checkAction(a); exp != "" {
-					return s, d.ef.Invalid(core.ElemPath(p, m.Val, j), core.ElemOff(m.Val, j), "invalid action "+strconv.Quote(a), exp)
-				}
-			}
-			s.Actions, s.ActionsArray = list, m.Val.Kind == core.KindArray
+			s.ActionsArray = m.Val.Kind == core.KindArray
 		case "Resource":
-			list, err := core.StringList(d.ef, p, m.Val)
-			if err != nil {
+			if s.Resources, err = core.CheckedList(d.ef, p, m.Val, "resource", d.checkResource); err != nil {
 				return s, err
 			}
-			for j, r := range list {
-				if exp := d.checkResource(r); exp != "" {
-					return s, d.ef.Invalid(core.ElemPath(p, m.Val, j), core.ElemOff(m.Val, j), "invalid resource "+strconv.Quote(r), exp)
-				}
-			}
-			s.Resources, s.ResourcesArray, seenResource = list, m.Val.Kind == core.KindArray, true
+			s.ResourcesArray, seenResource = m.Val.Kind == core.KindArray, true
 			s.HasResource = true
 		case "Principal":
 			if d.kind == RAMPolicy {
 				return s, d.ef.Invalid(p, m.KeyOff, "Principal is not allowed in a RAM identity policy", "no Principal (the policy applies to the identity it is attached to)")
 			}
-			list, err := d.principal(p, m.Val)
+			list, err := core.PrincipalElement(d.ef, p, m.Val, "RAM",
+				`{"RAM": ["acs:ram::<uid>:*" | "acs:ram::<uid>:root" | "acs:ram::<uid>:user/<name>" | "acs:ram::<uid>:role/<name>", ...]}`,
+				"RAM (key and secret policies name RAM identities only)", checkPolicyPrincipal)
 			if err != nil {
 				return s, err
 			}
 			s.Principals, s.PrincipalOf, seenPrincipal = list, "RAM", true
 		case "Condition":
-			conds, err := d.condition(p, m.Val)
-			if err != nil {
+			if s.Conds, err = core.ConditionElement(d.ef, p, m.Val, `"<value>" | ["<value>", ...]`, "acs:SourceIp or kms:tag/<TagKey>", d.operator); err != nil {
 				return s, err
 			}
-			s.Conds = conds
 		default:
 			return s, d.unknown(path, *m, statementElements)
 		}
 	}
 	switch {
 	case !seenEffect:
-		return s, d.ef.Invalid(core.JoinKey(path, "Effect"), v.Off, "missing required element", `"Effect": "Allow" or "Deny"`)
+		return s, d.ef.MissingElement(path, "Effect", v.Off, `"Effect": "Allow" or "Deny"`)
 	case !seenAction:
-		return s, d.ef.Invalid(core.JoinKey(path, "Action"), v.Off, "missing required element", "Action or NotAction")
+		return s, d.ef.MissingElement(path, "Action", v.Off, "Action or NotAction")
 	case !seenResource:
 		exp := "Resource"
 		if d.kind != RAMPolicy {
 			exp = `"Resource": "*"`
 		}
-		return s, d.ef.Invalid(core.JoinKey(path, "Resource"), v.Off, "missing required element", exp)
+		return s, d.ef.MissingElement(path, "Resource", v.Off, exp)
 	case !seenPrincipal && d.kind != RAMPolicy:
-		return s, d.ef.Invalid(core.JoinKey(path, "Principal"), v.Off, "missing required element", `"Principal": {"RAM": ["acs:ram::<uid>:..."]}`)
+		return s, d.ef.MissingElement(path, "Principal", v.Off, `"Principal": {"RAM": ["acs:ram::<uid>:..."]}`)
 	}
 	return s, nil
 }
@@ -273,40 +233,17 @@ func (d *decoder) checkResource(r string) string {
 	return ""
 }
 
-func (d *decoder) principal(path string, v core.Value) ([]string, error) {
-	const exp = `{"RAM": ["acs:ram::<uid>:*" | "acs:ram::<uid>:root" | "acs:ram::<uid>:user/<name>" | "acs:ram::<uid>:role/<name>", ...]}`
-	if v.Kind != core.KindObject {
-		return nil, d.ef.Invalid(path, v.Off, "Principal is a JSON "+v.Kind.String(), exp)
+// checkPolicyPrincipal checks an entry of Principal.RAM (see
+// [core.PrincipalElement]).
+func checkPolicyPrincipal(s string) (problem, expected string) {
+	if _, ok := parsePolicyPrincipal(s); ok {
+		return "", ""
 	}
-	if len(v.Obj) == 0 {
-		return nil, d.ef.Invalid(path, v.Off, "empty Principal", exp)
+	problem = "invalid principal " + strconv.Quote(s)
+	if isDigits(s) {
+		problem = "bare account ID " + strconv.Quote(s) + " is not accepted"
 	}
-	var out []string
-	for i := range v.Obj {
-		m := &v.Obj[i]
-		p := core.JoinKey(path, m.Key)
-		if m.Key != "RAM" {
-			if strings.EqualFold(m.Key, "RAM") {
-				return nil, d.ef.Invalid(p, m.KeyOff, "unknown principal type "+strconv.Quote(m.Key)+" (names are case-sensitive)", "RAM")
-			}
-			return nil, d.ef.Unsupported(p, m.KeyOff, "unsupported principal type "+strconv.Quote(m.Key), "RAM (key and secret policies name RAM identities only)")
-		}
-		list, err := core.StringList(d.ef, p, m.Val)
-		if err != nil {
-			return nil, err
-		}
-		for j, s := range list {
-			if _, ok := parsePolicyPrincipal(s); !ok {
-				problem := "invalid principal " + strconv.Quote(s)
-				if isDigits(s) {
-					problem = "bare account ID " + strconv.Quote(s) + " is not accepted"
-				}
-				return nil, d.ef.Invalid(core.ElemPath(p, m.Val, j), core.ElemOff(m.Val, j), problem, "acs:ram::<uid>:*, acs:ram::<uid>:root, acs:ram::<uid>:user/<name> or acs:ram::<uid>:role/<name>")
-			}
-		}
-		out = append(out, list...)
-	}
-	return out, nil
+	return problem, "acs:ram::<uid>:*, acs:ram::<uid>:root, acs:ram::<uid>:user/<name> or acs:ram::<uid>:role/<name>"
 }
 
 func isDigits(s string) bool {
@@ -318,69 +255,56 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-// ramOperator describes one RAM condition operator.
-type ramOperator struct {
-	op     core.Op
-	negate bool
-}
-
-var ramOperators = map[string]ramOperator{
-	"StringEquals":              {core.OpStringEquals, false},
-	"StringNotEquals":           {core.OpStringEquals, true},
-	"StringEqualsIgnoreCase":    {core.OpStringEqualsIgnoreCase, false},
-	"StringNotEqualsIgnoreCase": {core.OpStringEqualsIgnoreCase, true},
-	"StringLike":                {core.OpStringLike, false},
-	"StringNotLike":             {core.OpStringLike, true},
-	"NumericEquals":             {core.OpNumericEquals, false},
-	"NumericNotEquals":          {core.OpNumericEquals, true},
-	"NumericLessThan":           {core.OpNumericLessThan, false},
-	"NumericLessThanEquals":     {core.OpNumericLessThanEquals, false},
-	"NumericGreaterThan":        {core.OpNumericGreaterThan, false},
-	"NumericGreaterThanEquals":  {core.OpNumericGreaterThanEquals, false},
-	"DateEquals":                {core.OpDateEquals, false},
-	"DateNotEquals":             {core.OpDateEquals, true},
-	"DateLessThan":              {core.OpDateLessThan, false},
-	"DateLessThanEquals":        {core.OpDateLessThanEquals, false},
-	"DateGreaterThan":           {core.OpDateGreaterThan, false},
-	"DateGreaterThanEquals":     {core.OpDateGreaterThanEquals, false},
-	"Bool":                      {core.OpBool, false},
-	"IpAddress":                 {core.OpIPAddress, false},
-	"NotIpAddress":              {core.OpIPAddress, true},
-}
+// ramOperators are RAM's condition operators: those every dialect shares
+// (core.Operators) and RAM's own, whose StringLike is a glob and whose
+// numbers are Numeric* (Huawei's StringLike is a substring test).
+var ramOperators = core.Operators(map[string]core.OperatorSpec{
+	"StringLike":               {Op: core.OpStringLike},
+	"StringNotLike":            {Op: core.OpStringLike, Negate: true},
+	"NumericEquals":            {Op: core.OpNumericEquals},
+	"NumericNotEquals":         {Op: core.OpNumericEquals, Negate: true},
+	"NumericLessThan":          {Op: core.OpNumericLessThan},
+	"NumericLessThanEquals":    {Op: core.OpNumericLessThanEquals},
+	"NumericGreaterThan":       {Op: core.OpNumericGreaterThan},
+	"NumericGreaterThanEquals": {Op: core.OpNumericGreaterThanEquals},
+})
 
 // RAMOperators returns the names of the condition operators RAM supports.
 func RAMOperators() []string {
 	return slices.Sorted(maps.Keys(ramOperators))
 }
 
-func (d *decoder) operator(path string, m core.Member) (ramOperator, error) {
+// operator resolves a RAM operator (see [core.ConditionElement]): RAM
+// rejects the operators it does not have, ...IfExists, ForAnyValue:,
+// ForAllValues: and Null included (Huawei accepts them, or accepts and
+// never matches).
+func (d *decoder) operator(p string, m core.Member) (core.OperatorSpec, bool, error) {
 	name := m.Key
 	if o, ok := ramOperators[name]; ok {
-		return o, nil
+		return o, true, nil
 	}
-	p := core.JoinKey(path, name)
 	names := RAMOperators()
 	for _, prefix := range []string{"ForAnyValue:", "ForAllValues:"} {
 		if strings.HasPrefix(name, prefix) {
-			return ramOperator{}, d.ef.Unsupported(p, m.KeyOff, "RAM does not support the set operator prefix "+strconv.Quote(prefix), "a plain operator such as "+closestOr(strings.TrimPrefix(name, prefix), names))
+			return core.OperatorSpec{}, false, d.ef.Unsupported(p, m.KeyOff, "RAM does not support the set operator prefix "+strconv.Quote(prefix), "a plain operator such as "+closestOr(strings.TrimPrefix(name, prefix), names))
 		}
 	}
 	if base, ok := strings.CutSuffix(name, "IfExists"); ok {
-		return ramOperator{}, d.ef.Unsupported(p, m.KeyOff, "RAM does not support ...IfExists operators", closestOr(base, names))
+		return core.OperatorSpec{}, false, d.ef.Unsupported(p, m.KeyOff, "RAM does not support ...IfExists operators", closestOr(base, names))
 	}
 	if name == "Null" {
-		return ramOperator{}, d.ef.Unsupported(p, m.KeyOff, "RAM does not support the Null operator", "one of "+strings.Join(names, ", "))
+		return core.OperatorSpec{}, false, d.ef.Unsupported(p, m.KeyOff, "RAM does not support the Null operator", "one of "+strings.Join(names, ", "))
 	}
 	for _, n := range names {
 		if strings.EqualFold(n, name) {
-			return ramOperator{}, d.ef.Invalid(p, m.KeyOff, "unknown condition operator "+strconv.Quote(name)+" (operator names are case-sensitive)", n)
+			return core.OperatorSpec{}, false, d.ef.Invalid(p, m.KeyOff, "unknown condition operator "+strconv.Quote(name)+" (operator names are case-sensitive)", n)
 		}
 	}
 	exp := "one of " + strings.Join(names, ", ")
 	if s := core.Closest(name, names, 3); s != "" {
 		exp = s + " (did you mean " + s + "?)"
 	}
-	return ramOperator{}, d.ef.Invalid(p, m.KeyOff, "unknown condition operator "+strconv.Quote(name), exp)
+	return core.OperatorSpec{}, false, d.ef.Invalid(p, m.KeyOff, "unknown condition operator "+strconv.Quote(name), exp)
 }
 
 func closestOr(name string, names []string) string {
@@ -390,63 +314,13 @@ func closestOr(name string, names []string) string {
 	return "one of " + strings.Join(names, ", ")
 }
 
-func (d *decoder) condition(path string, v core.Value) ([]core.ConditionDoc, error) {
-	if v.Kind != core.KindObject {
-		return nil, d.ef.Invalid(path, v.Off, "Condition is a JSON "+v.Kind.String(), `{"<operator>": {"<key>": "<value>" | ["<value>", ...]}}`)
-	}
-	if len(v.Obj) == 0 {
-		return nil, d.ef.Invalid(path, v.Off, "empty Condition", "at least one operator, or no Condition element")
-	}
-	var out []core.ConditionDoc
-	for i := range v.Obj {
-		om := &v.Obj[i]
-		op, err := d.operator(path, *om)
-		if err != nil {
-			return nil, err
-		}
-		opPath := core.JoinKey(path, om.Key)
-		if om.Val.Kind != core.KindObject || len(om.Val.Obj) == 0 {
-			return nil, d.ef.Invalid(opPath, om.Val.Off, "operator block is "+describeBlock(om.Val), `{"<key>": "<value>" | ["<value>", ...]}`)
-		}
-		for j := range om.Val.Obj {
-			km := &om.Val.Obj[j]
-			keyPath := core.JoinKey(opPath, km.Key)
-			if km.Key == "" || strings.ContainsAny(km.Key, " \t\r\n") {
-				return nil, d.ef.Invalid(keyPath, km.KeyOff, "invalid condition key "+strconv.Quote(km.Key), "a key such as acs:SourceIp or kms:tag/<TagKey>")
-			}
-			values, err := core.ScalarList(d.ef, keyPath, km.Val)
-			if err != nil {
-				return nil, err
-			}
-			if _, bad, exp := core.CompileCondition(op.op, op.negate, km.Key, values); bad >= 0 {
-				return nil, d.ef.Invalid(core.ElemPath(keyPath, km.Val, bad), core.ElemOff(km.Val, bad), "invalid value "+strconv.Quote(values[bad])+" for "+om.Key, exp)
-			}
-			out = append(out, core.ConditionDoc{Op: om.Key, Key: km.Key, Values: values})
-		}
-	}
-	return out, nil
-}
-
-func describeBlock(v core.Value) string {
-	if v.Kind == core.KindObject {
-		return "empty"
-	}
-	return "a JSON " + v.Kind.String()
-}
-
 // compileStatement turns a validated statement into the core's form.
 // Validation has already parsed every value, so it cannot fail.
 func compileStatement(s *core.StatementDoc, kind PolicyKind) core.Statement {
 	c := core.Statement{Deny: s.Effect == "Deny", NotAction: s.NotAction}
-	c.Actions = make([]core.Glob, len(s.Actions))
-	for i, a := range s.Actions {
-		c.Actions[i] = core.CompileGlob(a, true)
-	}
+	c.Actions = core.CompileGlobs(s.Actions, true)
 	if kind == RAMPolicy {
-		c.Resources = make([]core.Glob, len(s.Resources))
-		for i, r := range s.Resources {
-			c.Resources[i] = core.CompileGlob(r, false)
-		}
+		c.Resources = core.CompileGlobs(s.Resources, false)
 	} else {
 		c.AccountIsRoot = true
 		c.Principals = make([]core.Principal, 0, len(s.Principals))
@@ -457,7 +331,7 @@ func compileStatement(s *core.StatementDoc, kind PolicyKind) core.Statement {
 	}
 	for _, cd := range s.Conds {
 		o := ramOperators[cd.Op]
-		cond, _, _ := core.CompileCondition(o.op, o.negate, cd.Key, cd.Values)
+		cond, _, _ := core.CompileCondition(o.Op, o.Negate, cd.Key, cd.Values)
 		cond.Name = cd.Op
 		cond.Class = conditionKeyClass(cd.Key)
 		c.Conds = append(c.Conds, cond)

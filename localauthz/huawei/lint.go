@@ -203,10 +203,10 @@ func (l *huaweiLinter) conditions(sd *core.StatementDoc) {
 			l.add(SeverityError, CodeUnknownOperator, opPath, unknownOperatorMessage(c.Op, sp, deny))
 			continue
 		}
-		if kt, ok := huaweiKeyType(c.Key); ok && kt != sp.op.ValueType() {
-			l.add(SeverityError, CodeOperatorType, path, c.Op+" compares "+typeName(sp.op.ValueType())+" values but "+c.Key+" is "+typeName(kt)+"; "+neverEffect(deny))
+		if kt, ok := huaweiKeyType(c.Key); ok && kt != sp.Op.ValueType() {
+			l.add(SeverityError, CodeOperatorType, path, c.Op+" compares "+typeName(sp.Op.ValueType())+" values but "+c.Key+" is "+typeName(kt)+"; "+neverEffect(deny))
 		}
-		if sp.op == core.OpStringContains {
+		if sp.Op == core.OpStringContains {
 			wild := false
 			for _, v := range c.Values {
 				wild = wild || strings.ContainsAny(v, "*?")
@@ -233,7 +233,7 @@ func (l *huaweiLinter) conditions(sd *core.StatementDoc) {
 		if sp.set == core.SetForAllValues && !deny && !sp.ifExists {
 			l.add(SeverityInfo, CodeForAllValuesAbsent, path, c.Op+" also holds when the request has no "+c.Key+"; add a condition that requires the key (such as ForAnyValue:"+sp.base+") if only the listed values may be used")
 		}
-		if deny && sp.negate && !sp.ifExists && sp.set == core.SetNone {
+		if deny && sp.Negate && !sp.ifExists && sp.set == core.SetNone {
 			l.add(SeverityInfo, CodeNegatedAbsent, path, "this Deny also applies whenever the request has no "+c.Key+"; use "+c.Op+"IfExists to deny only wrong values")
 		}
 	}

@@ -26,43 +26,27 @@ const (
 	DefaultMaxResourcePolicySize = 32768
 )
 
-// huaweiOperator is one condition operator of the Huawei table.
-type huaweiOperator struct {
-	op     core.Op
-	negate bool
-}
-
 // huaweiOperators are the base operators (without ForAnyValue:,
-// ForAllValues: or IfExists) of the IAM 5.0 / Organizations operator table.
-var huaweiOperators = map[string]huaweiOperator{
-	"StringEquals":              {core.OpStringEquals, false},
-	"StringNotEquals":           {core.OpStringEquals, true},
-	"StringEqualsIgnoreCase":    {core.OpStringEqualsIgnoreCase, false},
-	"StringNotEqualsIgnoreCase": {core.OpStringEqualsIgnoreCase, true},
-	"StringMatch":               {core.OpStringLike, false},
-	"StringNotMatch":            {core.OpStringLike, true},
-	"StringLike":                {core.OpStringContains, false},
-	"StringNotLike":             {core.OpStringContains, true},
-	"StringStartWith":           {core.OpStringStartWith, false},
-	"StringNotStartWith":        {core.OpStringStartWith, true},
-	"StringEndWith":             {core.OpStringEndWith, false},
-	"StringNotEndWith":          {core.OpStringEndWith, true},
-	"NumberEquals":              {core.OpNumericEquals, false},
-	"NumberNotEquals":           {core.OpNumericEquals, true},
-	"NumberLessThan":            {core.OpNumericLessThan, false},
-	"NumberLessThanEquals":      {core.OpNumericLessThanEquals, false},
-	"NumberGreaterThan":         {core.OpNumericGreaterThan, false},
-	"NumberGreaterThanEquals":   {core.OpNumericGreaterThanEquals, false},
-	"DateEquals":                {core.OpDateEquals, false},
-	"DateNotEquals":             {core.OpDateEquals, true},
-	"DateLessThan":              {core.OpDateLessThan, false},
-	"DateLessThanEquals":        {core.OpDateLessThanEquals, false},
-	"DateGreaterThan":           {core.OpDateGreaterThan, false},
-	"DateGreaterThanEquals":     {core.OpDateGreaterThanEquals, false},
-	"Bool":                      {core.OpBool, false},
-	"IpAddress":                 {core.OpIPAddress, false},
-	"NotIpAddress":              {core.OpIPAddress, true},
-}
+// ForAllValues: or IfExists) of the IAM 5.0 / Organizations operator
+// table: those every dialect shares (core.Operators) and Huawei's own.
+// Its StringLike is a substring test and StringMatch the glob, its
+// numbers are Number* (Alibaba RAM's StringLike is the glob).
+var huaweiOperators = core.Operators(map[string]core.OperatorSpec{
+	"StringMatch":             {Op: core.OpStringLike},
+	"StringNotMatch":          {Op: core.OpStringLike, Negate: true},
+	"StringLike":              {Op: core.OpStringContains},
+	"StringNotLike":           {Op: core.OpStringContains, Negate: true},
+	"StringStartWith":         {Op: core.OpStringStartWith},
+	"StringNotStartWith":      {Op: core.OpStringStartWith, Negate: true},
+	"StringEndWith":           {Op: core.OpStringEndWith},
+	"StringNotEndWith":        {Op: core.OpStringEndWith, Negate: true},
+	"NumberEquals":            {Op: core.OpNumericEquals},
+	"NumberNotEquals":         {Op: core.OpNumericEquals, Negate: true},
+	"NumberLessThan":          {Op: core.OpNumericLessThan},
+	"NumberLessThanEquals":    {Op: core.OpNumericLessThanEquals},
+	"NumberGreaterThan":       {Op: core.OpNumericGreaterThan},
+	"NumberGreaterThanEquals": {Op: core.OpNumericGreaterThanEquals},
+})
 
 // Operators returns the base condition operators of the Huawei
 // dialect; each also exists with the IfExists suffix and the ForAnyValue:
@@ -77,7 +61,7 @@ type huaweiOpSpec struct {
 	set      core.SetQuantifier
 	ifExists bool
 	known    bool
-	huaweiOperator
+	core.OperatorSpec
 }
 
 func splitHuaweiOperator(name string) huaweiOpSpec {
@@ -91,7 +75,7 @@ func splitHuaweiOperator(name string) huaweiOpSpec {
 	if b, ok := strings.CutSuffix(sp.base, "IfExists"); ok && b != "" {
 		sp.base, sp.ifExists = b, true
 	}
-	sp.huaweiOperator, sp.known = huaweiOperators[sp.base]
+	sp.OperatorSpec, sp.known = huaweiOperators[sp.base]
 	return sp
 }
 
@@ -147,16 +131,7 @@ func (d *huaweiDecoder) unknown(path string, m core.Member, known []string) erro
 	case "Id":
 		return d.ef.Unsupported(p, m.KeyOff, "Huawei Cloud policies have no Id element", "one of "+strings.Join(known, ", "))
 	}
-	for _, k := range known {
-		if strings.EqualFold(k, m.Key) {
-			return d.ef.Invalid(p, m.KeyOff, "unknown element "+strconv.Quote(m.Key)+" (element names are case-sensitive)", k)
-		}
-	}
-	exp := "one of " + strings.Join(known, ", ")
-	if s := core.Closest(m.Key, known, 2); s != "" {
-		exp = s + " (did you mean " + s + "?)"
-	}
-	return d.ef.Invalid(p, m.KeyOff, "unknown element "+strconv.Quote(m.Key), exp)
+	return core.UnknownElement(d.ef, path, m, known)
 }
 
 func (d *huaweiDecoder) versions() string {
@@ -167,43 +142,30 @@ func (d *huaweiDecoder) versions() string {
 }
 
 func (d *huaweiDecoder) policy(root core.Value) (core.Document, error) {
-	var pd core.Document
-	if root.Kind != core.KindObject {
-		return pd, d.ef.Invalid("", root.Off, "document is a JSON "+root.Kind.String(), "a JSON object with Version and Statement")
-	}
-	var stmts *core.Value
-	hasVersion := false
-	for i := range root.Obj {
-		m := &root.Obj[i]
-		switch m.Key {
-		case "Version":
-			ok := m.Val.Kind == core.KindString && (m.Val.S == "5.0" || m.Val.S == "1.1" && d.kind == IdentityPolicy)
-			if !ok {
-				problem := "unsupported version " + core.Describe(m.Val)
-				if m.Val.Kind == core.KindString && m.Val.S == "1.1" {
-					problem = "a " + string(d.kind) + " policy cannot use the legacy version \"1.1\""
-				}
-				return pd, d.ef.Invalid("Version", m.Val.Off, problem, d.versions())
+	return core.DecodeDocument(d.ef, root, core.DocumentGrammar{
+		Version: func(v core.Value) error {
+			if v.Kind == core.KindString && (v.S == "5.0" || v.S == "1.1" && d.kind == IdentityPolicy) {
+				d.version = v.S
+				return nil
 			}
-			pd.Version, d.version = m.Val.S, m.Val.S
-			hasVersion = true
-		case "Statement":
-			stmts = &m.Val
-		default:
-			return pd, d.unknown("", *m, huaweiTopElements)
-		}
-	}
-	if !hasVersion {
-		return pd, d.ef.Invalid("Version", root.Off, "missing required element", `"Version": `+d.versions())
-	}
-	if stmts == nil {
-		return pd, d.ef.Invalid("Statement", root.Off, "missing required element", "an array of statements")
-	}
-	var err error
-	pd.Statements, err = core.StatementList(d.ef, *stmts, "an array of statements", d.statement)
-	return pd, err
+			problem := "unsupported version " + core.Describe(v)
+			if v.Kind == core.KindString && v.S == "1.1" {
+				problem = "a " + string(d.kind) + " policy cannot use the legacy version \"1.1\""
+			}
+			return d.ef.Invalid("Version", v.Off, problem, d.versions())
+		},
+		VersionExpected:   `"Version": ` + d.versions(),
+		StatementExpected: "an array of statements",
+		Unknown:           func(m core.Member) error { return d.unknown("", m, huaweiTopElements) },
+		Statement:         d.statement,
+	})
 }
 
+// statement decodes one statement of the Huawei grammar. Unlike Alibaba
+// RAM it has NotResource (not in SCPs, resource policies or 1.1) and an
+// optional Resource (default "*"), legacy 1.1 policies have no NotAction,
+// Sids are not limited, and only resource policies name principals, as
+// IAM identities.
 func (d *huaweiDecoder) statement(path string, v core.Value) (core.StatementDoc, error) {
 	s := core.StatementDoc{Path: path}
 	if v.Kind != core.KindObject {
@@ -211,20 +173,21 @@ func (d *huaweiDecoder) statement(path string, v core.Value) (core.StatementDoc,
 	}
 	legacy := d.version == "1.1"
 	var seenAction, seenEffect, seenPrincipal bool
+	var err error
 	for i := range v.Obj {
 		m := &v.Obj[i]
 		p := core.JoinKey(path, m.Key)
 		switch m.Key {
 		case "Sid":
-			if m.Val.Kind != core.KindString {
-				return s, d.ef.Invalid(p, m.Val.Off, "Sid is a JSON "+m.Val.Kind.String(), "a string")
+			if s.Sid, err = core.DecodeSid(d.ef, p, m.Val, 0); err != nil {
+				return s, err
 			}
-			s.Sid, s.HasSid = m.Val.S, true
+			s.HasSid = true
 		case "Effect":
-			if m.Val.Kind != core.KindString || (m.Val.S != "Allow" && m.Val.S != "Deny") {
-				return s, d.ef.Invalid(p, m.Val.Off, "invalid effect "+core.Describe(m.Val), `"Allow" or "Deny"`)
+			if s.Effect, err = core.DecodeEffect(d.ef, p, m.Val); err != nil {
+				return s, err
 			}
-			s.Effect, seenEffect = m.Val.S, true
+			seenEffect = true
 		case "Action", "NotAction":
 			if seenAction {
 				return s, d.ef.Invalid(p, m.KeyOff, "both Action and NotAction", "exactly one of Action or NotAction")
@@ -234,16 +197,10 @@ func (d *huaweiDecoder) statement(path string, v core.Value) (core.StatementDoc,
 			}
 			seenAction = true
 			s.NotAction = m.Key == "NotAction"
-			list, err := stringListOf(d.ef, p, m.Val)
-			if err != nil {
+			if s.Actions, err = core.CheckedList(d.ef, p, m.Val, "action", checkHuaweiAction); err != nil {
 				return s, err
 			}
-			for j, a := range list {
-				if exp := checkHuaweiAction(a); exp != "" {
-					return s, d.ef.Invalid(core.ElemPath(p, m.Val, j), core.ElemOff(m.Val, j), "invalid action "+strconv.Quote(a), exp)
-				}
-			}
-			s.Actions, s.ActionsArray = list, m.Val.Kind == core.KindArray
+			s.ActionsArray = m.Val.Kind == core.KindArray
 		case "Resource", "NotResource":
 			if s.HasResource {
 				return s, d.ef.Invalid(p, m.KeyOff, "both Resource and NotResource", "at most one of Resource or NotResource")
@@ -258,50 +215,39 @@ func (d *huaweiDecoder) statement(path string, v core.Value) (core.StatementDoc,
 					return s, d.ef.Unsupported(p, m.KeyOff, "resource policies do not support NotResource", "Resource")
 				}
 			}
-			list, err := stringListOf(d.ef, p, m.Val)
-			if err != nil {
+			if s.Resources, err = core.CheckedList(d.ef, p, m.Val, "resource", checkHuaweiResource); err != nil {
 				return s, err
 			}
-			for j, r := range list {
-				if exp := checkHuaweiResource(r); exp != "" {
-					return s, d.ef.Invalid(core.ElemPath(p, m.Val, j), core.ElemOff(m.Val, j), "invalid resource "+strconv.Quote(r), exp)
-				}
-			}
-			s.Resources, s.ResourcesArray, s.HasResource = list, m.Val.Kind == core.KindArray, true
+			s.ResourcesArray, s.HasResource = m.Val.Kind == core.KindArray, true
 			s.NotResource = m.Key == "NotResource"
 		case "Principal":
 			if d.kind != ResourcePolicy {
 				return s, d.ef.Invalid(p, m.KeyOff, "Principal is not allowed in a "+string(d.kind)+" policy", "no Principal (only resource policies name principals)")
 			}
-			list, err := d.principal(p, m.Val)
+			list, err := core.PrincipalElement(d.ef, p, m.Val, "IAM",
+				`{"IAM": ["<account-id>" | "iam::<account-id>:user:<name>" | "iam::<account-id>:agency:<name>", ...]}`,
+				"IAM", checkHuaweiPolicyPrincipal)
 			if err != nil {
 				return s, err
 			}
 			s.Principals, s.PrincipalOf, seenPrincipal = list, "IAM", true
 		case "Condition":
-			conds, err := d.condition(p, m.Val)
-			if err != nil {
+			if s.Conds, err = core.ConditionElement(d.ef, p, m.Val, `["<value>", ...]`, "g:CurrentTime or kms:EncryptionAlgorithm", d.operator); err != nil {
 				return s, err
 			}
-			s.Conds = conds
 		default:
 			return s, d.unknown(path, *m, huaweiStatementElements)
 		}
 	}
 	switch {
 	case !seenEffect:
-		return s, d.ef.Invalid(core.JoinKey(path, "Effect"), v.Off, "missing required element", `"Effect": "Allow" or "Deny"`)
+		return s, d.ef.MissingElement(path, "Effect", v.Off, `"Effect": "Allow" or "Deny"`)
 	case !seenAction:
-		return s, d.ef.Invalid(core.JoinKey(path, "Action"), v.Off, "missing required element", "Action or NotAction")
+		return s, d.ef.MissingElement(path, "Action", v.Off, "Action or NotAction")
 	case !seenPrincipal && d.kind == ResourcePolicy:
-		return s, d.ef.Invalid(core.JoinKey(path, "Principal"), v.Off, "missing required element", `"Principal": {"IAM": ["<account-id>", ...]}`)
+		return s, d.ef.MissingElement(path, "Principal", v.Off, `"Principal": {"IAM": ["<account-id>", ...]}`)
 	}
 	return s, nil
-}
-
-// stringListOf accepts a string or a non-empty array of strings.
-func stringListOf(ef core.DocErrors, path string, v core.Value) ([]string, error) {
-	return core.StringList(ef, path, v)
 }
 
 func huaweiSegmentChar(c byte) bool {
@@ -345,36 +291,13 @@ func checkHuaweiResource(r string) string {
 	return ""
 }
 
-func (d *huaweiDecoder) principal(path string, v core.Value) ([]string, error) {
-	const exp = `{"IAM": ["<account-id>" | "iam::<account-id>:user:<name>" | "iam::<account-id>:agency:<name>", ...]}`
-	if v.Kind != core.KindObject {
-		return nil, d.ef.Invalid(path, v.Off, "Principal is a JSON "+v.Kind.String(), exp)
+// checkHuaweiPolicyPrincipal checks an entry of Principal.IAM (see
+// [core.PrincipalElement]).
+func checkHuaweiPolicyPrincipal(s string) (problem, expected string) {
+	if _, ok := parseHuaweiPolicyPrincipal(s); ok {
+		return "", ""
 	}
-	if len(v.Obj) == 0 {
-		return nil, d.ef.Invalid(path, v.Off, "empty Principal", exp)
-	}
-	var out []string
-	for i := range v.Obj {
-		m := &v.Obj[i]
-		p := core.JoinKey(path, m.Key)
-		if m.Key != "IAM" {
-			if strings.EqualFold(m.Key, "IAM") {
-				return nil, d.ef.Invalid(p, m.KeyOff, "unknown principal type "+strconv.Quote(m.Key)+" (names are case-sensitive)", "IAM")
-			}
-			return nil, d.ef.Unsupported(p, m.KeyOff, "unsupported principal type "+strconv.Quote(m.Key), "IAM")
-		}
-		list, err := stringListOf(d.ef, p, m.Val)
-		if err != nil {
-			return nil, err
-		}
-		for j, s := range list {
-			if _, ok := parseHuaweiPolicyPrincipal(s); !ok {
-				return nil, d.ef.Invalid(core.ElemPath(p, m.Val, j), core.ElemOff(m.Val, j), "invalid principal "+strconv.Quote(s), "an account ID, iam::<account-id>:user:<name> or iam::<account-id>:agency:<name>")
-			}
-		}
-		out = append(out, list...)
-	}
-	return out, nil
+	return "invalid principal " + strconv.Quote(s), "an account ID, iam::<account-id>:user:<name> or iam::<account-id>:agency:<name>"
 }
 
 func validOperatorName(name string) bool {
@@ -390,43 +313,15 @@ func validOperatorName(name string) bool {
 	return true
 }
 
-func (d *huaweiDecoder) condition(path string, v core.Value) ([]core.ConditionDoc, error) {
-	if v.Kind != core.KindObject {
-		return nil, d.ef.Invalid(path, v.Off, "Condition is a JSON "+v.Kind.String(), `{"<operator>": {"<key>": ["<value>", ...]}}`)
+// operator resolves a Huawei operator (see [core.ConditionElement]):
+// any well-formed name is accepted, and one the dialect does not know is
+// compiled to never match (Alibaba RAM rejects it); Lint reports it.
+func (d *huaweiDecoder) operator(opPath string, m core.Member) (core.OperatorSpec, bool, error) {
+	if !validOperatorName(m.Key) {
+		return core.OperatorSpec{}, false, d.ef.Invalid(opPath, m.KeyOff, "invalid condition operator "+strconv.Quote(m.Key), "an operator such as StringEquals, StringMatch, NumberLessThan or ForAnyValue:StringEqualsIfExists")
 	}
-	if len(v.Obj) == 0 {
-		return nil, d.ef.Invalid(path, v.Off, "empty Condition", "at least one operator, or no Condition element")
-	}
-	var out []core.ConditionDoc
-	for i := range v.Obj {
-		om := &v.Obj[i]
-		opPath := core.JoinKey(path, om.Key)
-		if !validOperatorName(om.Key) {
-			return nil, d.ef.Invalid(opPath, om.KeyOff, "invalid condition operator "+strconv.Quote(om.Key), "an operator such as StringEquals, StringMatch, NumberLessThan or ForAnyValue:StringEqualsIfExists")
-		}
-		sp := splitHuaweiOperator(om.Key)
-		if om.Val.Kind != core.KindObject || len(om.Val.Obj) == 0 {
-			return nil, d.ef.Invalid(opPath, om.Val.Off, "operator block is "+describeBlock(om.Val), `{"<key>": ["<value>", ...]}`)
-		}
-		for j := range om.Val.Obj {
-			km := &om.Val.Obj[j]
-			keyPath := core.JoinKey(opPath, km.Key)
-			if km.Key == "" || strings.ContainsAny(km.Key, " \t\r\n") {
-				return nil, d.ef.Invalid(keyPath, km.KeyOff, "invalid condition key "+strconv.Quote(km.Key), "a key such as g:CurrentTime or kms:EncryptionAlgorithm")
-			}
-			values, err := core.ScalarList(d.ef, keyPath, km.Val)
-			if err != nil {
-				return nil, err
-			}
-			if sp.known {
-				if _, bad, exp := core.CompileCondition(sp.op, sp.negate, km.Key, values); bad >= 0 {
-					return nil, d.ef.Invalid(core.ElemPath(keyPath, km.Val, bad), core.ElemOff(km.Val, bad), "invalid value "+strconv.Quote(values[bad])+" for "+om.Key, exp)
-				}
-			}
-			out = append(out, core.ConditionDoc{Op: om.Key, Key: km.Key, Values: values})
-		}
-	}
-	return out, nil
+	sp := splitHuaweiOperator(m.Key)
+	return sp.OperatorSpec, sp.known, nil
 }
 
 // compileHuaweiCondition compiles a validated condition. An unknown
@@ -436,9 +331,9 @@ func compileHuaweiCondition(cd *core.ConditionDoc) core.Condition {
 	if !sp.known {
 		return core.Condition{Name: cd.Op, Key: cd.Key, Never: true}
 	}
-	c, _, _ := core.CompileCondition(sp.op, sp.negate, cd.Key, cd.Values)
+	c, _, _ := core.CompileCondition(sp.Op, sp.Negate, cd.Key, cd.Values)
 	c.Name, c.IfExists, c.Set = cd.Op, sp.ifExists, sp.set
-	if kt, ok := huaweiKeyType(cd.Key); ok && kt != sp.op.ValueType() {
+	if kt, ok := huaweiKeyType(cd.Key); ok && kt != sp.Op.ValueType() {
 		c.Never = true
 	}
 	return c
@@ -451,10 +346,7 @@ func compileHuaweiStatement(s *core.StatementDoc, kind PolicyKind, version strin
 	if legacy {
 		c.ActionMode = core.ActionLegacyOnly
 	}
-	c.Actions = make([]core.Glob, len(s.Actions))
-	for i, a := range s.Actions {
-		c.Actions[i] = core.CompileGlob(a, true)
-	}
+	c.Actions = core.CompileGlobs(s.Actions, true)
 	resources := s.Resources
 	if !s.HasResource {
 		resources = []string{"*"}
@@ -484,11 +376,4 @@ func compileHuaweiStatement(s *core.StatementDoc, kind PolicyKind, version strin
 		c.Conds = append(c.Conds, compileHuaweiCondition(&s.Conds[i]))
 	}
 	return c
-}
-
-func describeBlock(v core.Value) string {
-	if v.Kind == core.KindObject {
-		return "empty"
-	}
-	return "a JSON " + v.Kind.String()
 }
