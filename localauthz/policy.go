@@ -125,33 +125,19 @@ func (d *decoder) statement(path string, v core.Value) (core.StatementDoc, error
 	if v.Kind != core.KindObject {
 		return s, d.ef.Invalid(path, v.Off, "statement is a JSON "+v.Kind.String(), "an object with Effect, Action and Resource")
 	}
-	var seenAction, seenResource, seenPrincipal, seenEffect bool
+	var seenResource, seenPrincipal bool
 	var err error
 	for i := range v.Obj {
 		m := &v.Obj[i]
 		p := core.JoinKey(path, m.Key)
+		// Sid, Effect, Action, NotAction; RAM limits a Sid to 128 characters
+		if common, err := core.CommonElement(d.ef, &s, p, m, core.StatementGrammar{MaxSid: 128, CheckAction: d.checkAction}); common {
+			if err != nil {
+				return s, err
+			}
+			continue
+		}
 		switch m.Key {
-		case "Sid":
-			// the RAM policy grammar limits a Sid to 128 characters
-			if s.Sid, err = core.DecodeSid(d.ef, p, m.Val, 128); err != nil {
-				return s, err
-			}
-			s.HasSid = true
-		case "Effect":
-			if s.Effect, err = core.DecodeEffect(d.ef, p, m.Val); err != nil {
-				return s, err
-			}
-			seenEffect = true
-		case "Action", "NotAction":
-			if seenAction {
-				return s, d.ef.Invalid(p, m.KeyOff, "both Action and NotAction", "exactly one of Action or NotAction")
-			}
-			seenAction = true
-			s.NotAction = m.Key == "NotAction"
-			if s.Actions, err = core.CheckedList(d.ef, p, m.Val, "action", d.checkAction); err != nil {
-				return s, err
-			}
-			s.ActionsArray = m.Val.Kind == core.KindArray
 		case "Resource":
 			if s.Resources, err = core.CheckedList(d.ef, p, m.Val, "resource", d.checkResource); err != nil {
 				return s, err
@@ -177,11 +163,10 @@ func (d *decoder) statement(path string, v core.Value) (core.StatementDoc, error
 			return s, d.unknown(path, *m, statementElements)
 		}
 	}
+	if err := core.RequireCommon(d.ef, path, v.Off, &s); err != nil {
+		return s, err
+	}
 	switch {
-	case !seenEffect:
-		return s, d.ef.MissingElement(path, "Effect", v.Off, `"Effect": "Allow" or "Deny"`)
-	case !seenAction:
-		return s, d.ef.MissingElement(path, "Action", v.Off, "Action or NotAction")
 	case !seenResource:
 		exp := "Resource"
 		if d.kind != RAMPolicy {

@@ -91,26 +91,64 @@ func UnknownElement(ef DocErrors, path string, m Member, known []string) error {
 	return ef.Invalid(p, m.KeyOff, "unknown element "+strconv.Quote(m.Key), exp)
 }
 
-// DecodeSid decodes a Sid element: a string of at most maxRunes
-// characters (0: any length).
-func DecodeSid(ef DocErrors, path string, v Value, maxRunes int) (string, error) {
-	if v.Kind != KindString {
-		return "", ef.Invalid(path, v.Off, "Sid is a JSON "+v.Kind.String(), "a string")
-	}
-	if maxRunes > 0 {
-		if n := len([]rune(v.S)); n > maxRunes {
-			return "", ef.Invalid(path, v.Off, "Sid is "+strconv.Itoa(n)+" characters long", "at most "+strconv.Itoa(maxRunes)+" characters")
-		}
-	}
-	return v.S, nil
+// StatementGrammar is what a dialect tells [CommonElement] about its
+// statements.
+type StatementGrammar struct {
+	// MaxSid is the longest Sid in characters; 0: any length.
+	MaxSid int
+	// CheckAction checks an Action or NotAction entry: what was expected,
+	// or "" for a valid one.
+	CheckAction func(string) string
 }
 
-// DecodeEffect decodes an Effect element: "Allow" or "Deny".
-func DecodeEffect(ef DocErrors, path string, v Value) (string, error) {
-	if v.Kind != KindString || (v.S != "Allow" && v.S != "Deny") {
-		return "", ef.Invalid(path, v.Off, "invalid effect "+Describe(v), `"Allow" or "Deny"`)
+// CommonElement decodes into s the statement elements every dialect
+// writes alike: Sid (a string), Effect ("Allow" or "Deny"), and exactly one
+// of Action or NotAction (a list of checked entries). It reports whether m
+// (at path p) was one of them. A dialect that restricts one (NotAction in
+// a legacy version) rejects it before.
+func CommonElement(ef DocErrors, s *StatementDoc, p string, m *Member, g StatementGrammar) (bool, error) {
+	v := m.Val
+	switch m.Key {
+	case "Sid":
+		if v.Kind != KindString {
+			return true, ef.Invalid(p, v.Off, "Sid is a JSON "+v.Kind.String(), "a string")
+		}
+		if g.MaxSid > 0 {
+			if n := len([]rune(v.S)); n > g.MaxSid {
+				return true, ef.Invalid(p, v.Off, "Sid is "+strconv.Itoa(n)+" characters long", "at most "+strconv.Itoa(g.MaxSid)+" characters")
+			}
+		}
+		s.Sid, s.HasSid = v.S, true
+	case "Effect":
+		if v.Kind != KindString || (v.S != "Allow" && v.S != "Deny") {
+			return true, ef.Invalid(p, v.Off, "invalid effect "+Describe(v), `"Allow" or "Deny"`)
+		}
+		s.Effect = v.S
+	case "Action", "NotAction":
+		if s.Actions != nil {
+			return true, ef.Invalid(p, m.KeyOff, "both Action and NotAction", "exactly one of Action or NotAction")
+		}
+		list, err := CheckedList(ef, p, v, "action", g.CheckAction)
+		if err != nil {
+			return true, err
+		}
+		s.NotAction, s.Actions, s.ActionsArray = m.Key == "NotAction", list, v.Kind == KindArray
+	default:
+		return false, nil
 	}
-	return v.S, nil
+	return true, nil
+}
+
+// RequireCommon returns the error for a statement (at path, starting at
+// byte off) without Effect, or else without Action or NotAction.
+func RequireCommon(ef DocErrors, path string, off int, s *StatementDoc) error {
+	switch {
+	case s.Effect == "":
+		return ef.MissingElement(path, "Effect", off, `"Effect": "Allow" or "Deny"`)
+	case s.Actions == nil:
+		return ef.MissingElement(path, "Action", off, "Action or NotAction")
+	}
+	return nil
 }
 
 // CheckedList decodes a list element (see [StringList]) and checks each

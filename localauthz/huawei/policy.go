@@ -172,35 +172,22 @@ func (d *huaweiDecoder) statement(path string, v core.Value) (core.StatementDoc,
 		return s, d.ef.Invalid(path, v.Off, "statement is a JSON "+v.Kind.String(), "an object with Effect and Action")
 	}
 	legacy := d.version == "1.1"
-	var seenAction, seenEffect, seenPrincipal bool
+	seenPrincipal := false
 	var err error
 	for i := range v.Obj {
 		m := &v.Obj[i]
 		p := core.JoinKey(path, m.Key)
+		if m.Key == "NotAction" && legacy && s.Actions == nil {
+			return s, d.ef.Unsupported(p, m.KeyOff, "legacy 1.1 policies do not support NotAction", "Action (or Version \"5.0\")")
+		}
+		// Sid, Effect, Action, NotAction; Huawei does not limit Sids
+		if common, err := core.CommonElement(d.ef, &s, p, m, core.StatementGrammar{CheckAction: checkHuaweiAction}); common {
+			if err != nil {
+				return s, err
+			}
+			continue
+		}
 		switch m.Key {
-		case "Sid":
-			if s.Sid, err = core.DecodeSid(d.ef, p, m.Val, 0); err != nil {
-				return s, err
-			}
-			s.HasSid = true
-		case "Effect":
-			if s.Effect, err = core.DecodeEffect(d.ef, p, m.Val); err != nil {
-				return s, err
-			}
-			seenEffect = true
-		case "Action", "NotAction":
-			if seenAction {
-				return s, d.ef.Invalid(p, m.KeyOff, "both Action and NotAction", "exactly one of Action or NotAction")
-			}
-			if m.Key == "NotAction" && legacy {
-				return s, d.ef.Unsupported(p, m.KeyOff, "legacy 1.1 policies do not support NotAction", "Action (or Version \"5.0\")")
-			}
-			seenAction = true
-			s.NotAction = m.Key == "NotAction"
-			if s.Actions, err = core.CheckedList(d.ef, p, m.Val, "action", checkHuaweiAction); err != nil {
-				return s, err
-			}
-			s.ActionsArray = m.Val.Kind == core.KindArray
 		case "Resource", "NotResource":
 			if s.HasResource {
 				return s, d.ef.Invalid(p, m.KeyOff, "both Resource and NotResource", "at most one of Resource or NotResource")
@@ -239,12 +226,10 @@ func (d *huaweiDecoder) statement(path string, v core.Value) (core.StatementDoc,
 			return s, d.unknown(path, *m, huaweiStatementElements)
 		}
 	}
-	switch {
-	case !seenEffect:
-		return s, d.ef.MissingElement(path, "Effect", v.Off, `"Effect": "Allow" or "Deny"`)
-	case !seenAction:
-		return s, d.ef.MissingElement(path, "Action", v.Off, "Action or NotAction")
-	case !seenPrincipal && d.kind == ResourcePolicy:
+	if err := core.RequireCommon(d.ef, path, v.Off, &s); err != nil {
+		return s, err
+	}
+	if !seenPrincipal && d.kind == ResourcePolicy {
 		return s, d.ef.MissingElement(path, "Principal", v.Off, `"Principal": {"IAM": ["<account-id>", ...]}`)
 	}
 	return s, nil
