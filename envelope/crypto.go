@@ -3,16 +3,14 @@ package envelope
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"hash"
-	"io"
 	"sync"
 	"unsafe"
-
-	"golang.org/x/crypto/hkdf"
 )
 
 // DataKeySize is the data key length: AES-256.
@@ -42,19 +40,25 @@ const (
 )
 
 // scheduleFromDataKey computes the cached per-data-key secrets: PRK ‖
-// commitment, with x/crypto/hkdf. The caller wipes the result.
+// commitment, with the standard library's crypto/hkdf (RFC 5869). The
+// caller wipes the result.
 func scheduleFromDataKey(dataKey []byte) ([]byte, error) {
 	if len(dataKey) != DataKeySize {
 		return nil, errors.New("envelope: data key must be 32 bytes")
 	}
-	prk := hkdf.Extract(sha256.New, dataKey, []byte(prkSalt))
-	defer clear(prk)
-	schedule := make([]byte, scheduleSize)
-	copy(schedule, prk)
-	if _, err := io.ReadFull(hkdf.Expand(sha256.New, prk, []byte(commitmentLabel)), schedule[32:]); err != nil {
-		clear(schedule)
+	prk, err := hkdf.Extract(sha256.New, dataKey, []byte(prkSalt))
+	if err != nil {
 		return nil, err
 	}
+	defer clear(prk)
+	commitment, err := hkdf.Expand(sha256.New, prk, commitmentLabel, commitmentSize)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(commitment)
+	schedule := make([]byte, scheduleSize)
+	copy(schedule, prk)
+	copy(schedule[32:], commitment)
 	return schedule, nil
 }
 
@@ -67,7 +71,7 @@ type keyState struct {
 	// newKeyState, only cloned (hash.Cloner), so messages share it safely
 	// and each skips HMAC's two key-block compressions and its allocations.
 	// nil when the hash cannot be cloned (GOFIPS140=v1.0.0): then each
-	// message runs x/crypto/hkdf.Expand on the PRK bytes instead.
+	// message runs crypto/hkdf.Expand on the PRK bytes instead.
 	//
 	// Like an AES key schedule inside a cipher.AEAD, this state is derived
 	// key material that Go gives no way to wipe; it is dropped with the
@@ -143,8 +147,13 @@ func deriveKeys(mk *messageKeys, schedule []byte, st *keyState, msgID *[messageI
 		if err := expandBlock(&mk.key, st.prf, info); err != nil {
 			return err
 		}
-	} else if _, err := io.ReadFull(hkdf.Expand(sha256.New, schedule[:32], info[:len(info)-1]), mk.key[:]); err != nil {
-		return err
+	} else {
+		key, err := hkdf.Expand(sha256.New, schedule[:32], string(info[:len(info)-1]), len(mk.key))
+		if err != nil {
+			return err
+		}
+		copy(mk.key[:], key)
+		clear(key)
 	}
 	block, err := aes.NewCipher(mk.key[:])
 	if err != nil {
