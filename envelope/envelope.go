@@ -498,38 +498,53 @@ func (c *Client) startMessage(ctx context.Context, m *message, ec map[string]str
 // generate makes a data key with the first wrapping key and wraps it with
 // the others.
 func (c *Client) generate(ctx context.Context, ec map[string]string) (*keycache.Materials, error) {
-	first, size := c.cfg.Keys[0], c.cfg.Suite.DataKeySize()
+	dk, wrapped, err := c.generateDataKey(ctx, ec, c.cfg.Suite.DataKeySize())
+	if err != nil {
+		return nil, err
+	}
+	defer dk.Wipe()
+	section, err := encodeWrappedKeys(wrapped)
+	if err != nil {
+		return nil, err
+	}
+	return materials(c.cfg.Suite, dk, section)
+}
+
+// generateDataKey makes a data key of size bytes with the first wrapping
+// key (KMS GenerateDataKey) and wraps it with the others (KMS Encrypt),
+// all under ec. The caller wipes the data key.
+func (c *Client) generateDataKey(ctx context.Context, ec map[string]string, size int) (kmsclient.Sensitive, []WrappedKey, error) {
+	first := c.cfg.Keys[0]
 	out, err := first.KMS.GenerateDataKey(ctx, &kmsclient.GenerateDataKeyInput{KeyID: first.KeyID, NumberOfBytes: size, EncryptionContext: ec})
 	if err != nil {
-		return nil, fmt.Errorf("envelope: generating a data key with %s: %w", first.KeyID, err)
+		return nil, nil, fmt.Errorf("envelope: generating a data key with %s: %w", first.KeyID, err)
 	}
-	defer out.Plaintext.Wipe()
+	fail := func(err error) (kmsclient.Sensitive, []WrappedKey, error) {
+		out.Plaintext.Wipe()
+		return nil, nil, err
+	}
 	if len(out.Plaintext) != size {
-		return nil, fmt.Errorf("envelope: KMS returned a %d-byte data key, want %d", len(out.Plaintext), size)
+		return fail(fmt.Errorf("envelope: KMS returned a %d-byte data key, want %d", len(out.Plaintext), size))
 	}
 	arn, err := c.wrappingKeyARN(ctx, first, out.KeyID)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	c.learn(arn)
 	wrapped := []WrappedKey{{Provider: ProviderAliyunKMS, KeyARN: arn, Blob: out.CiphertextBlob}}
 	for _, k := range c.cfg.Keys[1:] {
 		enc, err := k.KMS.Encrypt(ctx, &kmsclient.EncryptInput{KeyID: k.KeyID, Plaintext: out.Plaintext, EncryptionContext: ec})
 		if err != nil {
-			return nil, fmt.Errorf("envelope: wrapping the data key with %s: %w", k.KeyID, err)
+			return fail(fmt.Errorf("envelope: wrapping the data key with %s: %w", k.KeyID, err))
 		}
 		arn, err := c.wrappingKeyARN(ctx, k, enc.KeyID)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
 		c.learn(arn)
 		wrapped = append(wrapped, WrappedKey{Provider: ProviderAliyunKMS, KeyARN: arn, Blob: enc.CiphertextBlob})
 	}
-	section, err := encodeWrappedKeys(wrapped)
-	if err != nil {
-		return nil, err
-	}
-	return materials(c.cfg.Suite, out.Plaintext, section)
+	return out.Plaintext, wrapped, nil
 }
 
 // materials caches the schedule of a data key (PRK ‖ commitment) of suite
