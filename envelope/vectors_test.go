@@ -109,6 +109,9 @@ func decryptVector(msg, dk []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(dk) != h.Suite.DataKeySize() { // as unwrapWithKMS refuses it
+		return nil, ErrCommitmentMismatch
+	}
 	schedule, err := scheduleFor(h.Suite, dk)
 	if err != nil {
 		return nil, err

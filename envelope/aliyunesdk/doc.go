@@ -32,6 +32,7 @@
 //
 //   - the Java stream API's binary format, which starts with 00 00 00 01
 //     (see [ParseJavaStream]);
+//
 //   - SecretManagerDataKeyProvider messages: the header (Base64 of the DER
 //     EncryptionHead) lives in a secret, the message is only the body
 //     ([Decrypter.DecryptSecretManager]).
