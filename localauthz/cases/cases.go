@@ -278,104 +278,120 @@ func (c Case) Run() Result { return c.RunDialect(c.Dialect()) }
 // RunDialect evaluates the case as a case of dialect d; a policy of the
 // other dialect's kind makes the case fail.
 func (c Case) RunDialect(dialect Dialect) Result {
-	if dialect == DialectHuawei {
-		return c.runHuawei()
-	}
 	res := Result{Name: c.Name, Missing: []core.Missing{}, Denied: []Denied{}}
-	fail := func(format string, args ...any) Result {
-		res.Problems = append(res.Problems, fmt.Sprintf(format, args...))
+	var d core.Decision
+	var err error
+	missing, want := func(ms []core.Missing) []core.Missing { return ms }, c.Missing
+	if dialect == DialectHuawei {
+		d, err = c.evaluateHuawei()
+		// Huawei cases compare missing as a set
+		missing, want = dedupeMissing, dedupeMissing(c.Missing)
+	} else {
+		d, err = c.evaluateAlibaba()
+	}
+	if err != nil {
+		res.Problems = append(res.Problems, err.Error())
 		res.Pass = false
 		return res
 	}
-	var set localauthz.PolicySet
+	if d.Err != nil {
+		res.Problems = append(res.Problems, d.Err.Error())
+	}
+	got := missing(d.Missing)
+	res.Missing = append(res.Missing, got...)
+	for _, x := range d.Denied {
+		res.Denied = append(res.Denied, Denied{Action: x.Action, Resource: x.Resource, Policy: x.Policy, Statement: x.Statement})
+	}
+	c.check(&res, d, got, want)
+	return res
+}
+
+// addPolicies parses each policy of the case, which must be of dialect
+// (kinds names its policy types), and adds it with add, which parses it
+// under its name and adds it to the dialect's set.
+func (c Case) addPolicies(dialect Dialect, kinds string, add func(cp Policy, name string) error) error {
 	for i, cp := range c.Policies {
 		name := "policies[" + strconv.Itoa(i) + "]"
-		if DialectOf(cp.Type) != DialectAlibaba {
-			return fail("%s: policy type %q is not an Alibaba Cloud policy type (ram, key or secret)", name, cp.Type)
+		if DialectOf(cp.Type) != dialect {
+			return fmt.Errorf("%s: policy type %q is not %s", name, cp.Type, kinds)
 		}
+		if err := add(cp, name); err != nil {
+			return fmt.Errorf("%s: %v", name, err)
+		}
+	}
+	return nil
+}
+
+// evaluateAlibaba decides an Alibaba Cloud case: its operation, expanded
+// with the facts it needs, or its one request.
+func (c Case) evaluateAlibaba() (core.Decision, error) {
+	var set localauthz.PolicySet
+	err := c.addPolicies(DialectAlibaba, "an Alibaba Cloud policy type (ram, key or secret)", func(cp Policy, name string) error {
 		p, err := localauthz.ParsePolicy(cp.Document, cp.Type, localauthz.WithName(name))
 		if err != nil {
-			return fail("%s: %v", name, err)
+			return err
 		}
 		target := cp.Principal
 		if cp.Type != localauthz.RAMPolicy {
 			target = cp.Resource
 		}
-		if err := set.Add(p, target); err != nil {
-			return fail("%s: %v", name, err)
-		}
+		return set.Add(p, target)
+	})
+	if err != nil {
+		return core.Decision{}, err
 	}
 	ctx := c.Request.context()
 	facts, err := caseFacts(c.Request.Related)
 	if err != nil {
-		return fail("request.%v", err)
+		return core.Decision{}, fmt.Errorf("request.%v", err)
 	}
-	var d core.Decision
-	if c.Request.Operation != "" {
-		rep := set.Check(c.Request.Principal, localauthz.Call{Operation: c.Request.Operation, Resource: c.Request.Resource, Facts: facts, Context: ctx})
-		if rep.Err != nil {
-			return fail("operation %s: %v", c.Request.Operation, rep.Err)
+	if c.Request.Operation == "" {
+		return set.Evaluate(facts.Request(c.Request.Principal, c.Request.Action, c.Request.Resource, ctx)), nil
+	}
+	rep := set.Check(c.Request.Principal, localauthz.Call{Operation: c.Request.Operation, Resource: c.Request.Resource, Facts: facts, Context: ctx})
+	if rep.Err != nil {
+		return core.Decision{}, fmt.Errorf("operation %s: %v", c.Request.Operation, rep.Err)
+	}
+	found := false
+	for _, ch := range rep.Checks {
+		if strings.EqualFold(ch.Action, c.Request.Action) {
+			found = true
 		}
-		found := false
-		for _, ch := range rep.Checks {
-			if strings.EqualFold(ch.Action, c.Request.Action) {
-				found = true
-			}
-		}
-		if !found && c.Request.Action != "" && len(rep.Checks) > 0 {
-			return fail("operation %s does not need action %s", c.Request.Operation, c.Request.Action)
-		}
-		d = rep.Decision
-	} else {
-		d = set.Evaluate(facts.Request(c.Request.Principal, c.Request.Action, c.Request.Resource, ctx))
 	}
-	if d.Err != nil {
-		res.Problems = append(res.Problems, d.Err.Error())
+	if !found && c.Request.Action != "" && len(rep.Checks) > 0 {
+		return core.Decision{}, fmt.Errorf("operation %s does not need action %s", c.Request.Operation, c.Request.Action)
 	}
-	res.Missing = append(res.Missing, d.Missing...)
-	for _, x := range d.Denied {
-		res.Denied = append(res.Denied, Denied{Action: x.Action, Resource: x.Resource, Policy: x.Policy, Statement: x.Statement})
-	}
-	c.check(&res, d, d.Missing, c.Missing)
-	return res
+	return rep.Decision, nil
 }
 
-// runHuawei runs a Huawei Cloud case: every resource of the request is a
-// unit, all of which must be allowed; the decision aggregates the units
-// like a preflight (ExplicitDeny, else ImplicitDeny, else Allow).
-func (c Case) runHuawei() Result {
-	res := Result{Name: c.Name, Missing: []core.Missing{}, Denied: []Denied{}}
-	fail := func(format string, args ...any) Result {
-		res.Problems = append(res.Problems, fmt.Sprintf(format, args...))
-		res.Pass = false
-		return res
-	}
+// evaluateHuawei decides a Huawei Cloud case: every resource of the
+// request is a unit, all of which must be allowed; the decision
+// aggregates the units like a preflight (ExplicitDeny, else ImplicitDeny,
+// else Conditional, else Allow).
+func (c Case) evaluateHuawei() (core.Decision, error) {
 	var set huawei.PolicySet
-	for i, cp := range c.Policies {
-		name := "policies[" + strconv.Itoa(i) + "]"
-		if DialectOf(cp.Type) != DialectHuawei {
-			return fail("%s: policy type %q is not a Huawei Cloud policy type (identity, scp or resource)", name, cp.Type)
-		}
+	err := c.addPolicies(DialectHuawei, "a Huawei Cloud policy type (identity, scp or resource)", func(cp Policy, name string) error {
 		p, err := huawei.ParsePolicy(cp.Document, cp.Type, huawei.WithName(name))
 		if err != nil {
-			return fail("%s: %v", name, err)
+			return err
 		}
 		target := cp.AttachedTo
 		if target == "" && cp.Type == huawei.ResourcePolicy {
 			target = cp.Resource
 		}
-		if err := set.Add(p, target); err != nil {
-			return fail("%s: %v", name, err)
-		}
+		return set.Add(p, target)
+	})
+	if err != nil {
+		return core.Decision{}, err
 	}
 	rq := c.Request
 	if rq.API != nil {
 		op, err := huawei.OperationForRequest(rq.API.Method, rq.API.Path)
 		if err != nil {
-			return fail("api: %v", err)
+			return core.Decision{}, fmt.Errorf("api: %v", err)
 		}
 		if !strings.EqualFold(op.Action, rq.Action) {
-			return fail("api %s %s is authorized by %s, not %s", rq.API.Method, rq.API.Path, op.Action, rq.Action)
+			return core.Decision{}, fmt.Errorf("api %s %s is authorized by %s, not %s", rq.API.Method, rq.API.Path, op.Action, rq.Action)
 		}
 	}
 	units := rq.units()
@@ -384,24 +400,20 @@ func (c Case) runHuawei() Result {
 		reqs[i] = huawei.Request{Principal: rq.Principal, Action: rq.Action, Resource: u, Context: rq.context(), Org: rq.Org}
 	}
 	d, _ := set.EvaluateAll(reqs...)
-	if d.Err != nil {
-		res.Problems = append(res.Problems, d.Err.Error())
-	}
-	res.Missing = append(res.Missing, dedupeMissing(d.Missing)...)
-	for _, x := range d.Denied {
-		res.Denied = append(res.Denied, Denied{Action: x.Action, Resource: x.Resource, Policy: x.Policy, Statement: x.Statement})
-	}
-	c.check(&res, d, dedupeMissing(d.Missing), dedupeMissing(c.Missing))
-	return res
+	return d, nil
 }
 
-// dedupeMissing drops repeated pairs (Huawei cases compare missing as a set).
+// missingKey identifies a missing pair; actions compare case-insensitively.
+func missingKey(m core.Missing) string {
+	return strings.ToLower(m.Action) + "\x00" + m.Resource + "\x00" + string(m.Where)
+}
+
+// dedupeMissing drops repeated pairs.
 func dedupeMissing(ms []core.Missing) []core.Missing {
 	out := make([]core.Missing, 0, len(ms))
 	seen := map[string]bool{}
 	for _, m := range ms {
-		k := strings.ToLower(m.Action) + "\x00" + m.Resource + "\x00" + string(m.Where)
-		if !seen[k] {
+		if k := missingKey(m); !seen[k] {
 			seen[k] = true
 			out = append(out, m)
 		}
@@ -456,15 +468,12 @@ func caseFacts(m map[string]any) (localauthz.Facts, error) {
 }
 
 func sameMissing(got, want []core.Missing) bool {
-	key := func(m core.Missing) string {
-		return strings.ToLower(m.Action) + "\x00" + m.Resource + "\x00" + string(m.Where)
-	}
 	count := map[string]int{}
 	for _, m := range got {
-		count[key(m)]++
+		count[missingKey(m)]++
 	}
 	for _, m := range want {
-		count[key(m)]--
+		count[missingKey(m)]--
 	}
 	for _, n := range count {
 		if n != 0 {
