@@ -1,6 +1,6 @@
 module github.com/kmsenvelope/kmsenvelope
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/aliyun/alibaba-cloud-sdk-go v1.63.107
