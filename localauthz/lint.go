@@ -10,27 +10,27 @@ import (
 
 // Lint finding codes.
 const (
-	CodeParse                = core.CodeParse               // the document does not parse (error)
-	CodeUnsupported          = core.CodeUnsupported         // an element or operator RAM does not accept (error)
-	CodeTooLarge             = core.CodeTooLarge            // above the size limit (error)
-	CodeFullAccess           = core.CodeFullAccess          // kms:* (or *) allowed on * (warning)
-	CodeUnscopedSensitive    = "unscoped-sensitive"         // GetSecretValue/Decrypt allowed on * (warning)
-	CodeTagAccessWithTagEdit = "tag-access-with-tagging"    // tag-based access and tag editing together (warning)
-	CodeIPOnly               = "ip-only"                    // the only restriction is the source IP (warning)
-	CodeUnknownAction        = core.CodeUnknownAction       // not a KMS action (error)
-	CodeActionCase           = "action-case"                // a KMS action in non-canonical case (warning)
-	CodeActionMatchesNothing = "action-matches-nothing"     // a wildcard matching no known KMS action (warning)
-	CodeOutOfScope           = "out-of-scope"               // key/secret policy action it cannot grant (warning)
-	CodeSourceVpcNonKMS      = "source-vpc-non-kms"         // acs:SourceVpc with non-kms: actions (error)
-	CodeCreateSecretChild    = "create-secret-child"        // CreateSecret granted on secret/* only (warning)
-	CodeNoAliasResource      = "no-alias-resource"          // key use granted without alias ARNs (info)
-	CodeKeyNotSupplied       = "key-not-supplied"           // condition key the actions never supply (warning/info)
-	CodeUnknownConditionKey  = core.CodeUnknownConditionKey // a key KMS's condition-key page does not list, in a kms:-only statement (warning)
-	CodeDuplicateSid         = core.CodeDuplicateSid        // two statements share a Sid (warning)
-	CodeSidCharset           = "sid-charset"                // Sid outside the documented characters (info)
-	CodeRootPrincipal        = "root-principal"             // :root in a key policy is read narrowly (info)
-	CodeKMSResourceShape     = "kms-resource-shape"         // a kms ARN that names no key, alias or secret (warning)
-	CodeNoPermissionNeeded   = "no-permission-needed"       // kms:DescribeRegions, which no policy decides (info)
+	CodeParse                = core.CodeParse                // the document does not parse (error)
+	CodeUnsupported          = core.CodeUnsupported          // an element or operator RAM does not accept (error)
+	CodeTooLarge             = core.CodeTooLarge             // above the size limit (error)
+	CodeFullAccess           = core.CodeFullAccess           // kms:* (or *) allowed on * (warning)
+	CodeUnscopedSensitive    = "unscoped-sensitive"          // GetSecretValue/Decrypt allowed on * (warning)
+	CodeTagAccessWithTagEdit = "tag-access-with-tagging"     // tag-based access and tag editing together (warning)
+	CodeIPOnly               = "ip-only"                     // the only restriction is the source IP (warning)
+	CodeUnknownAction        = core.CodeUnknownAction        // not a KMS action (error)
+	CodeActionCase           = core.CodeActionCase           // a KMS action in non-canonical case (warning)
+	CodeActionMatchesNothing = core.CodeActionMatchesNothing // a wildcard matching no known KMS action (warning)
+	CodeOutOfScope           = "out-of-scope"                // key/secret policy action it cannot grant (warning)
+	CodeSourceVpcNonKMS      = "source-vpc-non-kms"          // acs:SourceVpc with non-kms: actions (error)
+	CodeCreateSecretChild    = "create-secret-child"         // CreateSecret granted on secret/* only (warning)
+	CodeNoAliasResource      = "no-alias-resource"           // key use granted without alias ARNs (info)
+	CodeKeyNotSupplied       = "key-not-supplied"            // condition key the actions never supply (warning/info)
+	CodeUnknownConditionKey  = core.CodeUnknownConditionKey  // a key KMS's condition-key page does not list, in a kms:-only statement (warning)
+	CodeDuplicateSid         = core.CodeDuplicateSid         // two statements share a Sid (warning)
+	CodeSidCharset           = "sid-charset"                 // Sid outside the documented characters (info)
+	CodeRootPrincipal        = "root-principal"              // :root in a key policy is read narrowly (info)
+	CodeKMSResourceShape     = core.CodeKMSResourceShape     // a kms ARN that names no key, alias or secret (warning)
+	CodeNoPermissionNeeded   = "no-permission-needed"        // kms:DescribeRegions, which no policy decides (info)
 )
 
 // LintDocument parses and lints a document. A document that does not parse
@@ -131,14 +131,11 @@ func (l *linter) sid(sd *core.StatementDoc, seen map[string]string) {
 	if !sd.HasSid {
 		return
 	}
-	path := core.JoinKey(sd.Path, "Sid")
-	if prev, dup := seen[sd.Sid]; dup {
-		l.add(SeverityWarning, CodeDuplicateSid, path, "Sid "+strconv.Quote(sd.Sid)+" is also used by "+prev)
-	} else {
-		seen[sd.Sid] = sd.Path
+	if f, dup := core.DuplicateSid(sd, seen); dup {
+		l.out = append(l.out, f)
 	}
 	if !sidCharsetOK(sd.Sid) {
-		l.add(SeverityInfo, CodeSidCharset, path, "Sid has characters outside letters, digits and _ / + = . @ - (the key-policy documentation's limit)")
+		l.add(SeverityInfo, CodeSidCharset, core.JoinKey(sd.Path, "Sid"), "Sid has characters outside letters, digits and _ / + = . @ - (the key-policy documentation's limit)")
 	}
 }
 

@@ -91,3 +91,17 @@ func ListPath(base string, array bool, i int) string {
 	}
 	return base
 }
+
+// DuplicateSid returns the CodeDuplicateSid finding for a statement whose
+// Sid an earlier statement uses; seen maps the Sids met so far to their
+// statements' paths, and records this one's.
+func DuplicateSid(sd *StatementDoc, seen map[string]string) (Finding, bool) {
+	if !sd.HasSid {
+		return Finding{}, false
+	}
+	if prev, dup := seen[sd.Sid]; dup {
+		return Finding{Severity: SeverityWarning, Code: CodeDuplicateSid, Path: JoinKey(sd.Path, "Sid"), Message: "Sid " + strconv.Quote(sd.Sid) + " is also used by " + prev}, true
+	}
+	seen[sd.Sid] = sd.Path
+	return Finding{}, false
+}

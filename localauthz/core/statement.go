@@ -188,27 +188,21 @@ func ConditionKeys(lists ...[]string) []string {
 	return out
 }
 
-func (t *Trace) addMissing(key string) {
-	for i := 0; i < t.nMissing; i++ {
-		if t.missing[i] == key {
-			return
-		}
-	}
-	if t.nMissing < maxTracedKeys {
-		t.missing[t.nMissing] = key
-		t.nMissing++
-	}
-}
+func (t *Trace) addMissing(key string) { addOnce(&t.missing, &t.nMissing, key) }
 
-func (t *Trace) addFailed(c *Condition) {
-	for i := 0; i < t.nFailed; i++ {
-		if t.failed[i] == c {
+func (t *Trace) addFailed(c *Condition) { addOnce(&t.failed, &t.nFailed, c) }
+
+// addOnce appends v to the first *n entries of list unless it is among
+// them, while there is room.
+func addOnce[T comparable](list *[maxTracedKeys]T, n *int, v T) {
+	for i := 0; i < *n; i++ {
+		if list[i] == v {
 			return
 		}
 	}
-	if t.nFailed < maxTracedKeys {
-		t.failed[t.nFailed] = c
-		t.nFailed++
+	if *n < maxTracedKeys {
+		list[*n] = v
+		*n++
 	}
 }
 

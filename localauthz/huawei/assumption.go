@@ -55,4 +55,5 @@ var (
 	AssumeForAllValuesAbsent    = core.AssumeForAllValuesAbsent
 	AssumeOperatorNeverMatches  = core.AssumeOperatorNeverMatches
 	AssumeDenyConditionUnknown  = core.AssumeDenyConditionUnknown
+	AssumeUnknownKeyConditional = core.AssumeUnknownKeyConditional
 )

@@ -74,12 +74,8 @@ func Lint(p *Policy) []Finding {
 	doc, stmts := p.Document(), p.Statements()
 	for i := range doc.Statements {
 		sd, cs := &doc.Statements[i], &stmts[i]
-		if sd.HasSid {
-			if prev, dup := sids[sd.Sid]; dup {
-				l.add(SeverityWarning, CodeDuplicateSid, core.JoinKey(sd.Path, "Sid"), "Sid "+strconv.Quote(sd.Sid)+" is also used by "+prev)
-			} else {
-				sids[sd.Sid] = sd.Path
-			}
+		if f, dup := core.DuplicateSid(sd, sids); dup {
+			l.out = append(l.out, f)
 		}
 		l.actions(sd, cs)
 		l.resources(sd)
