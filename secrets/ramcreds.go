@@ -51,8 +51,9 @@ const RAMCredentialsFallback = 30 * time.Second
 
 // ramKey is one parsed version of the secret.
 type ramKey struct {
-	version string
-	creds   kmsclient.Credentials
+	version   string
+	fetchedAt time.Time
+	creds     kmsclient.Credentials
 }
 
 // ErrInvalidRAMCredentials is what the error of a RAM credential secret
@@ -85,7 +86,9 @@ func (p *RAMCredentials) Retrieve(ctx context.Context) (kmsclient.Credentials, e
 
 // adoptLocked makes v the current key if it is a version not seen yet.
 func (p *RAMCredentials) adoptLocked(v *Value) error {
-	if p.cur != nil && p.cur.version == v.VersionID() {
+	if p.cur != nil && (p.cur.version == v.VersionID() || v.FetchedAt().Before(p.cur.fetchedAt)) {
+		// The same version, or an older read that lost a race with a
+		// refresh: never go back to a key already replaced.
 		return nil
 	}
 	k, err := parseRAMKey(v)
@@ -110,7 +113,7 @@ func parseRAMKey(v *Value) (*ramKey, error) {
 	if doc.AccessKeyID == "" || doc.AccessKeySecret == "" {
 		return nil, fmt.Errorf("%w: %s: AccessKeyId and AccessKeySecret are required", ErrInvalidRAMCredentials, v.Name())
 	}
-	return &ramKey{version: v.VersionID(), creds: kmsclient.Credentials{AccessKeyID: doc.AccessKeyID, AccessKeySecret: doc.AccessKeySecret}}, nil
+	return &ramKey{version: v.VersionID(), fetchedAt: v.FetchedAt(), creds: kmsclient.Credentials{AccessKeyID: doc.AccessKeyID, AccessKeySecret: doc.AccessKeySecret}}, nil
 }
 
 // Rejected is called by the kmsclient when a request signed with rejected
