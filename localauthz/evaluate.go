@@ -135,14 +135,8 @@ func (s *PolicySet) Evaluate(r Request) Decision {
 
 func (s *PolicySet) evaluate(r *Request, d *Decision) {
 	p, ok := parseRequestPrincipal(r.Principal)
-	if !ok {
-		d.Effect = ImplicitDeny
-		d.Err = errors.New("localauthz: invalid principal " + strconv.Quote(r.Principal) + "; expected acs:ram::<uid>:user/<name>, :role/<name>, :root or acs:sts::<uid>:assumed-role/<role>/<session>")
-		return
-	}
-	if r.Action == "" || r.Resource == "" {
-		d.Effect = ImplicitDeny
-		d.Err = core.ErrIncompleteRequest
+	if err := core.RequestError(r.Principal, ok, "acs:ram::<uid>:user/<name>, :role/<name>, :root or acs:sts::<uid>:assumed-role/<role>/<session>", r.Action, r.Resource); err != nil {
+		d.Effect, d.Err = ImplicitDeny, err
 		return
 	}
 	if strings.EqualFold(r.Action, actionDescribeRegions) {

@@ -126,6 +126,20 @@ func FirstRef(refs ...*StatementRef) *StatementRef {
 // action or a resource.
 var ErrIncompleteRequest = errors.New("localauthz: request needs an action and a resource")
 
+// RequestError returns why a request is malformed, for [Decision].Err
+// (the request is then implicitly denied): its principal did not parse
+// (parsed is false; forms lists what the dialect accepts), or it lacks an
+// action or a resource. It returns nil for a well-formed request.
+func RequestError(principal string, parsed bool, forms, action, resource string) error {
+	if !parsed {
+		return errors.New("localauthz: invalid principal " + strconv.Quote(principal) + "; expected " + forms)
+	}
+	if action == "" || resource == "" {
+		return ErrIncompleteRequest
+	}
+	return nil
+}
+
 // Outcome is the effect of the three-valued combination every dialect
 // makes once its sides are evaluated and no Deny definitely applies:
 // allowed is whether the request is allowed, maybeDeny whether a Deny

@@ -143,22 +143,11 @@ func (t *Trace) HingeKeys(deny, allow bool) []string {
 		return nil
 	}
 	out := make([]string, 0, n)
-	add := func(keys []string) {
-		for _, k := range keys {
-			dup := false
-			for _, o := range out {
-				dup = dup || strings.EqualFold(o, k)
-			}
-			if !dup {
-				out = append(out, k)
-			}
-		}
-	}
 	if deny {
-		add(t.unkDeny[:t.nUnkDeny])
+		out = appendFoldUnique(out, t.unkDeny[:t.nUnkDeny])
 	}
 	if allow {
-		add(t.unkAllow[:t.nUnkAllow])
+		out = appendFoldUnique(out, t.unkAllow[:t.nUnkAllow])
 	}
 	// insertion sort: a handful of keys, and sort.Strings would allocate
 	for i := 1; i < len(out); i++ {
@@ -174,17 +163,24 @@ func (t *Trace) HingeKeys(deny, allow bool) []string {
 func ConditionKeys(lists ...[]string) []string {
 	var out []string
 	for _, l := range lists {
-		for _, k := range l {
-			dup := false
-			for _, o := range out {
-				dup = dup || strings.EqualFold(o, k)
-			}
-			if !dup {
-				out = append(out, k)
-			}
-		}
+		out = appendFoldUnique(out, l)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// appendFoldUnique appends the keys that out does not hold, ignoring
+// case.
+func appendFoldUnique(out, keys []string) []string {
+	for _, k := range keys {
+		dup := false
+		for _, o := range out {
+			dup = dup || strings.EqualFold(o, k)
+		}
+		if !dup {
+			out = append(out, k)
+		}
+	}
 	return out
 }
 

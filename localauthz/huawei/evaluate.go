@@ -252,14 +252,8 @@ func huaweiStmtAssumptions(st *core.Statement, act core.Action) Assumption {
 // both are needed.
 func (s *PolicySet) evaluate(r *Request, d *Decision) {
 	p, ok := parseHuaweiRequestPrincipal(r.Principal)
-	if !ok {
-		d.Effect = ImplicitDeny
-		d.Err = errors.New("localauthz: invalid principal " + strconv.Quote(r.Principal) + "; expected iam::<account-id>:user:<name>, sts::<account-id>:assumed-agency:<agency>/<session> or sts::<account-id>:external-user:<idp>/<session>")
-		return
-	}
-	if r.Action == "" || r.Resource == "" {
-		d.Effect = ImplicitDeny
-		d.Err = core.ErrIncompleteRequest
+	if err := core.RequestError(r.Principal, ok, "iam::<account-id>:user:<name>, sts::<account-id>:assumed-agency:<agency>/<session> or sts::<account-id>:external-user:<idp>/<session>", r.Action, r.Resource); err != nil {
+		d.Effect, d.Err = ImplicitDeny, err
 		return
 	}
 	entry := huaweiActionEntry(r.Action)
