@@ -15,7 +15,32 @@
 // [PolicyError]), compiles each statement into a [Statement], and runs its
 // own evaluation flow (which policies apply, same account or across
 // accounts, where a missing permission goes) over [EvalStatements]. The
-// core imports no dialect and knows no element name, action or ARN form.
+// core imports no dialect and knows no action, ARN or principal form.
+//
+// # What the dialects share
+//
+// Where the two dialects follow the same rule it is written here once,
+// and each dialect passes what is its own:
+//
+//   - Grammar: the document level ([DecodeDocument]), Sid, Effect and
+//     Action or NotAction ([CommonElement], [RequireCommon]), checked lists
+//     ([CheckedList]), the Principal element ([PrincipalElement]), the
+//     Condition element ([ConditionElement]), unknown elements
+//     ([UnknownElement]) and the operators of the same name and meaning
+//     ([Operators]). What differs on purpose stays in the dialect:
+//     NotResource, legacy versions, Sid limits, principal forms, the
+//     meaning of StringLike, and whether an unknown operator is rejected
+//     (RAM) or never matches (Huawei).
+//   - Evaluation: the policies a set holds ([Attachment], [Attach]), one
+//     side of a decision ([Side]), the three-valued outcome ([Outcome],
+//     [DenyBy], [MakeConditional]), malformed requests ([RequestError])
+//     and the explanation of an implicit deny ([ExplainTrace],
+//     [ExplainBlocked], [CaseOnlyMismatch]). Which sides exist and how
+//     they combine (key policies and the account root; SCP boundaries and
+//     resource policies) stays in the dialect.
+//   - Reports: requirements checked and aggregated ([CheckAll],
+//     [Aggregate]), rendered ([ReportText], [MarshalReport]) and the
+//     statements a grant suggests ([IdentityPolicyFor], [AllowStatement]).
 //
 // # Evaluation
 //
