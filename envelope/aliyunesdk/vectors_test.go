@@ -339,3 +339,36 @@ func TestEveryFlipAndTruncationRejected(t *testing.T) {
 		})
 	}
 }
+
+// TestSecretManagerStreamBody: the Java stream API's SecretManager body
+// (LE32 IV length, IV, ciphertext, tag) of the SecretManager vector reads
+// like its DER body.
+func TestSecretManagerStreamBody(t *testing.T) {
+	v := loadVectors(t)[10]
+	require.Equal(t, "secret-manager", v.Variant)
+	der := unb64(t, v.MessageBase64)
+	// 30 46 | 04 0c iv | 04 24 ct | 04 10 tag
+	iv, ct, tag := der[4:16], der[18:18+36], der[18+36+2:]
+	require.Len(t, tag, 16)
+	body := append(append(append([]byte{12, 0, 0, 0}, iv...), ct...), tag...)
+	env, _ := vectorClient(t, v)
+	d, err := aliyunesdk.NewDecrypter(aliyunesdk.Config{Client: env})
+	require.NoError(t, err)
+	got, m, err := d.DecryptSecretManager(context.Background(), []byte(v.ExternalHeader), body)
+	require.NoError(t, err)
+	require.Equal(t, unhex(t, v.PlaintextHex), append([]byte{}, got...))
+	require.Equal(t, aliyunesdk.FormatSecretManager, m.Format)
+	body[len(body)-1] ^= 1
+	_, _, err = d.DecryptSecretManager(context.Background(), []byte(v.ExternalHeader), body)
+	require.ErrorIs(t, err, aliyunesdk.ErrAuthentication)
+
+	var out bytes.Buffer
+	r, err := (&aliyunesdk.Migrator{From: d, To: env}).MigrateSecretManager(context.Background(), &out, []byte(v.ExternalHeader), bytes.NewReader(der))
+	require.NoError(t, err)
+	require.Equal(t, aliyunesdk.FormatSecretManager, r.Format)
+	// The vector KMS hands out the vector's data key and blob as a "new"
+	// data key: enough to read the migrated message back.
+	v1, err := env.Decrypt(context.Background(), out.Bytes(), envelope.RequireContext(v.Context))
+	require.NoError(t, err)
+	require.Equal(t, unhex(t, v.PlaintextHex), append([]byte{}, v1...))
+}
