@@ -4,7 +4,9 @@ import "github.com/kmsenvelope/kmsenvelope/localauthz/core"
 
 // The vocabulary this package shares with every dialect lives in the core
 // package; these aliases keep it reachable as localauthz.Decision,
-// localauthz.Allow and so on.
+// localauthz.Allow and so on. The huawei package repeats the same list on
+// purpose: Go cannot re-export, and each dialect is an entry point whose
+// users should not need to import the core.
 type (
 	// Policy is a parsed, validated and compiled policy document.
 	Policy = core.Policy

@@ -56,7 +56,11 @@ func (u urn) concrete() bool {
 		!core.ContainsAnyByte(u.typ, "*?") && !core.ContainsAnyByte(u.path, "*?")
 }
 
-// parseHuaweiRequestPrincipal parses the caller:
+// parseHuaweiRequestPrincipal parses the caller. It is shaped like the
+// Alibaba dialect's ARN parser but kept apart on purpose: the grammars
+// differ (iam::/sts:: with ':' before the name, external users, the SDK's
+// extra colon; RAM has acs:ram::/acs:sts:: with '/', roles and root):
+//
 //
 //	iam::<account-id>:user:<name>
 //	sts::<account-id>:assumed-agency:<agency>/<session>

@@ -7,7 +7,10 @@ import (
 	"github.com/kmsenvelope/kmsenvelope/localauthz/core"
 )
 
-// The vocabulary shared with every dialect (see the core package).
+// The vocabulary shared with every dialect (see the core package). The
+// Alibaba Cloud package (localauthz) repeats the same list on purpose: Go
+// cannot re-export, and each dialect is an entry point whose users should
+// not need to import the core.
 type (
 	// Policy is a parsed, validated and compiled policy document.
 	Policy = core.Policy
