@@ -61,7 +61,6 @@ func (u urn) concrete() bool {
 // differ (iam::/sts:: with ':' before the name, external users, the SDK's
 // extra colon; RAM has acs:ram::/acs:sts:: with '/', roles and root):
 //
-//
 //	iam::<account-id>:user:<name>
 //	sts::<account-id>:assumed-agency:<agency>/<session>
 //	sts::<account-id>:external-user:<idp>/<session>
