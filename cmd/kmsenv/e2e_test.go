@@ -425,7 +425,7 @@ func TestParseEnvSpec(t *testing.T) {
 		require.NoError(t, err, tc.in)
 		assert.Equal(t, envSpec{tc.variable, tc.name, tc.field}, sp, tc.in)
 	}
-	for _, bad := range []string{"A", "=db", "A=", "A=db:", "A B=db", "A=acs:kms:x"} {
+	for _, bad := range []string{"A", "=db", "A=", "A=db:", "A B=db", "A=acs:kms:x", "A=:pw", "A=acs:kms:r:1:secret/", "A=acs:kms:r:1:secret/:pw"} {
 		_, err := parseEnvSpec(bad)
 		assert.Error(t, err, bad)
 	}
@@ -516,4 +516,23 @@ func TestSharedFlagErrors(t *testing.T) {
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, errOut, "missing --key-id")
 	assert.NoFileExists(t, in+".kmsenv")
+}
+
+func FuzzParseEnvSpec(f *testing.F) {
+	for _, s := range []string{"A=db", "A=db:pw", "A=acs:kms:cn-hangzhou:123:secret/db:pw", "=x", "A=", "A=acs:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sp, err := parseEnvSpec(s)
+		if err != nil {
+			return
+		}
+		require.True(t, envVarName.MatchString(sp.variable))
+		require.NotEmpty(t, sp.name)
+		back := sp.variable + "=" + sp.name
+		if sp.field != "" {
+			back += ":" + sp.field
+		}
+		require.Equal(t, s, back)
+	})
 }

@@ -38,6 +38,7 @@ func (a *app) withProgress(src io.Reader, size int64, name string, quiet bool) (
 		progressbar.OptionSetDescription(name),
 		progressbar.OptionShowBytes(true),
 		progressbar.OptionShowTotalBytes(true),
+		progressbar.OptionShowCount(),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionSetElapsedTime(true),
 		progressbar.OptionUseIECUnits(true),

@@ -144,6 +144,10 @@ func parseEnvSpec(s string) (envSpec, error) {
 		if field == "" {
 			return envSpec{}, usagef("--env %q: empty FIELD after ':'", s)
 		}
+		rest = rest[:j]
+	}
+	if rest == "" {
+		return envSpec{}, usagef("--env %q: empty secret NAME", s)
 	}
 	return envSpec{variable: v, name: name, field: field}, nil
 }
