@@ -1,13 +1,146 @@
-// Command kmsenv is the command-line companion of the kmsenvelope SDK.
+// Command kmsenv is the command-line companion of the kmsenvelope SDK:
+// envelope encryption of files and streams, header inspection, rewrapping,
+// secrets, a live permission preflight, and offline policy tools.
 //
-// Today it has one command group, policy, built on package localauthz. It
-// speaks two dialects: Alibaba Cloud (RAM identity policies, KMS key and
-// secret policies) and Huawei Cloud (IAM identity policies 5.0 and 1.1,
+//	kmsenv encrypt --key-id KEY [--context K=V]... [-r] [-o PATH] [--frame-size N] FILE|DIR|-...
+//	kmsenv decrypt (--context K=V... | --no-context-check) \
+//	    (--key-id KEY [--allowed-key PATTERN]... | --discovery-account ACCOUNT...) [-r] [-o PATH] FILE|DIR|-...
+//	kmsenv inspect [--json] FILE|-...
+//	kmsenv rewrap --key-id NEW (--context K=V... | --no-context-check) \
+//	    [--allowed-key PATTERN]... [--discovery-account ACCOUNT]... FILE|-...
+//	kmsenv secret get NAME [--stage S | --version V] [--field F]
+//	kmsenv secret exec --env VAR=NAME[:FIELD]... -- COMMAND [ARG]...
+//	kmsenv preflight [--key-id KEY]... [--secret NAME]... [--manifest FILE] [--json]
+//	kmsenv policy test|lint|explain|check ...
+//	kmsenv version
+//	kmsenv completion bash|zsh|fish|powershell
+//
+// Every command has -h (exit 0). Flags may come before or after arguments;
+// "--" ends them.
+//
+// # Exit status
+//
+// 0 success; 1 a check failed (a failing case, a lint error, a denial, a
+// tampered or truncated message, a context or key-trust refusal, a KMS
+// error, an output that exists without --force); 2 a usage error or an
+// input that cannot be read (missing, unreadable, over its size limit).
+// secret exec exits with the child's status instead (128+N for signal N,
+// 127 when the command is not found, 126 when it cannot be started).
+//
+// # Connecting to KMS
+//
+// The commands that call KMS share --region (default $ALIBABA_CLOUD_REGION_ID),
+// --endpoint (default $KMSENV_ENDPOINT, else kms.<region>.aliyuncs.com; a
+// KMS instance gateway works for encrypt, decrypt and secrets),
+// --management-endpoint (default $KMSENV_MANAGEMENT_ENDPOINT: management
+// calls and ReEncrypt when --endpoint is an instance gateway), --ca-file
+// (default $KMSENV_CA_FILE: the instance's private CA, PEM) and
+// --instance-gateway. Credentials come from the library's default chain,
+// kmsclient.DefaultCredentials: the ALIBABA_CLOUD_ACCESS_KEY_ID,
+// ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_SECURITY_TOKEN
+// variables, OIDC role assumption (RRSA), the aliyun CLI profile, the
+// credentials file, the ECS RAM role, ALIBABA_CLOUD_CREDENTIALS_URI.
+//
+// # encrypt and decrypt
+//
+// Messages are package envelope's format (see its documentation), written
+// and read with the streaming kmsenvelope.Client.NewWriter and NewReader, so
+// memory stays bounded by the frame size (64 KiB by default) whatever the
+// input: a 1 GiB file round-trips in under 20 MiB of resident memory.
+//
+// Naming: FILE is encrypted to FILE.kmsenv (--suffix); decrypt strips the
+// suffix (a name without it gets ".decrypted"). With --output DIR (an
+// existing directory) outputs go there, keeping the paths relative to each
+// argument's parent (-r tree/ writes DIR/tree/...); with one input --output
+// may name the output file, or - for stdout. "-" as input reads stdin and
+// writes stdout unless --output names a file. -r walks directories: regular
+// files only (symbolic links and devices are skipped with a note); encrypt
+// skips files that already have the suffix, decrypt and rewrap take only
+// those. An existing output is never overwritten without --force.
+//
+// Atomicity: each output file is written to a temporary file in the target
+// directory (mode 0600) and moved into place only when complete: for
+// decrypt, after the last frame has authenticated. Any failure (tampering,
+// truncation, a KMS refusal, a signal) removes the temporary file and leaves
+// no output. Without --force the move is a hard link, which fails rather
+// than replace a file that appeared meanwhile. Output to stdout cannot be
+// withdrawn: decrypt releases each frame only after it authenticates, but a
+// later frame may still fail, so what was written is then incomplete and the
+// exit status is 1.
+//
+// Encryption context: decrypt (and rewrap) require every --context pair of
+// each message (the message may carry more), and refuse to run without
+// --context unless --no-context-check says that any context will do, so a
+// message made for another tenant or purpose is never accepted by omission.
+// (aws-encryption-cli makes the same choice optional; here it is required.)
+//
+// Key trust is the library's (envelope.Config): strict by default, a
+// message decrypts only under --key-id or a key whose ARN matches an
+// --allowed-key pattern (RAM wildcards); --discovery-account ACCOUNT (or *)
+// trusts any key of that account that KMS unwraps for the caller. A message
+// under another key is refused before anything is sent to KMS. Discovery
+// without --key-id picks the first wrapped key of an admitted account from
+// the header; the library then checks that KMS used that very key.
+//
+// --metadata-output FILE|- writes one JSON object per file and line:
+//
+//	{"mode":"encrypt|decrypt|rewrap","input":…,"output":…,"messageId":"<hex>","keyArns":[…],
+//	 "context":{…},"frameSize":65536,"plaintextBytes":N,"ciphertextBytes":N,"error":"…"}
+//
+// (error only for a failed file; plaintextBytes not for rewrap).
+//
+// Progress: when stderr is a terminal, inputs of 8 MiB or more (and stdin)
+// show a progress bar with bytes done, rate and ETA; nothing is drawn when
+// stderr is redirected, or with --quiet (which also drops the notes about
+// skipped files).
+//
+// # inspect
+//
+// Prints a message's header (version, suite, message id, frame size,
+// encryption context, the wrapped keys' provider, key ARN and blob size)
+// without decrypting and without any KMS call; --json prints one object per
+// message. The header is not authenticated until a decrypt.
+//
+// # rewrap
+//
+// Moves each message to --key-id NEW with envelope.Client.RewrapStream
+// (KMS ReEncrypt): the authenticated header and the body are copied
+// unchanged, the file is replaced atomically (its mode kept). The message is
+// checked as decrypt checks it (context, trust of its current key: NEW, an
+// --allowed-key pattern or a --discovery-account); the body is not verified.
+//
+// # secret
+//
+// secret get prints a secret's value exactly as stored (no newline added);
+// --field takes one top-level field of a JSON secret (a string as it is,
+// anything else as compact JSON). secret exec reads every --env secret
+// first (nothing runs if one fails) and starts COMMAND with VAR=value added
+// to its environment, never on its command line or on disk; SIGINT and
+// SIGTERM are passed on. NAME may be a secret ARN; its :FIELD then follows
+// the "secret/<name>" part.
+//
+// # preflight
+//
+// Runs kmsenvelope.Client.Preflight with live policies, as the caller: for
+// each --key-id GenerateDataKey and Decrypt, for each --secret
+// GetSecretValue, and for a --manifest (the policy check schema below) its
+// GenerateDataKey, Decrypt and Encrypt operations on keys and its
+// GetSecretValue operations (secrets by name, in the caller's region and
+// account). Other manifest operations are listed as not checked, which is
+// not OK, and so is a manifest whose principal is not the caller. Exit 1
+// unless every report is OK (denied, conditional, not checked and DryRun
+// disagreements are not).
+//
+// # policy
+//
+// The policy group is built on package localauthz. It speaks two
+// dialects: Alibaba Cloud (RAM identity policies, KMS key and secret
+// policies) and Huawei Cloud (IAM identity policies 5.0 and 1.1,
 // Organizations SCPs, KMS resource policies):
 //
-//	kmsenv policy test [--json] [--dialect auto|alibaba|huawei] FILE|DIR...
+//	kmsenv policy test [--json] [--dialect auto|alibaba|huawei] FILE|DIR|-...
 //	kmsenv policy lint [--json] [--dialect auto|alibaba|huawei] \
-//	    [--kind auto|ram|key|secret|identity|scp|resource] FILE...
+//	    [--kind auto|ram|key|secret|identity|scp|resource] FILE|-...
 //	kmsenv policy explain --policy FILE... [--key-policy KEY_ARN=FILE]... \
 //	    --principal ARN (--action ACTION | --operation API [--fact K=V]...) \
 //	    --resource ARN [--context KEY=VALUE]... [--unknown KEY]... [--in-instance] [--json]
@@ -20,7 +153,11 @@
 //	kmsenv policy check --manifest FILE [--policy FILE]... \
 //	    [--key-policy KEY_ARN=FILE]... [--secret-policy SECRET_ARN=FILE]... [--json]
 //
-// Flags may come before or after file arguments. The dialect defaults to
+// Every FILE may be "-" for stdin (once per command; --key-policy
+// ARN=- too). Every input is read through a 4 MiB limit, so a wrong
+// argument (/dev/zero, a disk image) fails at once with "input too large"
+// instead of exhausting memory. A missing required flag is named in one
+// line. The dialect defaults to
 // auto: Huawei Cloud for Version "5.0" or "1.1" policies, Huawei-style
 // actions (kms:cmk:decryptData), Huawei principals (iam::..., sts::...),
 // case policies of type identity, scp or resource, and for explain any
@@ -32,7 +169,9 @@
 // request, expect, missing; for Huawei Cloud the variant of
 // authz-cases/huawei-notes.md). A directory stands for the *.json files in
 // it. Each case runs in its detected dialect unless --dialect names one; a
-// case whose policies belong to the other dialect fails.
+// case whose policies belong to the other dialect fails. An input without
+// a case (an empty directory, a file holding null or []) is an error (exit
+// 2), so that an emptied case file does not pass CI.
 // With --json it prints one object per case and line,
 //
 //	{"name":…,"decision":"Allow|ImplicitDeny|ExplicitDeny|Conditional","missing":[{"action","resource","where"}],"denied":[{"action","resource","policy","statement"}],"conditionKeys":[…],"pass":true|false}
@@ -123,8 +262,6 @@
 //
 // Context values are strings, numbers or booleans, or arrays of them; a
 // null value marks the key unknown, as unknownContext does.
-// Unknown fields are errors. Policies given with --policy are RAM identity
+// Unknown fields are errors, and so is anything after the JSON object. Policies given with --policy are RAM identity
 // policies of the manifest's principal.
-//
-// Exit status 2 reports a usage error or unreadable input.
 package main
