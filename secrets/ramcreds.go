@@ -15,7 +15,7 @@ import (
 // "RAMCredentials" that KMS rotates), read through a secrets [Client]:
 //
 //	reader, _ := secrets.New(bootstrapKMS, secrets.Config{})  // e.g. an ECS role
-//	creds := secrets.NewRAMCredentials(reader, "acs/ram/user/app")
+//	creds := secrets.NewRAMCredentials(reader, "ram/app")
 //	kc, _ := kmsclient.New(kmsclient.Config{Region: r, Credentials: creds})
 //
 // The secret's value is JSON holding AccessKeyId and AccessKeySecret (and
@@ -39,10 +39,12 @@ type RAMCredentials struct {
 	c    *Client
 	name string
 
-	mu            sync.Mutex // guards the fields below; held across the re-read in Rejected
+	refreshMu     sync.Mutex // serialises the re-reads of Rejected
+	mu            sync.Mutex // guards the fields below
 	cur, prev     *ramKey
 	fallbackUntil time.Time
-	lastRefresh   time.Time // of the last re-read in Rejected
+	stuck         string    // the access key id a re-read in Rejected found still current
+	stuckAt       time.Time // when
 }
 
 // RAMCredentialsFallback is how long [RAMCredentials] signs with the
@@ -120,37 +122,66 @@ func parseRAMKey(v *Value) (*ramKey, error) {
 // was refused as unauthenticated; it reports whether Retrieve now returns
 // another key (see [kmsclient.RefreshableCredentials]).
 func (p *RAMCredentials) Rejected(ctx context.Context, rejected kmsclient.Credentials) bool {
+	if ok, decided := p.decide(rejected.AccessKeyID); decided {
+		return ok
+	}
+	// The current key was refused: read the secret again, once for every
+	// call refused meanwhile (they wait on refreshMu, then see the new key),
+	// without holding up Retrieve.
+	p.refreshMu.Lock()
+	defer p.refreshMu.Unlock()
+	if ok, decided := p.decide(rejected.AccessKeyID); decided {
+		return ok
+	}
+	v, err := p.c.RefreshNow(ctx, p.name)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.c.cfg.Now()
-	switch {
-	case p.cur == nil:
-		return false
-	case p.prev != nil && rejected.AccessKeyID == p.prev.creds.AccessKeyID:
-		// The previous key is gone for good: use the current one.
-		p.fallbackUntil = time.Time{}
-		p.prev = nil
-		return true
-	case rejected.AccessKeyID != p.cur.creds.AccessKeyID:
-		return true // a newer key was adopted meanwhile
-	case p.prev != nil && now.Before(p.fallbackUntil):
-		return true // signing with the previous key for now
-	case now.Sub(p.lastRefresh) < time.Second:
-		return false // just read again and unchanged: the key is refused for good
-	}
-	// The current key was refused: read the secret again (once for every
-	// call refused meanwhile: they wait on p.mu and then see the new key).
-	v, err := p.c.RefreshNow(ctx, p.name)
-	p.lastRefresh = now
 	if err == nil {
-		old := p.cur
-		if err := p.adoptLocked(v); err == nil && p.cur != old {
-			return true
+		if k, perr := parseRAMKey(v); perr == nil && k.creds.AccessKeyID != rejected.AccessKeyID {
+			_ = p.adoptLocked(v)
+			return p.cur.creds.AccessKeyID != rejected.AccessKeyID
 		}
 	}
-	if p.prev != nil && !now.Before(p.fallbackUntil) {
-		p.fallbackUntil = now.Add(RAMCredentialsFallback)
-		return true
+	// The secret still holds the refused key (or cannot be read): calls
+	// refused meanwhile do not each read it again, and the previous key,
+	// if any, signs for a while (a new key not yet propagated).
+	p.stuck, p.stuckAt = rejected.AccessKeyID, now
+	return p.fallBackLocked(rejected.AccessKeyID, now)
+}
+
+// decide answers Rejected without reading the secret when it can.
+func (p *RAMCredentials) decide(rejected string) (ok, decided bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.c.cfg.Now()
+	fallback := p.prev != nil && now.Before(p.fallbackUntil)
+	switch {
+	case p.cur == nil:
+		return false, true
+	case p.prev != nil && rejected == p.prev.creds.AccessKeyID:
+		// The previous key is gone for good: the current one signs.
+		p.prev, p.fallbackUntil = nil, time.Time{}
+		return true, true
+	case rejected != p.cur.creds.AccessKeyID:
+		return true, true // a newer key was adopted meanwhile
+	case fallback:
+		return true, true // the previous key signs for now
+	case rejected == p.stuck && now.Sub(p.stuckAt) < time.Second:
+		// Just read again and still this key.
+		return p.fallBackLocked(rejected, now), true
 	}
-	return false
+	return false, false
+}
+
+// fallBackLocked makes the previous key sign for RAMCredentialsFallback,
+// if there is one other than rejected; it reports whether there is.
+func (p *RAMCredentials) fallBackLocked(rejected string, now time.Time) bool {
+	if p.prev == nil || p.prev.creds.AccessKeyID == rejected {
+		return false
+	}
+	if !now.Before(p.fallbackUntil) {
+		p.fallbackUntil = now.Add(RAMCredentialsFallback)
+	}
+	return true
 }
