@@ -31,6 +31,7 @@ const maxCAFile = 1 << 20
 // cloudFlags are the flags every command that talks to KMS shares.
 type cloudFlags struct {
 	region, endpoint, mgmtEndpoint, caFile string
+	stsEndpoint                            string
 	instanceGateway                        bool
 }
 
@@ -40,6 +41,7 @@ func (a *app) registerCloudFlags(fs *pflag.FlagSet, cf *cloudFlags) {
 	fs.StringVar(&cf.mgmtEndpoint, "management-endpoint", a.getenv(envManagementEndpoint), "endpoint `HOST[:PORT]` or URL of management calls and ReEncrypt when --endpoint is a KMS instance gateway (default $"+envManagementEndpoint+")")
 	fs.StringVar(&cf.caFile, "ca-file", a.getenv(envCAFile), "PEM `FILE` of the CA that signs the endpoint's certificate (a KMS instance's private CA; default $"+envCAFile+")")
 	fs.BoolVar(&cf.instanceGateway, "instance-gateway", false, "--endpoint is a KMS instance gateway whatever its host name")
+	fs.StringVar(&cf.stsEndpoint, "sts-endpoint", "", "endpoint `HOST[:PORT]` or URL of STS and RAM (default sts.aliyuncs.com and ram.aliyuncs.com, or --endpoint when it is a loopback address)")
 }
 
 // config is the part of a kmsenvelope.Config the shared flags set.
@@ -68,8 +70,14 @@ func (a *app) config(cf *cloudFlags) (kmsenvelope.Config, error) {
 		}
 		cfg.RootCAs = pool
 	}
-	if cf.instanceGateway {
-		cfg.KMS = func(k *kmsclient.Config) { k.InstanceGateway = true }
+	if cf.instanceGateway || cf.stsEndpoint != "" {
+		gw, sts := cf.instanceGateway, cf.stsEndpoint
+		cfg.KMS = func(k *kmsclient.Config) {
+			k.InstanceGateway = k.InstanceGateway || gw
+			if sts != "" {
+				k.STSEndpoint, k.RAMEndpoint = sts, sts
+			}
+		}
 	}
 	return cfg, nil
 }

@@ -536,3 +536,41 @@ func FuzzParseEnvSpec(f *testing.F) {
 		require.Equal(t, s, back)
 	})
 }
+
+// The shared flags against a KMS instance gateway: its private CA with
+// --ca-file, and --management-endpoint for what the gateway does not serve.
+func TestInstanceGatewayFlags(t *testing.T) {
+	f := startKMS(t)
+	gw := f.srv.StartInstanceGateway(t, "kst-test1")
+	key, keyARN, err := f.srv.CreateKey(f.srv.DefaultAccount(), kmstest.KeyOptions{InstanceID: "kst-test1"})
+	require.NoError(t, err)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	writeFile(t, ca, gw.CACertPEM())
+	in := filepath.Join(dir, "x")
+	writeFile(t, in, []byte("via the gateway"))
+	base := []string{"--endpoint", gw.URL(), "--instance-gateway", "--ca-file", ca, "--sts-endpoint", f.srv.URL()}
+
+	f.srv.ResetCalls()
+	code, _, errOut := runCmd(append(append([]string{"encrypt", "--key-id", keyARN, "--context", "a=b"}, base...), in)...)
+	require.Equal(t, exitOK, code, errOut)
+	assert.Equal(t, 1, gw.Calls("GenerateDataKey"))
+	assert.Zero(t, f.srv.ManagementCalls(), "the data path makes no management call")
+	code, out, errOut := runCmd(append(append([]string{"decrypt", "--key-id", keyARN, "--context", "a=b", "-o", "-"}, base...), in+".kmsenv")...)
+	require.Equal(t, exitOK, code, errOut)
+	assert.Equal(t, "via the gateway", out)
+
+	// without the CA the TLS handshake fails: exit 1, no output
+	code, _, errOut = runCmd("decrypt", "--key-id", keyARN, "--context", "a=b", "--endpoint", gw.URL(), "--instance-gateway", "--sts-endpoint", f.srv.URL(), "-o", filepath.Join(dir, "y"), in+".kmsenv")
+	assert.Equal(t, exitFail, code, errOut)
+	assert.Contains(t, errOut, "certificate")
+	assert.NoFileExists(t, filepath.Join(dir, "y"))
+
+	// rewrap needs ReEncrypt: through --management-endpoint
+	_, key2ARN, err := f.srv.CreateKey(f.srv.DefaultAccount(), kmstest.KeyOptions{InstanceID: "kst-test1"})
+	require.NoError(t, err)
+	code, _, errOut = runCmd(append(append([]string{"rewrap", "--key-id", key2ARN, "--context", "a=b", "--allowed-key", keyARN, "--management-endpoint", f.srv.URL()}, base...), in+".kmsenv")...)
+	require.Equal(t, exitOK, code, errOut)
+	assert.Equal(t, 1, f.srv.Calls("ReEncrypt"))
+	_ = key
+}
