@@ -148,7 +148,9 @@ func (c *Client) resolveFacts(ctx context.Context, st *policyState) {
 			continue
 		}
 		if md.EncryptionKeyID == "" {
-			continue // the service-managed key
+			// The service-managed key: known, and needs no kms:Decrypt.
+			st.facts.SecretKeys[name] = ""
+			continue
 		}
 		arn := md.EncryptionKeyID
 		if kmd, err := c.kms.DescribeKey(ctx, md.EncryptionKeyID); err == nil {

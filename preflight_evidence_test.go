@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	kmsenvelope "github.com/kmsenvelope/kmsenvelope"
+	"github.com/kmsenvelope/kmsenvelope/internal/testkms"
 	"github.com/kmsenvelope/kmsenvelope/kmsclient"
 	"github.com/kmsenvelope/kmsenvelope/localauthz"
 )
@@ -125,4 +126,26 @@ func TestCouldNotCheckIsNotDenied(t *testing.T) {
 	assert.Contains(t, text, "could not be checked")
 	assert.Contains(t, text, "the caller is unknown")
 	assert.True(t, strings.Contains(text, "connection refused") || strings.Contains(text, "connect"), text)
+}
+
+// TestSecretUnderServiceKeyIsKnown: DescribeSecret says a secret is under
+// the service-managed key; the local check must know it (no kms:Decrypt
+// needed) rather than deny for a missing fact. It was denied after
+// localauthz began to deny secrets whose key type is unknown.
+func TestSecretUnderServiceKeyIsKnown(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	_, err := w.srv.CreateSecret(w.acct, "svc-key-secret", []byte("v"), testkms.SecretOptions{})
+	require.NoError(t, err)
+	w.attach(t, `{"Effect":"Allow","Action":["kms:GetSecretValue"],"Resource":"*"}`)
+	cfg := w.config(kmsenvelope.PolicyEnforce)
+	cfg.KeyID, cfg.SecretNames = "", []string{"svc-key-secret"}
+	c, err := kmsenvelope.New(ctx, cfg)
+	require.NoError(t, err)
+	defer c.Close()
+	rep, err := c.Preflight(ctx)
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), rep.Text())
+	_, err = c.Secret(ctx, "svc-key-secret")
+	assert.NoError(t, err)
 }
