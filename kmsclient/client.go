@@ -298,12 +298,12 @@ func (c *Client) call(ctx context.Context, op string, dryRun bool, do func(env *
 		}
 	}
 	var (
-		attempts    int
-		last        *attempt
-		lastErr     error
-		throttled   int
-		authRetried bool
-		pending     *AttemptInfo // reported once we know whether a retry follows
+		attempts  int
+		last      *attempt
+		lastErr   error
+		throttled int
+		refreshes int          // attempts repeated with refreshed credentials
+		pending   *AttemptInfo // reported once we know whether a retry follows
 	)
 	flush := func(retry bool, wait time.Duration) {
 		if pending != nil && trace != nil {
@@ -342,12 +342,12 @@ func (c *Client) call(ctx context.Context, op string, dryRun bool, do func(env *
 			}
 			info := attemptInfo(attempts, astart, rec, err)
 			pending = &info
-			// Rotated credentials: repeat at once, once per call, with the
-			// provider's new credentials (see RefreshableCredentials).
-			if err != nil && refreshable != nil && !authRetried && ctx.Err() == nil &&
+			// Rotated credentials: repeat at once with the provider's new
+			// credentials (see RefreshableCredentials).
+			if err != nil && refreshable != nil && refreshes < maxCredentialRefreshes && ctx.Err() == nil &&
 				errors.Is(err, ErrAuthentication) && rec.used.AccessKeyID != "" &&
 				refreshable.Rejected(ctx, rec.used) {
-				authRetried = true
+				refreshes++
 				pending.CredentialsRefreshed = true
 				rec.used = Credentials{}
 				continue

@@ -77,13 +77,19 @@ type AttemptInfo struct {
 // answered with an authentication error ([ErrAuthentication]: a deleted or
 // disabled access key, a wrong signature), the client calls Rejected with
 // the credentials that were refused; if it returns true (Retrieve now
-// returns other credentials), the attempt is repeated at once with them,
-// once per call, and does not count against Config.MaxAttempts. Rejected
-// runs on the call's context and must be safe for concurrent use.
+// returns other credentials), the attempt is repeated at once with them.
+// A call does this at most twice (a second rotation may land while a slow
+// call is repeated), and these repeats do not count against
+// Config.MaxAttempts. Rejected runs on the call's context and must be safe
+// for concurrent use.
 type RefreshableCredentials interface {
 	CredentialsProvider
 	Rejected(ctx context.Context, rejected Credentials) bool
 }
+
+// maxCredentialRefreshes bounds the attempts of one call repeated with
+// refreshed credentials.
+const maxCredentialRefreshes = 2
 
 // ramOps are the RAM operations the client calls; stsOps the STS ones.
 var (

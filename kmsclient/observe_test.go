@@ -122,28 +122,35 @@ func (r *rotatingCreds) Rejected(_ context.Context, c kmsclient.Credentials) boo
 	return false
 }
 
-func TestRefreshableCredentialsRetriedOnceAtOnce(t *testing.T) {
+func TestRefreshableCredentialsRetriedAtOnce(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		newKey   bool
+		dead     int // keys disabled, in the order handed out
+		live     bool
 		wantErr  bool
 		rejected int
 	}{
-		{"rotated key: retried with the new one", true, false, 1},
-		{"no new key: the authentication error is returned", false, true, 1},
+		{"rotated key: retried with the new one", 1, true, false, 1},
+		{"no new key: the authentication error is returned", 1, false, true, 1},
+		{"rotated twice during the call", 2, true, false, 2},
+		{"at most two refreshes", 3, true, true, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := testkms.Start(t)
 			acct := srv.DefaultAccount()
-			old := srv.AddUser(acct, "app")
 			keyID, _, err := srv.CreateKey(acct, testkms.KeyOptions{})
 			require.NoError(t, err)
-			rc := &rotatingCreds{keys: []kmsclient.Credentials{{AccessKeyID: old.AccessKeyID, AccessKeySecret: old.AccessKeySecret}}}
-			if tc.newKey {
-				nk := srv.AddUser(acct, "app")
-				rc.keys = append(rc.keys, kmsclient.Credentials{AccessKeyID: nk.AccessKeyID, AccessKeySecret: nk.AccessKeySecret})
+			rc := &rotatingCreds{}
+			var dead []string
+			for i := 0; i < tc.dead+map[bool]int{true: 1}[tc.live]; i++ {
+				k := srv.AddUser(acct, "app")
+				rc.keys = append(rc.keys, kmsclient.Credentials{AccessKeyID: k.AccessKeyID, AccessKeySecret: k.AccessKeySecret})
+				if i < tc.dead {
+					srv.ExpireCredential(k.AccessKeyID) // a rotation disabled it
+					dead = append(dead, k.AccessKeyID)
+				}
 			}
-			srv.ExpireCredential(old.AccessKeyID) // the rotation disabled it
+			old := testkms.Credential{AccessKeyID: rc.keys[0].AccessKeyID, AccessKeySecret: rc.keys[0].AccessKeySecret}
 			rt := &recTracer{}
 			cfg := fastConfig(srv, old)
 			cfg.Credentials, cfg.Tracer, cfg.MaxAttempts = rc, rt, 1
@@ -156,13 +163,13 @@ func TestRefreshableCredentialsRetriedOnceAtOnce(t *testing.T) {
 			} else {
 				require.NoError(t, err, "MaxAttempts 1 still allows the credentials retry")
 			}
-			assert.Equal(t, []string{old.AccessKeyID}, rc.rejected)
+			assert.Equal(t, dead[:tc.rejected], rc.rejected)
 			attempts := rt.traces[0].attempts
 			assert.Equal(t, "Forbidden.AccessKey", attempts[0].Code)
-			assert.Equal(t, tc.newKey, attempts[0].CredentialsRefreshed)
-			if tc.newKey {
-				require.Len(t, attempts, 2)
-				assert.NoError(t, attempts[1].Err)
+			if !tc.wantErr {
+				require.Len(t, attempts, tc.rejected+1)
+				assert.True(t, attempts[0].CredentialsRefreshed)
+				assert.NoError(t, attempts[tc.rejected].Err)
 			}
 		})
 	}
