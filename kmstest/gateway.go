@@ -10,14 +10,17 @@ import (
 
 // GatewayOption configures an instance gateway started with
 // [Server.StartInstanceGateway] or [Server.NewInstanceGateway].
-type GatewayOption func(*testkms.GatewayOptions)
+type GatewayOption func(*gatewayOptions)
+
+// gatewayOptions are the settings GatewayOptions make.
+type gatewayOptions struct{ o testkms.GatewayOptions }
 
 // WithGatewayFacts says where the gateway's requests come from when their
 // credential says nothing else (see [Server.SetRequestFacts]). A real
 // gateway is reached from a VPC: give SourceVPC to have acs:SourceVpc
 // present. [Server.Reset] returns the gateway to these facts.
 func WithGatewayFacts(f RequestFacts) GatewayOption {
-	return func(o *testkms.GatewayOptions) { o.Facts = f.internal() }
+	return func(o *gatewayOptions) { o.o.Facts = f.internal() }
 }
 
 // Gateway is the dedicated gateway of a KMS 3.0 instance,
@@ -36,14 +39,14 @@ type Gateway struct {
 	srv *Server
 }
 
-func gatewayOptions(opts []GatewayOption) testkms.GatewayOptions {
-	var o testkms.GatewayOptions
+func applyGatewayOptions(opts []GatewayOption) testkms.GatewayOptions {
+	var o gatewayOptions
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)
 		}
 	}
-	return o
+	return o.o
 }
 
 // StartInstanceGateway starts the gateway of KMS instance instanceID (a DNS
@@ -62,7 +65,7 @@ func (s *Server) StartInstanceGateway(tb testing.TB, instanceID string, opts ...
 // NewInstanceGateway starts the gateway of KMS instance instanceID outside a
 // test. It closes with the Server, or earlier with [Gateway.Close].
 func (s *Server) NewInstanceGateway(instanceID string, opts ...GatewayOption) (*Gateway, error) {
-	g, err := s.s.NewInstanceGateway(instanceID, gatewayOptions(opts))
+	g, err := s.s.NewInstanceGateway(instanceID, applyGatewayOptions(opts))
 	if err != nil {
 		return nil, wrap(err)
 	}

@@ -49,6 +49,7 @@ func TestClientConfig(t *testing.T) {
 			assert.Equal(t, tc.https, srv.ClientTLSConfig() != nil)
 			assert.Equal(t, tc.https, srv.CACertPEM() != nil)
 			acct := srv.DefaultAccount()
+			assert.Equal(t, kmstest.DefaultAccountID, acct)
 			keyID, keyARN, err := srv.CreateKey(acct, kmstest.KeyOptions{})
 			require.NoError(t, err)
 			assert.Equal(t, "acs:kms:"+tc.region+":"+acct+":key/"+keyID, keyARN)

@@ -14,31 +14,34 @@ import (
 
 // DefaultAccountID is the account every Server starts with (and returns to
 // after [Server.Reset]).
-const DefaultAccountID = testkms.DefaultAccountID
+const DefaultAccountID = "1234567890123456"
 
 // DefaultRegion is a Server's region unless [WithRegion] says otherwise.
-const DefaultRegion = testkms.DefaultRegion
+const DefaultRegion = "cn-hangzhou"
 
 // Option configures a Server started with [Start] or [New].
-type Option func(*testkms.Options)
+type Option func(*options)
+
+// options are the settings Options make.
+type options struct{ o testkms.Options }
 
 // WithTLS serves HTTPS with a certificate issued by a CA generated for the
 // Server (in memory only, valid for a week). [Server.KMSClientConfig] and
 // [Server.ClientConfig] trust it; see also [Server.CertPool].
-func WithTLS() Option { return func(o *testkms.Options) { o.TLS = true } }
+func WithTLS() Option { return func(o *options) { o.o.TLS = true } }
 
 // WithRegion sets the Server's region, e.g. "cn-shanghai": where keys,
 // aliases and secrets are created and what requests without a RegionId use.
 // A key, alias or secret of another region is not found, as at KMS.
-func WithRegion(region string) Option { return func(o *testkms.Options) { o.Region = region } }
+func WithRegion(region string) Option { return func(o *options) { o.o.Region = region } }
 
 // WithClock sets the Server's clock, used for the request timestamp check
 // and for the dates in its answers. The default is time.Now.
-func WithClock(now func() time.Time) Option { return func(o *testkms.Options) { o.Now = now } }
+func WithClock(now func() time.Time) Option { return func(o *options) { o.o.Now = now } }
 
 // WithMaxSkew sets how far a request's Timestamp may be from the Server's
 // clock, either way, before it is refused. The default is 15 minutes.
-func WithMaxSkew(d time.Duration) Option { return func(o *testkms.Options) { o.MaxSkew = d } }
+func WithMaxSkew(d time.Duration) Option { return func(o *options) { o.o.MaxSkew = d } }
 
 // WithLogf receives one line per request: method, action, principal, HTTP
 // status and error code. Parameters (plaintext, secret values, tokens) are
@@ -46,7 +49,7 @@ func WithMaxSkew(d time.Duration) Option { return func(o *testkms.Options) { o.M
 // request that is still in flight when the test ends; [Start] closes the
 // Server in t.Cleanup, before the test is reported.
 func WithLogf(logf func(format string, args ...any)) Option {
-	return func(o *testkms.Options) { o.Logf = logf }
+	return func(o *options) { o.o.Logf = logf }
 }
 
 // Server is a running KMS emulator on a random port of 127.0.0.1. Its
@@ -71,13 +74,13 @@ func Start(tb testing.TB, opts ...Option) *Server {
 // New starts a Server outside a test (an Example, a demo program). The
 // caller must Close it.
 func New(opts ...Option) (*Server, error) {
-	var o testkms.Options
+	var o options
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)
 		}
 	}
-	s, err := testkms.New(o)
+	s, err := testkms.New(o.o)
 	if err != nil {
 		return nil, wrap(err)
 	}
