@@ -109,11 +109,23 @@ func configuredPolicies(cfg Config) (*localauthz.PolicySet, error) {
 // resolveFacts learns the key's ARN and instance and the keys that encrypt
 // the declared secrets. What cannot be learned is noted, not fatal.
 func (c *Client) resolveFacts(ctx context.Context, st *policyState) {
+	// One DescribeKey per key: a secret is often under the configured key.
+	described := map[string]*kmsclient.KeyMetadata{}
+	describe := func(id string) (*kmsclient.KeyMetadata, error) {
+		if md, ok := described[id]; ok {
+			return md, nil
+		}
+		md, err := c.kms.DescribeKey(ctx, id)
+		if err == nil {
+			described[id], described[md.KeyID], described[md.ARN] = md, md, md
+		}
+		return md, err
+	}
 	if k := c.cfg.KeyID; k != "" {
 		if strings.HasPrefix(k, "acs:kms:") && strings.Contains(k, ":key/") {
 			st.keyARN = k
 		}
-		if md, err := c.kms.DescribeKey(ctx, k); err == nil {
+		if md, err := describe(k); err == nil {
 			st.keyARN = md.ARN
 			if strings.HasPrefix(k, "alias/") || strings.Contains(k, ":alias/") {
 				st.facts.Aliases[aliasName(k)] = md.ARN
@@ -153,7 +165,7 @@ func (c *Client) resolveFacts(ctx context.Context, st *policyState) {
 			continue
 		}
 		arn := md.EncryptionKeyID
-		if kmd, err := c.kms.DescribeKey(ctx, md.EncryptionKeyID); err == nil {
+		if kmd, err := describe(md.EncryptionKeyID); err == nil {
 			arn = kmd.ARN
 			if kmd.InstanceID != "" {
 				st.facts.InstanceKeys[arn] = true
