@@ -92,8 +92,8 @@ func legacyFormat(b []byte) *LegacyFormatError {
 	e := &LegacyFormatError{Package: AliyunESDKPackage, Migrate: "aliyunesdk.Migrator.Migrate"}
 	switch {
 	case len(b) >= 2 && b[0] == 0x30 && (b[1] < 0x80 || b[1] >= 0x81 && b[1] <= 0x84):
-		e.Format = "Alibaba Cloud Encryption SDK ASN.1 message (DER SEQUENCE)"
-		e.Function = "aliyunesdk.Decrypter.Decrypt (a SecretManager body: aliyunesdk.Decrypter.DecryptSecretManager)"
+		e.Format = "Alibaba Cloud Encryption SDK ASN.1 message (DER SEQUENCE; if it is a SecretManager body, aliyunesdk.Decrypter.DecryptSecretManager reads it)"
+		e.Function = "aliyunesdk.Decrypter.Decrypt"
 	case len(b) >= 4 && b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 1:
 		e.Format = "Alibaba Cloud Encryption SDK Java stream message (version 00000001)"
 		e.Function = "aliyunesdk.Decrypter.Decrypt"

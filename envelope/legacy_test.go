@@ -36,7 +36,7 @@ func TestLegacyFormatRecognised(t *testing.T) {
 				var le *envelope.LegacyFormatError
 				require.True(t, errors.As(err, &le))
 				assert.Equal(t, envelope.AliyunESDKPackage, le.Package)
-				assert.Contains(t, le.Function, "aliyunesdk.Decrypter.Decrypt")
+				assert.Equal(t, "aliyunesdk.Decrypter.Decrypt", le.Function)
 				assert.Equal(t, "aliyunesdk.Migrator.Migrate", le.Migrate)
 				var fe *envelope.FormatError
 				require.True(t, errors.As(err, &fe))
