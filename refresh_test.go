@@ -38,6 +38,7 @@ func TestLivePoliciesRefreshOnInterval(t *testing.T) {
 	cfg := w.config(kmsenvelope.PolicyEnforce)
 	cfg.SecretNames = nil
 	cfg.PolicyRefresh = 20 * time.Millisecond
+	cfg.MaxPolicyAge = time.Hour // a loaded machine must not make the set stale here
 	c, err := kmsenvelope.New(ctx, cfg)
 	require.NoError(t, err)
 	defer c.Close()
@@ -97,7 +98,7 @@ func TestFailedRefreshKeepsLastGoodSetAndStaleDefersToKMS(t *testing.T) {
 	cfg := w.config(kmsenvelope.PolicyEnforce)
 	cfg.SecretNames = nil
 	cfg.PolicyRefresh = 20 * time.Millisecond
-	cfg.MaxPolicyAge = 200 * time.Millisecond
+	cfg.MaxPolicyAge = 3 * time.Second // well above a loaded machine's scheduling delays
 	c, err := kmsenvelope.New(ctx, cfg)
 	require.NoError(t, err)
 	defer c.Close()
