@@ -57,6 +57,23 @@
 // full 10s). Failing to obtain credentials is not retried. A redirect is
 // refused and not retried.
 //
+// # Tracing and rotated credentials
+//
+// [Config.Tracer] ([CallTracer]) is told of every KMS, STS and RAM call
+// before it starts, with the caller's context (the call, its credentials
+// provider and everything that calls runs on the context it returns, so a
+// span started there parents them), of each HTTP attempt (status, error
+// code, request id, whether a retry follows and after what backoff), and of
+// the end ([CallInfo], as [Config.Observer], which still works). Package
+// otelkms implements it with OpenTelemetry; kmsclient itself depends on no
+// tracing library.
+//
+// A provider implementing [RefreshableCredentials] (such as
+// secrets.RAMCredentials, an access key kept in a secret that KMS rotates)
+// is told when its credentials are refused as unauthenticated; if it then
+// has others, the attempt is repeated at once with them (at most twice per
+// call, outside Config.MaxAttempts), so a rotation fails no call in flight.
+//
 // # Errors
 //
 // An error answer from KMS is an [*APIError] carrying the operation, code,

@@ -65,6 +65,57 @@
 // next fetch. Past the StaleIfError window the error is returned as well. A
 // negative StaleIfError disables stale serving.
 //
+// # Per-secret policies and rotation
+//
+// [Config.Policies] gives named secrets their own TTL, RefreshAhead and
+// StaleIfError ([Policy]). A value's NextRotationDate (KMS sets it for
+// secrets with automatic rotation) caps its freshness: the value is fetched
+// again at that date (by the refresher if it is in use, else by the next
+// Get), and while the rotation is awaited, for an hour after that date, it
+// is fetched every [Config.RotationPoll] (1 minute), as the Alibaba secrets
+// manager client's rotation-aware refresh does. [Value] exposes what KMS
+// says about the version: [Value.SecretType], [Value.ExtendedConfig] (asked
+// for on every fetch), [Value.CreateTime], [Value.LastRotationDate],
+// [Value.NextRotationDate], [Value.AutomaticRotation] and
+// [Value.RotationInterval].
+//
+// # Restarts during an outage: the file cache
+//
+// With [Config.FileCache] ([NewFileCache]), every fetched value is also
+// written to a directory, sealed with AES-256-GCM under a key the user
+// supplies (or derives with [DeriveFileCacheKey]), bound to its cache key,
+// in files of mode 0600 replaced atomically. When the Source fails with a
+// retryable error and nothing is cached in memory — a process restarted
+// while KMS is unreachable — the copy on disk (at most
+// FileCacheOptions.MaxAge old, 24 hours by default) is served, marked
+// [Value.Stale] and [Value.FromFileCache]. A denial or not-found removes the
+// file; a tampered file, or one sealed under another key, is ignored and
+// reported as an [EventFileCacheError].
+//
+// # Regions
+//
+// [NewFailover] makes one [Source] of several regions holding the same
+// secrets (replicated under the same name): each call goes to the region
+// that has answered fastest so far in this process (no ping is sent), a
+// retryable failure moves on to the next region and sets the failed one
+// aside for a while, and a denial or not-found is returned as it is.
+//
+// # RAM credentials kept in a secret
+//
+// [NewRAMCredentials] turns a RAM credential secret (JSON with
+// AccessKeyId and AccessKeySecret, rotated by KMS) into a
+// kmsclient.CredentialsProvider. It implements
+// kmsclient.RefreshableCredentials: a call refused because a rotation
+// disabled the key it was signed with is repeated at once with the
+// secret's new value, so a rotation fails no call in flight.
+//
+// # Metrics
+//
+// [Config.OnEvent] receives every hit, miss, fetch, fetch error, eviction,
+// stale serve, background refresh and its failure, rotation and file-cache
+// load or error as an [Event] with no secret name; package otelkms counts
+// them as OpenTelemetry metrics.
+//
 // # Security
 //
 // A [Value] never prints its contents: fmt with any verb, slog, and
