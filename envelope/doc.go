@@ -224,5 +224,8 @@
 // leading bytes (0x30, a DER SEQUENCE, or the Java stream's 00 00 00 01)
 // and fail with a [*LegacyFormatError] ([ErrLegacyFormat]) naming the
 // package that reads it ([AliyunESDKPackage]: Decrypter.Decrypt) and the
-// function that converts it to this format (Migrator.Migrate).
+// function that converts it to this format (Migrator.Migrate). Such
+// packages obtain and unwrap data keys through [Client.GenerateForeignDataKey]
+// and [Client.UnwrapForeignDataKey], so key trust, required context and the
+// wrapped-key cap are this package's, not copies of it.
 package envelope

@@ -62,7 +62,11 @@
 //   - No key commitment: a writer can wrap a different data key for each
 //     recipient. Every trusted wrapped key is unwrapped and all must give
 //     the same data key, compared in constant time
-//     ([envelope.ErrDataKeyMismatch]).
+//     ([envelope.ErrDataKeyMismatch]). Wrapped keys this Client cannot
+//     unwrap (no access, another account) cannot be compared, so recipients
+//     with disjoint keys can still be shown different plaintexts: that is
+//     the format's limit, and a reason to migrate to kmsenvelope's format,
+//     which commits to its data key.
 //   - The key id is not bound to the blob: key trust (envelope.Config Keys,
 //     AllowedKeys, Discovery) is applied to the ARN the message names before
 //     it goes to KMS, and the key KMS reports must be that key.
