@@ -557,9 +557,11 @@ func materials(s Suite, dataKey, wrapped []byte) (*keycache.Materials, error) {
 		return nil, err
 	}
 	defer clear(schedule)
-	st := &keyState{wrapped: wrapped}
+	var st *keyState
 	if s == SuiteAES256GCMHKDFCommit {
 		st = newKeyState(schedule, wrapped)
+	} else {
+		st = &keyState{wrapped: wrapped} // no cloneable HMAC-SM3: see deriveSM4Keys
 	}
 	return &keycache.Materials{Key: keycache.NewKey(schedule), Aux: st}, nil
 }
