@@ -484,3 +484,31 @@ func TestCanaryNoSecretInTelemetry(t *testing.T) {
 	assert.Contains(t, text, "Kms/Encrypt")
 	assert.Contains(t, text, "InternalFailure")
 }
+
+// TestCredentialsProviderSpanIsAChild: a credentials provider that reads a
+// secret (RAMCredentials) runs inside the call's span, so its
+// GetSecretValue is a child of the call it signs.
+func TestCredentialsProviderSpanIsAChild(t *testing.T) {
+	k := newKit(t)
+	tel := newTelemetry(t)
+	tracer := otelkms.NewTracer(tel.opts())
+	ramUser := k.srv.AddUser(k.acct, "ramuser")
+	_, err := k.srv.CreateSecret(k.acct, "ram", fmt.Appendf(nil, `{"AccessKeyId":%q,"AccessKeySecret":%q}`, ramUser.AccessKeyID, ramUser.AccessKeySecret), testkms.SecretOptions{})
+	require.NoError(t, err)
+	sc, err := secrets.New(k.client(t, tracer, nil), secrets.Config{})
+	require.NoError(t, err)
+	defer sc.Close()
+	c := k.client(t, tracer, secrets.NewRAMCredentials(sc, "ram"))
+	_, err = c.GenerateDataKey(context.Background(), &kmsclient.GenerateDataKeyInput{KeyID: k.keyID})
+	require.NoError(t, err)
+	spans := tel.spans.GetSpans()
+	require.Len(t, spans, 2)
+	byName := map[string]tracetest.SpanStub{}
+	for _, s := range spans {
+		byName[s.Name] = s
+	}
+	gdk, gsv := byName["Kms/GenerateDataKey"], byName["Kms/GetSecretValue"]
+	assert.False(t, gdk.Parent.IsValid(), "a root span without a caller span")
+	assert.Equal(t, gdk.SpanContext.SpanID(), gsv.Parent.SpanID())
+	assert.Equal(t, gdk.SpanContext.TraceID(), gsv.SpanContext.TraceID())
+}

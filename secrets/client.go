@@ -543,9 +543,8 @@ func (c *Client) settle(key string, req request, f *flight, seq uint64, sv *kmsc
 	}
 	c.mu.Unlock()
 	switch {
-	case c.cfg.FileCache == nil || f.err == ErrClosed:
-	case ferr == nil && f.val != nil:
-		c.fileStore(key, f.val)
+	case c.cfg.FileCache == nil || f.err == ErrClosed || ferr == nil:
+		// (A fetched value is written once the waiters are released.)
 	case f.err != nil && !retryable(ferr):
 		c.fileDelete(key) // a decision (denied, not found) is never masked
 	case f.err != nil:
@@ -582,6 +581,9 @@ func (c *Client) settle(key string, req request, f *flight, seq uint64, sv *kmsc
 	}
 	close(f.done)
 	c.nudge()
+	if c.cfg.FileCache != nil && ferr == nil && f.err == nil && f.val != nil {
+		c.fileStore(key, f.val) // Close waits for it: the fetch goroutine is still counted
+	}
 	return change
 }
 

@@ -240,7 +240,7 @@ func TestFileCacheOutageRestart(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, bytes.Contains(raw, []byte(value)), "no plaintext on disk")
 	assert.False(t, bytes.Contains(raw, []byte("db")) && bytes.Contains(raw, []byte(`"n":"db"`)), "no readable record")
-	assert.NotContains(t, filepath.Base(files[0]), "db", "file names do not show secret names")
+	assert.Regexp(t, `^[0-9a-f]{40}\.sec$`, filepath.Base(files[0]), "file names are keyed hashes, not secret names")
 
 	// The outage: every KMS call fails. A fresh process (a new client and
 	// a new FileCache over the same directory and key) still starts.
@@ -303,6 +303,7 @@ func TestFileCacheNeverMasksADecision(t *testing.T) {
 	c := e.client(t, cfg)
 	_, err = c.Get(context.Background(), "db")
 	require.NoError(t, err)
+	require.NoError(t, c.Close()) // the file is written once the Get is answered; Close waits for it
 
 	// Too old: not served.
 	clock.Advance(2 * time.Hour)
