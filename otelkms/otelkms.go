@@ -44,7 +44,9 @@
 //
 // # Metrics
 //
-// Calls: rpc.client.call.duration (histogram, seconds), kmsenvelope.kms.calls,
+// Calls: rpc.client.call.duration (histogram, seconds: the name and unit of
+// the current conventions; v1.37.0 had rpc.client.duration in
+// milliseconds), kmsenvelope.kms.calls,
 // kmsenvelope.kms.attempts and kmsenvelope.kms.throttles (counters), with
 // rpc.system, rpc.service, rpc.method, cloud.provider, cloud.region and, for
 // failed calls, error.type.
