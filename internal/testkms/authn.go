@@ -56,11 +56,24 @@ func (c *call) authenticate() *apiError {
 			msgSignatureMismatchIntro, redactedStringToSign(c.r.Method, p))
 	}
 
+	if err := c.checkCredential(id, p.Get("SecurityToken"), p.Get("Timestamp"), "Timestamp", p.Get("SignatureNonce")); err != nil {
+		return err
+	}
+	c.id = id
+	return nil
+}
+
+// checkCredential applies the checks that follow a valid signature, the
+// same for every signature version: the access key's state, the security
+// token (required for STS credentials, refused for others), the request
+// time (named timeName in messages: Timestamp or x-acs-date) within
+// Options.MaxSkew, and the nonce, recorded only now that every other check
+// passed.
+func (c *call) checkCredential(id *identity, token, timestamp, timeName, nonce string) *apiError {
 	c.s.mu.Lock()
 	expired := id.expired
 	c.s.mu.Unlock()
 	isSTS := id.cred.SecurityToken != ""
-	token := p.Get("SecurityToken")
 	switch {
 	case expired && isSTS:
 		return newError(http.StatusBadRequest, codeTokenExpired, "Specified SecurityToken is expired.")
@@ -79,25 +92,35 @@ func (c *call) authenticate() *apiError {
 		return newError(http.StatusBadRequest, codeTokenMismatch, "Specified SecurityToken mismatch with the AccessKey.")
 	}
 
-	ts, err := parseTimestamp(p.Get("Timestamp"))
+	if nonce == "" {
+		return errMissingParam(nonceName(timeName))
+	}
+	ts, err := parseTimestamp(timestamp)
 	if err != nil {
 		return newError(http.StatusBadRequest, codeIllegalTimestamp,
-			"The input parameter \"Timestamp\" is not in the format yyyy-MM-ddTHH:mm:ssZ (UTC).")
+			"The input parameter %q is not in the format yyyy-MM-ddTHH:mm:ssZ (UTC).", timeName)
 	}
 	if d := c.now.Sub(ts); d > c.s.maxSkew || d < -c.s.maxSkew {
 		return newError(http.StatusBadRequest, codeIllegalTimestamp,
-			"The input parameter \"Timestamp\" is %s away from the server time, more than the allowed %s.",
-			d.Abs().Round(time.Second), c.s.maxSkew)
+			"The input parameter %q is %s away from the server time, more than the allowed %s.",
+			timeName, d.Abs().Round(time.Second), c.s.maxSkew)
 	}
 	expires := ts.Add(c.s.maxSkew)
 	if c.now.After(ts) {
 		expires = c.now.Add(c.s.maxSkew)
 	}
-	if !c.s.nonces.use(id.cred.AccessKeyID, p.Get("SignatureNonce"), c.now, expires) {
+	if !c.s.nonces.use(id.cred.AccessKeyID, nonce, c.now, expires) {
 		return newError(http.StatusBadRequest, codeNonceUsed, "Specified signature nonce was used already.")
 	}
-	c.id = id
 	return nil
+}
+
+// nonceName names the nonce that goes with the time parameter timeName.
+func nonceName(timeName string) string {
+	if timeName == headerDate {
+		return headerNonce
+	}
+	return "SignatureNonce"
 }
 
 // parseTimestamp accepts the SDK's ISO 8601 UTC form and RFC 3339.

@@ -26,8 +26,11 @@
 // Every request goes through, in order: parameter parsing (query string and
 // form body, the form wins) and call counting ([Server.Calls]); network
 // faults (FaultLatency, FaultReset); authentication (signature version 1.0
-// with HMAC-SHA1, access key, STS security token, Timestamp within
-// Options.MaxSkew, SignatureNonce never reused); response faults
+// with HMAC-SHA1 in the parameters, as the v1 SDK and @alicloud/pop-core
+// sign, or signature V3, ACS3-HMAC-SHA256 in the Authorization header with
+// the x-acs-* headers, as the Darabonba SDKs sign: see signature3.go; then,
+// for both, the access key, the STS security token, the request time within
+// Options.MaxSkew and a nonce never reused, one cache for both); response faults
 // (throttling, 5xx, malformed bodies); routing by Version and Action; the
 // handler, which checks parameters, resolves resources, asks for
 // permission once per (RAM action, resource) pair it needs (see
@@ -96,7 +99,8 @@
 //
 // # STS and RAM
 //
-// Requests are routed by their Version parameter: 2016-01-20 to KMS,
+// Requests are routed by their Version parameter (the x-acs-version header
+// under signature V3, with x-acs-action for the Action): 2016-01-20 to KMS,
 // 2015-04-01 to STS and 2015-05-01 to RAM, all on the same endpoint (point
 // an sts.Client or ram.Client's Domain at [Server.Endpoint] too). Every
 // product shares signature verification, credentials, faults, call counting

@@ -37,7 +37,37 @@ type Options struct {
 	// Logf, if set, receives one line per request (method, action,
 	// principal, status, error code). Parameters are never logged.
 	Logf func(format string, args ...any)
+	// RequestLog, if set, receives a record of every answered request, on
+	// the request's goroutine, after Logf. It carries no parameter value.
+	RequestLog func(RequestRecord)
 }
+
+// RequestRecord describes one answered request, for logs: who asked for
+// what and how the emulator decided. It never carries parameter values
+// (plaintext, secret values, tokens, signatures).
+type RequestRecord struct {
+	Method    string // HTTP method
+	Action    string // API action, as the request named it ("" if none)
+	Version   string // API version: 2016-01-20 (KMS), 2015-04-01 (STS), 2015-05-01 (RAM)
+	Signature string // "1.0" (HMAC-SHA1 RPC), "ACS3-HMAC-SHA256" (V3), or "" when neither was recognisable
+	Principal string // the authenticated principal ARN, "" when authentication failed
+	Gateway   string // the instance id of the instance gateway that received it, "" for the shared endpoint
+	Status    int    // HTTP status of the answer
+	Code      string // error code, "" on success
+	Decision  Decision
+	Duration  time.Duration
+}
+
+// Decision is how the emulator answered a request.
+type Decision string
+
+// Decisions of a [RequestRecord].
+const (
+	DecisionAllowed         Decision = "allowed"         // a 2xx answer
+	DecisionDenied          Decision = "denied"          // a permission check refused it (403 with AccessDeniedDetail)
+	DecisionUnauthenticated Decision = "unauthenticated" // signature, access key, token, time or nonce refused
+	DecisionError           Decision = "error"           // any other refusal: parameters, state, unsupported calls, injected faults
+)
 
 // DefaultRegion is the region used when Options.Region is empty.
 const DefaultRegion = "cn-hangzhou"
@@ -55,6 +85,7 @@ type Server struct {
 	now     func() time.Time
 	maxSkew time.Duration
 	logf    func(format string, args ...any)
+	reqLog  func(RequestRecord)
 
 	ln       net.Listener
 	httpSrv  *http.Server
@@ -145,6 +176,7 @@ func newServer(opts Options) *Server {
 		now:        opts.Now,
 		maxSkew:    opts.MaxSkew,
 		logf:       opts.Logf,
+		reqLog:     opts.RequestLog,
 		served:     make(chan struct{}),
 		faults:     newFaultSet(),
 		accounts:   make(map[string]*account),
@@ -269,17 +301,21 @@ func (s *Server) Region() string { return s.region }
 
 // call is the state of one request.
 type call struct {
-	s         *Server
-	r         *http.Request
-	w         http.ResponseWriter // the server's writer, for hijacking
-	requestID string
-	now       time.Time
-	params    url.Values
-	action    string
-	region    string
-	id        *identity // nil until authenticated
-	product   *product
-	gw        *Gateway // the instance gateway that received the request, nil for the shared endpoint
+	s          *Server
+	r          *http.Request
+	w          http.ResponseWriter // the server's writer, for hijacking
+	requestID  string
+	now        time.Time
+	params     url.Values
+	body       []byte // the raw request body, when read
+	v3         bool   // signed with signature V3 (ACS3-HMAC-SHA256)
+	action     string
+	version    string
+	region     string
+	id         *identity // nil until authenticated
+	authFailed bool      // authentication refused the request
+	product    *product
+	gw         *Gateway // the instance gateway that received the request, nil for the shared endpoint
 }
 
 // principal returns the caller's principal ARN once known.
@@ -343,17 +379,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, gw *Gateway) {
 			} else {
 				s.log("testkms: %s %q principal=%q status=%d code=%q", r.Method, c.action, c.principal(), rw.status, rw.code)
 			}
+			s.record(c, rw)
 		}
 	}()
 
+	c.v3 = isV3(r)
 	if err := c.parseParams(rw); err != nil {
 		c.writeError(rw, err)
 		return
 	}
-	c.action = c.params.Get("Action")
+	if c.v3 {
+		// Signature V3 names the action and version in headers; query
+		// parameters of those names are ordinary (signed) parameters.
+		c.action, c.version = r.Header.Get(headerAction), r.Header.Get(headerVersion)
+	} else {
+		c.action, c.version = c.params.Get("Action"), c.params.Get("Version")
+	}
 	// Known before authentication so that every answer, rejections
 	// included, carries the product's HostId.
-	c.product = s.products[c.params.Get("Version")]
+	c.product = s.products[c.version]
 	if c.action != "" {
 		if gw != nil {
 			gw.calls.add(c.action)
@@ -375,7 +419,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, gw *Gateway) {
 	if !c.networkFaults() {
 		return
 	}
-	if err := c.authenticate(); err != nil {
+	authenticate := c.authenticate
+	if c.v3 {
+		authenticate = c.authenticateV3
+	}
+	if err := authenticate(); err != nil {
+		c.authFailed = true
 		c.writeError(rw, err)
 		return
 	}
@@ -396,16 +445,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, gw *Gateway) {
 	c.writeJSON(rw, http.StatusOK, resp)
 }
 
-// parseParams merges the query string and a form body (the form wins).
+// parseParams merges the query string and a form body (the form wins). The
+// body is read (at most maxBodyBytes) when it is a form or the request is
+// signed with V3, whose signature covers it.
 func (c *call) parseParams(w http.ResponseWriter) *apiError {
 	q, err := url.ParseQuery(c.r.URL.RawQuery)
 	if err != nil {
 		return newError(http.StatusBadRequest, codeInvalidParameter, "The request query string is malformed.")
 	}
-	if c.r.Body != nil && strings.HasPrefix(c.r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+	isForm := strings.HasPrefix(strings.ToLower(c.r.Header.Get("Content-Type")), "application/x-www-form-urlencoded")
+	if c.r.Body != nil && (isForm || c.v3) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, c.r.Body, maxBodyBytes))
 		if err != nil {
 			return newError(http.StatusBadRequest, codeInvalidParameter, "The request body is unreadable or too large.")
+		}
+		c.body = body
+		if !isForm {
+			c.params = q
+			return nil
 		}
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
@@ -423,7 +480,7 @@ func (c *call) parseParams(w http.ResponseWriter) *apiError {
 // request should go on.
 func (c *call) networkFaults() bool {
 	principal := ""
-	if id := c.s.lookupIdentity(c.params.Get("AccessKeyId")); id != nil {
+	if id := c.s.lookupIdentity(c.claimedAccessKeyID()); id != nil {
 		principal = id.cred.Principal // unverified; only for fault matching
 	}
 	match := matchAPI(c.action, principal)
@@ -441,6 +498,19 @@ func (c *call) networkFaults() bool {
 		return false
 	}
 	return true
+}
+
+// claimedAccessKeyID is the access key id the request names, before its
+// signature is checked: the AccessKeyId parameter, or V3's Credential.
+func (c *call) claimedAccessKeyID() string {
+	if !c.v3 {
+		return c.params.Get("AccessKeyId")
+	}
+	a, err := parseV3Authorization(c.r.Header.Values(headerAuthorization))
+	if err != nil {
+		return ""
+	}
+	return a.accessKeyID
 }
 
 func (s *Server) lookupIdentity(accessKeyID string) *identity {
@@ -474,7 +544,7 @@ func resetConnection(w http.ResponseWriter) {
 
 // route finds the handler for the request's Version and Action.
 func (c *call) route() (handlerFunc, *apiError) {
-	v := c.params.Get("Version")
+	v := c.version
 	p := c.product
 	if p == nil {
 		return nil, newError(http.StatusBadRequest, codeInvalidVersion,
@@ -525,6 +595,7 @@ func (c *call) errorBody(e *apiError) errorBody {
 func (c *call) writeError(w http.ResponseWriter, e *apiError) {
 	if rw, ok := w.(*recordingWriter); ok {
 		rw.code = e.code
+		rw.denied = e.detail != nil
 	}
 	c.writeJSON(w, e.status, c.errorBody(e))
 }
@@ -559,6 +630,7 @@ type recordingWriter struct {
 	wrote  bool
 	status int
 	code   string
+	denied bool // the answer is a permission denial
 }
 
 func (w *recordingWriter) WriteHeader(status int) {
@@ -566,6 +638,43 @@ func (w *recordingWriter) WriteHeader(status int) {
 		w.wrote, w.status = true, status
 	}
 	w.ResponseWriter.WriteHeader(status)
+}
+
+// record hands the RequestRecord of an answered request to
+// Options.RequestLog.
+func (s *Server) record(c *call, rw *recordingWriter) {
+	if s.reqLog == nil || s.closing.Load() {
+		return
+	}
+	rec := RequestRecord{
+		Method:    c.r.Method,
+		Action:    truncate(c.action, 128),
+		Version:   truncate(c.version, 32),
+		Principal: c.principal(),
+		Status:    rw.status,
+		Code:      rw.code,
+		Duration:  s.now().Sub(c.now),
+	}
+	switch {
+	case c.v3:
+		rec.Signature = algorithmACS3HMACSHA256
+	case c.params.Get("SignatureVersion") == "1.0":
+		rec.Signature = "1.0"
+	}
+	if c.gw != nil {
+		rec.Gateway = c.gw.instanceID
+	}
+	switch {
+	case rw.status >= 200 && rw.status < 300:
+		rec.Decision = DecisionAllowed
+	case rw.denied:
+		rec.Decision = DecisionDenied
+	case c.authFailed:
+		rec.Decision = DecisionUnauthenticated
+	default:
+		rec.Decision = DecisionError
+	}
+	s.reqLog(rec)
 }
 
 func (s *Server) log(format string, args ...any) {
