@@ -18,6 +18,7 @@ import (
 	"github.com/kmsenvelope/kmsenvelope/keycache"
 	"github.com/kmsenvelope/kmsenvelope/kmsclient"
 	"github.com/kmsenvelope/kmsenvelope/localauthz"
+	"github.com/kmsenvelope/kmsenvelope/otelkms"
 	"github.com/kmsenvelope/kmsenvelope/secrets"
 )
 
@@ -178,6 +179,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.KMS != nil {
 		cfg.KMS(&kcfg)
 	}
+	// Spans and metrics through the OpenTelemetry API: no-ops until the
+	// program installs a provider (otelkms).
+	if kcfg.Tracer == nil {
+		kcfg.Tracer = otelkms.NewTracer(otelkms.Options{})
+	}
 	counters := &kmsCounters{}
 	if user := kcfg.Observer; user != nil {
 		kcfg.Observer = func(info kmsclient.CallInfo) { counters.observe(info); user(info) }
@@ -205,7 +211,15 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if c.guard, err = guard.New(kc, gcfg); err != nil {
 		return nil, err
 	}
-	if c.cache, err = keycache.New(cfg.Cache); err != nil {
+	kcc := cfg.Cache
+	onKC, userKC := otelkms.KeyCacheEvents(otelkms.Options{}), kcc.OnEvent
+	kcc.OnEvent = func(ev keycache.Event) {
+		onKC(ev)
+		if userKC != nil {
+			userKC(ev)
+		}
+	}
+	if c.cache, err = keycache.New(kcc); err != nil {
 		return nil, err
 	}
 	if cfg.KeyID != "" {
@@ -229,6 +243,13 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	if scfg.Logger == nil {
 		scfg.Logger = cfg.Logger
+	}
+	onS, userS := otelkms.SecretsEvents(otelkms.Options{}), scfg.OnEvent
+	scfg.OnEvent = func(ev secrets.Event) {
+		onS(ev)
+		if userS != nil {
+			userS(ev)
+		}
 	}
 	if c.secrets, err = secrets.New(c.guard, scfg); err != nil {
 		return nil, err
