@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/emmansun/gmsm/sm4"
 
 	"github.com/kmsenvelope/kmsenvelope/envelope"
+	"github.com/kmsenvelope/kmsenvelope/kmsclient"
 )
 
 // Sentinel errors; *FormatError and the errors below unwrap to them.
@@ -186,20 +188,12 @@ func openWithKey(m *Message, dk []byte) ([]byte, error) {
 	if len(dk) != in.keySize {
 		return nil, fmt.Errorf("aliyunesdk: a %d-byte data key for %v, want %d", len(dk), m.Algorithm, in.keySize)
 	}
-	block, err := newBlock(in.sm4, dk)
+	block, gcm, err := ciphers(in.sm4, dk)
 	if err != nil {
 		return nil, err
 	}
-	gcm, err := cipher.NewGCM(block)
-	if err != nil {
+	if err := checkHeaderTag(m, gcm); err != nil {
 		return nil, err
-	}
-	// The header tag is GMAC: GCM over no plaintext with AuthFields as AAD,
-	// in SM4-GCM for the SM4 algorithms and AES-GCM for the others, whatever
-	// the body's mode. Recomputed, then compared in constant time.
-	want := gcm.Seal(nil, m.headerIV, nil, authFields(m))
-	if subtle.ConstantTimeCompare(want, m.headerTag) != 1 {
-		return nil, &FormatError{Field: "headerAuthTag", Reason: "header authentication failed", Err: ErrAuthentication}
 	}
 	switch in.mode {
 	case modeGCM:
@@ -250,9 +244,120 @@ func unpad(b []byte) (int, bool) {
 	return len(b) - p, true
 }
 
+// ciphers returns the block cipher and its GCM for a data key.
+func ciphers(isSM4 bool, dk []byte) (cipher.Block, cipher.AEAD, error) {
+	block, err := newBlock(isSM4, dk)
+	if err != nil {
+		return nil, nil, err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, nil, err
+	}
+	return block, gcm, nil
+}
+
+// checkHeaderTag recomputes the header tag, GMAC (GCM over no plaintext
+// with AuthFields as AAD, in SM4-GCM for the SM4 algorithms and AES-GCM for
+// the others, whatever the body's mode), and compares it in constant time.
+func checkHeaderTag(m *Message, gcm cipher.AEAD) error {
+	want := gcm.Seal(nil, m.headerIV, nil, authFields(m))
+	if subtle.ConstantTimeCompare(want, m.headerTag) != 1 {
+		return &FormatError{Field: "headerAuthTag", Reason: "header authentication failed", Err: ErrAuthentication}
+	}
+	return nil
+}
+
+// verifyHeader checks the header tag of m under the data key dk.
+func verifyHeader(m *Message, dk []byte) error {
+	in := algorithms[m.Algorithm]
+	if len(dk) != in.keySize {
+		return fmt.Errorf("aliyunesdk: a %d-byte data key for %v, want %d", len(dk), m.Algorithm, in.keySize)
+	}
+	_, gcm, err := ciphers(in.sm4, dk)
+	if err != nil {
+		return err
+	}
+	return checkHeaderTag(m, gcm)
+}
+
 func newBlock(isSM4 bool, key []byte) (cipher.Block, error) {
 	if isSM4 {
 		return sm4.NewCipher(key)
 	}
 	return aes.NewCipher(key)
+}
+
+// SecretHeader is a SecretManager header whose data key has been unwrapped
+// and whose header tag has been verified, for decrypting many bodies with
+// one KMS call: the SDKs use one data key for every message of a
+// SecretManager provider. It holds the data key in memory until Close,
+// which wipes it. It is safe for concurrent use.
+type SecretHeader struct {
+	mu sync.RWMutex
+	m  *Message
+	dk kmsclient.Sensitive // nil after Close
+}
+
+// OpenSecretHeader parses the SecretManager header in secretValue (see
+// DecryptSecretManager), checks its algorithm, unwraps its data key as
+// Decrypt does (key trust, requirements, every trusted wrapped key agreeing)
+// and verifies its header tag.
+func (d *Decrypter) OpenSecretHeader(ctx context.Context, secretValue []byte, opts ...envelope.DecryptOption) (*SecretHeader, error) {
+	if int64(len(secretValue)) > d.cfg.MaxMessageSize {
+		return nil, fmt.Errorf("%w: the header exceeds Config.MaxMessageSize %d", ErrTooLarge, d.cfg.MaxMessageSize)
+	}
+	head, err := base64.StdEncoding.Strict().DecodeString(string(secretValue))
+	if err != nil {
+		return nil, &FormatError{Field: "secret value", Reason: "not standard padded Base64", Err: ErrMalformed}
+	}
+	m, err := ParseSecretHeader(head)
+	if err != nil {
+		return nil, err
+	}
+	if !d.allowed(m.Algorithm) {
+		return nil, fmt.Errorf("%w: %v (name it in Config.AllowUnauthenticated to read it; see its warning)", ErrAlgorithmNotAllowed, m.Algorithm)
+	}
+	dk, err := d.cfg.Client.UnwrapForeignDataKey(ctx, m.WrappedKeys, m.Context, algorithms[m.Algorithm].keySize, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifyHeader(m, dk); err != nil {
+		dk.Wipe()
+		return nil, err
+	}
+	return &SecretHeader{m: m, dk: dk}, nil
+}
+
+// Message returns the parsed header (Algorithm, Context, WrappedKeys).
+func (s *SecretHeader) Message() *Message { return s.m }
+
+// Decrypt decrypts one body (DER EncryptionBody or Java stream body) under
+// the header, with no KMS call.
+func (s *SecretHeader) Decrypt(body []byte) ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.dk == nil {
+		return nil, errors.New("aliyunesdk: SecretHeader used after Close")
+	}
+	m := *s.m
+	var err error
+	if len(body) > 0 && body[0] == 0x30 {
+		err = parseBody(&m, body)
+	} else {
+		err = parseStreamBody(&m, body)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return openWithKey(&m, s.dk)
+}
+
+// Close wipes the data key; Decrypt fails afterwards.
+func (s *SecretHeader) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dk.Wipe()
+	s.dk = nil
+	return nil
 }

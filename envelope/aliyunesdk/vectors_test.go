@@ -372,3 +372,42 @@ func TestSecretManagerStreamBody(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, unhex(t, v.PlaintextHex), append([]byte{}, v1...))
 }
+
+// TestOpenSecretHeader: one KMS call serves every body of a SecretManager
+// header; a tampered header is refused; Close wipes the key.
+func TestOpenSecretHeader(t *testing.T) {
+	v := loadVectors(t)[10]
+	env, kmss := vectorClient(t, v)
+	d, err := aliyunesdk.NewDecrypter(aliyunesdk.Config{Client: env})
+	require.NoError(t, err)
+	ctx := context.Background()
+	sh, err := d.OpenSecretHeader(ctx, []byte(v.ExternalHeader), envelope.RequireContext(v.Context))
+	require.NoError(t, err)
+	der := unb64(t, v.MessageBase64)
+	stream := append(append(append([]byte{12, 0, 0, 0}, der[4:16]...), der[18:18+36]...), der[18+36+2:]...)
+	for range 3 {
+		for _, body := range [][]byte{der, stream} {
+			got, err := sh.Decrypt(body)
+			require.NoError(t, err)
+			require.Equal(t, unhex(t, v.PlaintextHex), append([]byte{}, got...))
+		}
+	}
+	assert.Equal(t, 1, totalCalls(kmss))
+	bad := bytes.Clone(der)
+	bad[len(bad)-1] ^= 1
+	_, err = sh.Decrypt(bad)
+	require.ErrorIs(t, err, aliyunesdk.ErrAuthentication)
+	assert.Equal(t, aliyunesdk.AESGCM256, sh.Message().Algorithm)
+	require.NoError(t, sh.Close())
+	_, err = sh.Decrypt(der)
+	require.Error(t, err)
+
+	head := unb64(t, v.ExternalHeader)
+	head[len(head)-1] ^= 1
+	_, err = d.OpenSecretHeader(ctx, []byte(base64.StdEncoding.EncodeToString(head)))
+	require.ErrorIs(t, err, aliyunesdk.ErrAuthentication)
+	_, err = d.OpenSecretHeader(ctx, []byte("not base64!"))
+	require.ErrorIs(t, err, aliyunesdk.ErrMalformed)
+	_, err = d.OpenSecretHeader(ctx, []byte(v.ExternalHeader), envelope.RequireContext(map[string]string{"tenant": "evil"}))
+	require.ErrorIs(t, err, envelope.ErrContextMismatch)
+}
