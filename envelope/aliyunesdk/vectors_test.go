@@ -398,6 +398,16 @@ func TestOpenSecretHeader(t *testing.T) {
 	_, err = sh.Decrypt(bad)
 	require.ErrorIs(t, err, aliyunesdk.ErrAuthentication)
 	assert.Equal(t, aliyunesdk.AESGCM256, sh.Message().Algorithm)
+	var out bytes.Buffer
+	r, err := (&aliyunesdk.Migrator{From: d, To: env}).MigrateSecretBody(ctx, &out, sh, bytes.NewReader(stream))
+	require.NoError(t, err)
+	assert.Equal(t, aliyunesdk.FormatSecretManager, r.Format)
+	assert.Equal(t, int64(len(stream)), r.LegacyBytes)
+	assert.Equal(t, 2, totalCalls(kmss), "one Decrypt for the header, one GenerateDataKey for the new message")
+	v1, err := env.Decrypt(ctx, out.Bytes())
+	require.NoError(t, err)
+	require.Equal(t, unhex(t, v.PlaintextHex), append([]byte{}, v1...))
+
 	require.NoError(t, sh.Close())
 	_, err = sh.Decrypt(der)
 	require.Error(t, err)
