@@ -90,6 +90,14 @@ type Config struct {
 	// any other with a *KeyPatternError naming it.
 	AllowedKeys []string
 
+	// DistrustKeys makes Keys serve only to reach KMS: key trust then rests
+	// on AllowedKeys and Discovery alone. It is for tools that decrypt
+	// messages under keys they learn from the message itself (a key ARN
+	// read from an unauthenticated header must never become trusted by
+	// being configured); with Discovery, the account KMS confirms for the
+	// key is then always checked.
+	DistrustKeys bool
+
 	// Discovery, when set, trusts any key KMS will unwrap for the caller
 	// whose ARN's account passes the filter ("discovery" mode). Nil (the
 	// default) is strict key trust.

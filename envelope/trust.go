@@ -184,7 +184,7 @@ func (c *Client) trusted(ctx context.Context, arn string, o *decryptOptions) (bo
 // thus matches a configured key of the same id.
 func (c *Client) configuredKey(ctx context.Context, arn string) (bool, error) {
 	region, account, id, ok := splitKeyARN(arn)
-	if !ok {
+	if !ok || c.cfg.DistrustKeys {
 		return false, nil
 	}
 	same := func(other string) bool {

@@ -378,3 +378,28 @@ func TestAliasResolutionFailureSaysWhy(t *testing.T) {
 	assert.Contains(t, err.Error(), "could not be resolved")
 	assert.Contains(t, err.Error(), "closed")
 }
+
+// TestDistrustKeys: with DistrustKeys, a key in Keys only routes the call:
+// a message relabelled with a Discovery account is refused because KMS's
+// confirmation of the account is always checked.
+func TestDistrustKeys(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	msg, err := f.env.Encrypt(ctx, []byte("x"), nil)
+	require.NoError(t, err)
+	acct := f.srv.DefaultAccount()
+	relabelled := bytes.Replace(msg, []byte(":"+acct+":key/"), []byte(":9999999999999999:key/"), 1)
+	claimed := strings.Replace(f.keyARN, ":"+acct+":", ":9999999999999999:", 1)
+	for _, distrust := range []bool{false, true} {
+		env, err := envelope.New(envelope.Config{Keys: []envelope.WrappingKey{{KeyID: claimed, KMS: f.kms}},
+			Discovery: &envelope.DiscoveryFilter{Accounts: []string{"9999999999999999"}}, DistrustKeys: distrust, DisableCache: true})
+		require.NoError(t, err)
+		_, err = env.Decrypt(ctx, relabelled)
+		if distrust {
+			assert.ErrorIs(t, err, envelope.ErrNoUsableKey)
+			assert.Contains(t, err.Error(), "KMS used "+f.keyARN)
+		} else {
+			assert.NoError(t, err, "a configured ARN is the user's own word")
+		}
+	}
+}

@@ -160,18 +160,25 @@ status is 1.`,
 				}
 			}()
 			clientFor := func(h *envelope.Header) (*kmsenvelope.Client, error) {
-				k := keyID
+				k, discovered := keyID, false
 				if k == "" {
 					var ok bool
 					if k, ok = tf.discoveryKey(h); !ok {
 						return nil, fmt.Errorf("%w: no wrapped key of the message is under a --discovery-account account", envelope.ErrNoUsableKey)
 					}
+					discovered = true
 				}
 				if cl := clients[k]; cl != nil {
 					return cl, nil
 				}
 				kc := cfg
 				kc.KeyID = k
+				if discovered {
+					// The ARN came from the message's unauthenticated header:
+					// it only routes the call; trust rests on --discovery-account
+					// with the account KMS confirms (DistrustKeys).
+					kc.Envelope = func(ec *envelope.Config) { tf.apply(ec); ec.DistrustKeys = true }
+				}
 				cl, err := a.newClient(ctx, kc)
 				if err != nil {
 					return nil, err

@@ -574,3 +574,27 @@ func TestInstanceGatewayFlags(t *testing.T) {
 	assert.Equal(t, 1, f.srv.Calls("ReEncrypt"))
 	_ = key
 }
+
+// TestDiscoveryRefusesRelabelledAccount: a review found that
+// `decrypt --discovery-account D` without --key-id built its client on the
+// key ARN the message claims, which made that key trusted: a message under
+// a key of another account, relabelled as D's, decrypted. Trust now rests on
+// the account KMS confirms.
+func TestDiscoveryRefusesRelabelledAccount(t *testing.T) {
+	f := startKMS(t)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "r")
+	writeFile(t, in, []byte("attacker chosen"))
+	code, _, errOut := runCmd("encrypt", "--key-id", f.key, "--context", "a=b", in)
+	require.Equal(t, exitOK, code, errOut)
+	msg := in + ".kmsenv"
+	data, err := os.ReadFile(msg)
+	require.NoError(t, err)
+	acct := f.srv.DefaultAccount()
+	relabelled := bytes.Replace(data, []byte(":"+acct+":key/"), []byte(":9999999999999999:key/"), 1)
+	require.NotEqual(t, data, relabelled)
+	require.NoError(t, os.WriteFile(msg, relabelled, 0o600))
+	code, out, errOut := runCmd("decrypt", "--context", "a=b", "--discovery-account", "9999999999999999", "-o", "-", msg)
+	assert.Equal(t, exitFail, code, "out=%q err=%s", out, errOut)
+	assert.NotContains(t, out, "attacker chosen")
+}
