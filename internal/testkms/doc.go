@@ -78,6 +78,17 @@
 // included), so that one server can serve many independent scenarios in
 // turn.
 //
+// # State files
+//
+// [ParseStateFile] reads a [StateFile], JSON or YAML: accounts, root access
+// keys, RAM users, groups, roles and their sessions with fixed credentials,
+// RAM custom policies and their attachments, keys with their material,
+// aliases, secrets with their versions, key and secret policies.
+// [Server.LoadState] adds one to a server, all or nothing, with errors
+// naming the place in the file ([StateError]); [Server.SaveState] writes
+// the state back, so that a standalone emulator (kmsenv emulator) can keep
+// its keys, and what they encrypted, across restarts.
+//
 // # Instance gateways
 //
 // [Server.StartInstanceGateway] (or [Server.NewInstanceGateway]) adds the
@@ -173,6 +184,8 @@
 //
 // Key material and secret values are kept in memory only, secret values
 // sealed under the secret's key. The generated CA and server key exist only
-// in memory and are valid for a week. The server listens on 127.0.0.1 only.
+// in memory and are valid for a week. The server listens on 127.0.0.1 unless
+// Options.Addr says otherwise. [Server.SaveState] writes key material and
+// secret values in the clear: its output is as sensitive as the keys.
 // Nothing here is hardened for production use.
 package testkms

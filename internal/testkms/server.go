@@ -24,6 +24,14 @@ type Options struct {
 	// TLS serves HTTPS with a certificate issued by a generated test CA; see
 	// [Server.CACertPEM] and [Server.ClientTLSConfig].
 	TLS bool
+	// Addr is the TCP address to listen on; "127.0.0.1:0", a random
+	// loopback port, when empty. The emulator is not hardened: give it an
+	// address beyond loopback only on a network you trust.
+	Addr string
+	// TLSHosts are more names for the server certificate, DNS names or IP
+	// addresses, beyond 127.0.0.1, ::1 and localhost: the host of a
+	// non-loopback Addr, for instance.
+	TLSHosts []string
 	// Region is the default region: where the seeding helpers create
 	// resources and what requests without RegionId use. "cn-hangzhou" when
 	// empty.
@@ -136,19 +144,23 @@ type product struct {
 	actions map[string]handlerFunc
 }
 
-// New starts a Server listening on a random port of 127.0.0.1. The caller
-// must Close it.
+// New starts a Server listening on Options.Addr, by default a random port
+// of 127.0.0.1. The caller must Close it.
 func New(opts Options) (*Server, error) {
 	if opts.Region != "" && !regionPattern.MatchString(opts.Region) {
 		return nil, fmt.Errorf("testkms: invalid region %q", opts.Region)
 	}
 	s := newServer(opts)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("testkms: listen: %w", err)
 	}
 	if opts.TLS {
-		ca, err := newTestCA("testkms test CA")
+		ca, err := newTestCA("testkms test CA", opts.TLSHosts...)
 		if err != nil {
 			ln.Close()
 			return nil, err
@@ -262,7 +274,8 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
-// Endpoint returns "127.0.0.1:PORT", the value for kms.Client.Domain.
+// Endpoint returns "127.0.0.1:PORT" (the listener's address), the value
+// for kms.Client.Domain.
 func (s *Server) Endpoint() string { return s.ln.Addr().String() }
 
 // Scheme returns "HTTPS" when serving TLS and "HTTP" otherwise, spelled as

@@ -15,8 +15,9 @@ import (
 )
 
 // testCA is a throwaway certificate authority and the server certificate it
-// issued for 127.0.0.1, ::1, localhost and any extra DNS names. Keys are
-// ECDSA P-256 and live only in memory.
+// issued for 127.0.0.1, ::1, localhost and any extra names (DNS names, or IP
+// addresses in their text form). Keys are ECDSA P-256 and live only in
+// memory.
 type testCA struct {
 	caPEM  []byte
 	pool   *x509.CertPool
@@ -59,8 +60,15 @@ func newTestCA(commonName string, dnsNames ...string) (*testCA, error) {
 		NotAfter:     now.Add(7 * 24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     append([]string{"localhost"}, dnsNames...),
+		DNSNames:     []string{"localhost"},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	for _, n := range dnsNames {
+		if ip := net.ParseIP(n); ip != nil {
+			leafTmpl.IPAddresses = append(leafTmpl.IPAddresses, ip)
+		} else {
+			leafTmpl.DNSNames = append(leafTmpl.DNSNames, n)
+		}
 	}
 	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, caCert, &leafKey.PublicKey, caKey)
 	if err != nil {
