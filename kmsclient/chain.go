@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -113,9 +114,11 @@ type chainSource struct {
 	decisive bool
 	// buildErr, when set, is why a configured source could not be built.
 	buildErr error
-	// next, when set, is tried if p fails (the credentials file after the
-	// CLI's); the pair is decisive only as a whole.
-	next *chainSource
+	// next, when set, is tried if p fails in a way handOver accepts (the
+	// credentials file after the CLI's, when the CLI's file lacks the
+	// profile); the pair is decisive only as a whole.
+	next     *chainSource
+	handOver func(error) bool
 }
 
 func (ch *chain) fetch() (Credentials, error) {
@@ -142,6 +145,12 @@ func (ch *chain) fetch() (Credentials, error) {
 				return c, nil
 			}
 			failed = append(failed, src.name+": "+credentialsErrorText(err))
+			if src.next != nil && (src.handOver == nil || !src.handOver(err)) {
+				// A configured source that fails for any other reason
+				// (a bad mode, STS down for its role) ends the walk: the
+				// next file may hold another identity.
+				return Credentials{}, &CredentialsError{Err: fmt.Errorf("%s (configured, so no later source was tried; the chain is walked again on the next call)", failed[len(failed)-1])}
+			}
 		}
 		if s.decisive {
 			return Credentials{}, &CredentialsError{Err: fmt.Errorf("%s (configured, so no later source was tried; the chain is walked again on the next call)", strings.Join(failed[len(failed)-s.length():], "; "))}
@@ -215,10 +224,19 @@ func profileSources() (chainSource, bool) {
 		list = append(list, chainSource{name: "credentials file (~/.alibabacloud/credentials)", p: p, decisive: true, buildErr: err})
 	}
 	if len(list) == 0 {
+		if name := os.Getenv("ALIBABA_CLOUD_PROFILE"); name != "" {
+			// A named profile with no file to hold it is a configuration
+			// error, not a reason to run as whatever identity comes next.
+			return chainSource{name: "profile " + strconv.Quote(name) + " (ALIBABA_CLOUD_PROFILE)", decisive: true,
+				buildErr: errors.New("ALIBABA_CLOUD_PROFILE is set but neither ~/.aliyun/config.json nor ~/.alibabacloud/credentials (nor ALIBABA_CLOUD_CONFIG_FILE / ALIBABA_CLOUD_CREDENTIALS_FILE) exists")}, true
+		}
 		return chainSource{}, false
 	}
 	if len(list) == 2 {
 		list[0].next = &list[1]
+		// Hand over only when the CLI's file does not hold the profile
+		// (credentials-go: "unable to get profile with '<name>'").
+		list[0].handOver = func(err error) bool { return strings.Contains(err.Error(), "unable to get profile with") }
 	}
 	return list[0], true
 }
