@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/binary"
+	"fmt"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -81,6 +82,21 @@ func (a Algorithm) String() string {
 	return "unknown algorithm " + strconv.Itoa(int(a))
 }
 
+// MarshalText returns the SDK's name, for reports.
+func (a Algorithm) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// ParseAlgorithm returns the algorithm of the SDK's name (as
+// CryptoAlgorithm names it, "AES_CBC_PKCS5_256"), for flags such as a
+// CLI's list of unauthenticated algorithms to allow.
+func ParseAlgorithm(name string) (Algorithm, error) {
+	for a, in := range algorithms {
+		if in.name == name {
+			return a, nil
+		}
+	}
+	return 0, fmt.Errorf("aliyunesdk: unknown algorithm %q (want a CryptoAlgorithm name such as AES_GCM_NOPADDING_256)", name)
+}
+
 // Authenticated reports whether the algorithm authenticates the body (the
 // GCM ones).
 func (a Algorithm) Authenticated() bool {
@@ -106,6 +122,9 @@ const (
 	// EncryptionBody, or the Java stream body).
 	FormatSecretManager
 )
+
+// MarshalText returns the format's name, for reports.
+func (f Format) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
 
 func (f Format) String() string {
 	switch f {

@@ -22,18 +22,20 @@ type Migrator struct {
 // Report describes one migrated message. Nothing in it is secret: the
 // context is cleartext in both formats.
 type Report struct {
-	Format    Format
-	Algorithm Algorithm
+	Format    Format    `json:"format"`
+	Algorithm Algorithm `json:"algorithm"`
 	// Unauthenticated is set when the legacy body had no integrity
 	// protection (CBC, CTR, allowed by Config.AllowUnauthenticated): the
 	// migrated plaintext is only as trustworthy as the storage it came from.
-	Unauthenticated bool
+	Unauthenticated bool `json:"unauthenticated"`
 	// LegacyKeyARNs are the key ARNs of the legacy message's wrapped keys.
-	LegacyKeyARNs []string
-	Context       map[string]string
+	LegacyKeyARNs []string          `json:"legacyKeyArns"`
+	Context       map[string]string `json:"encryptionContext,omitempty"`
 	// LegacyBytes, PlaintextBytes and WrittenBytes count the legacy
 	// message, its plaintext and the new message written to dst.
-	LegacyBytes, PlaintextBytes, WrittenBytes int64
+	LegacyBytes    int64 `json:"legacyBytes"`
+	PlaintextBytes int64 `json:"plaintextBytes"`
+	WrittenBytes   int64 `json:"writtenBytes"`
 }
 
 // Migrate reads one legacy message (a full ASN.1 message or a Java stream)

@@ -256,3 +256,15 @@ func TestUnpad(t *testing.T) {
 		}
 	}
 }
+
+func TestParseAlgorithm(t *testing.T) {
+	for a, in := range algorithms {
+		got, err := ParseAlgorithm(in.name)
+		require.NoError(t, err)
+		require.Equal(t, a, got)
+		txt, _ := a.MarshalText()
+		require.Equal(t, in.name, string(txt))
+	}
+	_, err := ParseAlgorithm("AES_GCM")
+	require.Error(t, err)
+}
