@@ -17,6 +17,7 @@ import (
 
 	"github.com/kmsenvelope/kmsenvelope"
 	"github.com/kmsenvelope/kmsenvelope/envelope"
+	"github.com/kmsenvelope/kmsenvelope/internal/safetext"
 )
 
 func (a *app) encryptCommand() *cobra.Command {
@@ -465,7 +466,7 @@ func (a *app) inspectOne(in string, asJSON bool) error {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s:\n", displayName(in))
+	fmt.Fprintf(&b, "%s:\n", safetext.Field(displayName(in)))
 	fmt.Fprintf(&b, "  version:     %d\n  suite:       %s\n  message id:  %s\n  frame size:  %d\n", out.Version, out.Suite, out.MessageID, out.FrameSize)
 	if len(h.Context) == 0 {
 		fmt.Fprintf(&b, "  context:     (none)\n")
@@ -477,7 +478,9 @@ func (a *app) inspectOne(in string, asJSON bool) error {
 	}
 	fmt.Fprintf(&b, "  wrapped keys:\n")
 	for _, wk := range out.WrappedKeys {
-		fmt.Fprintf(&b, "    %s %s (%d-byte blob)\n", wk.Provider, wk.KeyARN, wk.BlobBytes)
+		// From the unauthenticated header: escaped, so a crafted message
+		// cannot put terminal escapes or fake lines on the screen.
+		fmt.Fprintf(&b, "    %s %s (%d-byte blob)\n", safetext.Field(wk.Provider), safetext.Field(wk.KeyARN), wk.BlobBytes)
 	}
 	fmt.Fprintf(&b, "  header:      %d bytes\n", out.HeaderBytes)
 	fmt.Fprint(a.stdout, b.String())

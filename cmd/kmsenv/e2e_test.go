@@ -598,3 +598,19 @@ func TestDiscoveryRefusesRelabelledAccount(t *testing.T) {
 	assert.Equal(t, exitFail, code, "out=%q err=%s", out, errOut)
 	assert.NotContains(t, out, "attacker chosen")
 }
+
+// TestMetadataOutputIsNeverAnInput: a review found that
+// `encrypt --metadata-output precious.txt precious.txt` truncated the input
+// before reading it, and the plaintext was lost.
+func TestMetadataOutputIsNeverAnInput(t *testing.T) {
+	f := startKMS(t)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "precious.txt")
+	writeFile(t, in, []byte("irreplaceable"))
+	code, _, errOut := runCmd("encrypt", "--key-id", f.key, "--context", "a=b", "--metadata-output", in, in)
+	assert.Equal(t, exitUsage, code, errOut)
+	assert.Contains(t, errOut, "also an input or output")
+	got, err := os.ReadFile(in)
+	require.NoError(t, err)
+	assert.Equal(t, "irreplaceable", string(got))
+}

@@ -326,6 +326,13 @@ func (a *app) openMeta(of *outputFlags, jobs []job) (*metaWriter, error) {
 		}
 		return &metaWriter{w: bufio.NewWriter(a.stdout)}, nil
 	}
+	// Opening it truncates it: it must be none of the files read or
+	// written (encrypt --metadata-output x x would destroy x).
+	for _, j := range jobs {
+		if (j.in != "-" && sameFile(of.metadataOut, j.in)) || (j.out != "-" && sameFile(of.metadataOut, j.out)) {
+			return nil, usagef("--metadata-output %s is also an input or output", of.metadataOut)
+		}
+	}
 	f, err := os.OpenFile(of.metadataOut, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, usagef("--metadata-output: %v", err)
