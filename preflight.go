@@ -211,6 +211,11 @@ func (c *Client) fetchLivePolicies(ctx context.Context, st *policyState) error {
 	for arn := range st.facts.InstanceKeys {
 		doc, err := c.kms.GetKeyPolicy(ctx, arn, "")
 		if err != nil {
+			if c.cfg.PolicyMode == PolicyEnforce {
+				// Checking without it could miss a Deny, as a policy that
+				// does not parse could.
+				return fmt.Errorf("reading the key policy of %s: %w", arn, err)
+			}
 			st.notes = append(st.notes, "could not read the key policy of "+arn+": "+err.Error())
 			continue
 		}
@@ -224,6 +229,9 @@ func (c *Client) fetchLivePolicies(ctx context.Context, st *policyState) error {
 		}
 		doc, err := c.kms.GetSecretPolicy(ctx, name, "")
 		if err != nil {
+			if c.cfg.PolicyMode == PolicyEnforce {
+				return fmt.Errorf("reading the secret policy of %s: %w", name, err)
+			}
 			st.notes = append(st.notes, "could not read the secret policy of "+name+": "+err.Error())
 			continue
 		}

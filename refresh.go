@@ -104,8 +104,14 @@ func (r *refresher) stale() bool {
 		return false
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return time.Since(r.loadedAt) > r.maxAge
+	stale := time.Since(r.loadedAt) > r.maxAge
+	r.mu.Unlock()
+	if stale {
+		// Without a periodic refresh (PolicyRefresh < 0) nothing else would
+		// ever make the set fresh again: ask for a refresh.
+		r.disagreement("")
+	}
+	return stale
 }
 
 func (r *refresher) loop(ctx context.Context) {

@@ -118,3 +118,28 @@ func TestFailedRefreshKeepsLastGoodSetAndStaleDefersToKMS(t *testing.T) {
 	assert.NotZero(t, st.StaleDeferrals)
 	assert.NotZero(t, st.Disagreements, "KMS allowed what the stale set did not")
 }
+
+// TestEnforceNeedsEveryApplicablePolicy: a review found that Enforce noted
+// an unreadable key policy and went on without it, so a Deny in it was
+// never checked locally (a policy that does not parse was already fatal).
+// Now New refuses to enforce without it.
+func TestEnforceNeedsEveryApplicablePolicy(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	keyID, keyARN, err := w.srv.CreateKey(w.acct, testkms.KeyOptions{InstanceID: "kst-test"})
+	require.NoError(t, err)
+	w.attach(t, grantKey) // no kms:GetKeyPolicy
+	cfg := w.config(kmsenvelope.PolicyEnforce)
+	cfg.KeyID, cfg.SecretNames = keyID, nil
+	_, err = kmsenvelope.New(ctx, cfg)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "key policy of "+keyARN)
+
+	cfg.PolicyMode = kmsenvelope.PolicyWarn
+	c, err := kmsenvelope.New(ctx, cfg)
+	require.NoError(t, err, "warn mode notes it and goes on")
+	defer c.Close()
+	rep, err := c.Preflight(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, rep.Text(), "could not read the key policy")
+}

@@ -130,7 +130,13 @@ func ecsVPCID(ctx context.Context, endpoint string) (string, error) {
 	endpoint = strings.TrimRight(endpoint, "/")
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	// Never through a proxy from the environment: it could read the token
+	// or answer a false VPC id.
+	client := &http.Client{
+		Transport:     &http.Transport{Proxy: nil},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	defer client.CloseIdleConnections()
 	get := func(method, path string, hdr map[string]string) (string, error) {
 		req, err := http.NewRequestWithContext(ctx, method, endpoint+path, nil)
 		if err != nil {
