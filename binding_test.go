@@ -106,3 +106,22 @@ func TestModeAndNoKeyAreTyped(t *testing.T) {
 	_, err = c.Decrypt(context.Background(), []byte("x"))
 	assert.ErrorIs(t, err, kmsenvelope.ErrNoKey)
 }
+
+// TestSM4SuiteThroughTheClient: Config.Suite selects SM4-GCM (issue 16).
+func TestSM4SuiteThroughTheClient(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	cfg := w.config(kmsenvelope.PolicyOff)
+	cfg.LivePolicies, cfg.SecretNames, cfg.Suite = false, nil, envelope.SuiteSM4GCMHKDFSM3Commit
+	c, err := kmsenvelope.New(ctx, cfg)
+	require.NoError(t, err)
+	defer c.Close()
+	msg, err := c.Encrypt(ctx, []byte("国密"), nil)
+	require.NoError(t, err)
+	h, err := envelope.ParseHeader(msg)
+	require.NoError(t, err)
+	assert.Equal(t, envelope.SuiteSM4GCMHKDFSM3Commit, h.Suite)
+	got, err := c.Decrypt(ctx, msg)
+	require.NoError(t, err)
+	assert.Equal(t, "国密", string(got))
+}

@@ -86,6 +86,11 @@ type Config struct {
 	// KeyID is the KMS key (id, ARN or "alias/<name>") that wraps data keys
 	// for Encrypt. Required for Encrypt and NewWriter.
 	KeyID string
+	// Suite is the algorithm suite of messages Encrypt writes: zero is
+	// envelope.SuiteAES256GCMHKDFCommit; envelope.SuiteSM4GCMHKDFSM3Commit
+	// gives SM4-GCM with HKDF-SM3 for GM/T compliance. Decryption reads
+	// both.
+	Suite envelope.Suite
 	// EncryptionContext binds the Client, say to a tenant: it is added to
 	// every Encrypt's and NewWriter's context (a call may add pairs, but
 	// giving a configured key another value fails with
@@ -226,7 +231,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		// The key's ARN, when New learned it, lets decryption trust an alias
 		// with no management call (a KMS instance gateway serves none).
 		wk := envelope.WrappingKey{KeyID: cfg.KeyID, KMS: c.guard, ARN: c.state.keyARN}
-		ecfg := envelope.Config{Keys: []envelope.WrappingKey{wk}, Cache: c.cache, Account: c.state.account}
+		ecfg := envelope.Config{Keys: []envelope.WrappingKey{wk}, Cache: c.cache, Account: c.state.account, Suite: cfg.Suite}
 		if cfg.Envelope != nil {
 			cfg.Envelope(&ecfg)
 		}
