@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/kmsenvelope/kmsenvelope/envelope/aliyunesdk"
 )
 
 // defaultSuffix names encrypted files: FILE becomes FILE.kmsenv, and
@@ -303,7 +305,9 @@ type fileMeta struct {
 	FrameSize       int               `json:"frameSize,omitempty"`
 	PlaintextBytes  *int64            `json:"plaintextBytes,omitempty"`
 	CiphertextBytes int64             `json:"ciphertextBytes"`
-	Error           string            `json:"error,omitempty"`
+	// Legacy is migrate's report on the Alibaba Encryption SDK message.
+	Legacy *aliyunesdk.Report `json:"legacy,omitempty"`
+	Error  string             `json:"error,omitempty"`
 }
 
 // metaWriter writes --metadata-output lines; safe for concurrent use.

@@ -120,6 +120,7 @@ refusal), 2 a usage error or unreadable input.`,
 		a.rewrapCommand(),
 		a.secretCommand(),
 		a.preflightCommand(),
+		a.migrateCommand(),
 		a.versionCommand(),
 	)
 	return root
