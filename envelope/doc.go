@@ -207,11 +207,13 @@
 // key is kept with the cache entry, its pads already absorbed (the
 // precomputation FIPS 198-1 §6 allows), and each message clones it instead
 // of re-keying HMAC, so a clone's state becomes garbage after every message
-// (as x/crypto/hkdf's own HMAC would). The keyed state is used only while
-// its cache entry is live and is dropped with it. Payload keys computed this
-// way are HKDF output; tests pin them to x/crypto/hkdf and RFC 5869. Under
-// GOFIPS140=v1.0.0, where hashes cannot be cloned, each message runs
-// x/crypto/hkdf instead, with the same output.
+// (as crypto/hkdf's own HMAC would). The keyed state is used only while its
+// cache entry is live and is dropped with it. Payload keys computed this
+// way are HKDF output; tests pin them to an independent HKDF
+// (x/crypto/hkdf) and RFC 5869. Under GOFIPS140=v1.0.0, where hashes cannot
+// be cloned, each message runs the standard library's crypto/hkdf instead,
+// with the same output. The SM4 suite's HKDF runs over SM3, which cannot be
+// cloned, so it expands per message.
 //
 // # Compatibility
 //
