@@ -6,7 +6,7 @@ import (
 )
 
 // Error codes the emulator answers with. Most come from the Alibaba Cloud KMS
-// API reference (see /work/shared/notes/alibaba-sdk-v1.md §3); the few that
+// API reference and the SDK v1 sources; the few that
 // the public documentation does not pin down (marked "emulator choice") are
 // spelled in the same style so that clients can match on them.
 const (

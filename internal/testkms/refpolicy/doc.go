@@ -1,7 +1,7 @@
 // Package refpolicy is the KMS emulator's own reference evaluator of Alibaba
 // Cloud RAM identity policies, KMS key policies and secret policies. It is
 // written for clarity, not speed, directly from the project's seeds
-// (/work/shared/seeds 000, 001, 002 and 004) and Alibaba's public RAM
+// (the Alibaba KMS documents on RAM authorization, policy examples and key policies) and Alibaba's public RAM
 // documentation, and shares no code with localauthz: the differential test
 // in internal/conformance holds the two against each other, and
 // internal/testkms's independence test fails if localauthz ever appears
