@@ -12,6 +12,7 @@
 //	kmsenv secret exec --env VAR=NAME[:FIELD]... -- COMMAND [ARG]...
 //	kmsenv preflight [--key-id KEY]... [--secret NAME]... [--manifest FILE] [--json]
 //	kmsenv policy test|lint|explain|check ...
+//	kmsenv emulator [--listen ADDR] [--tls --ca-out FILE] [--seed FILE] [--save FILE] [--enforce] ...
 //	kmsenv version
 //	kmsenv completion bash|zsh|fish|powershell
 //
@@ -264,4 +265,120 @@
 // null value marks the key unknown, as unknownContext does.
 // Unknown fields are errors, and so is anything after the JSON object. Policies given with --policy are RAM identity
 // policies of the manifest's principal.
+//
+// # emulator
+//
+// kmsenv emulator runs the KMS emulator that kmsenvelope's own tests use
+// (internal/testkms) as a server for other processes and other languages'
+// Alibaba SDKs: KMS (2016-01-20), STS GetCallerIdentity and the RAM read
+// calls, signed with signature v1 (HMAC-SHA1 RPC: the v1 Go SDK,
+// @alicloud/pop-core, @alicloud/kms20160120) or v3 (ACS3-HMAC-SHA256 with the
+// x-acs-* headers: the Go V2 SDK github.com/alibabacloud-go/kms-20160120/v3,
+// @alicloud/openapi-client), each checked for its signature, time (15
+// minutes, --max-skew) and nonce. It is a test double, not a KMS.
+//
+//	kmsenv emulator --seed cmd/kmsenv/testdata/emulator-seed.yaml --enforce > emulator.env &
+//	set -a; . ./emulator.env; set +a   # once the "# kmsenv emulator ready" line is there
+//	kmsenv secret get app/db-password
+//
+// It listens on --listen (default 127.0.0.1:0, a free loopback port) and
+// refuses an address beyond loopback (an empty host, 0.0.0.0, a LAN address,
+// a host name) unless --allow-non-loopback is given. --tls serves HTTPS
+// under a CA generated at start (in memory, valid a week) whose certificate
+// --ca-out writes (needed with --tls); the certificate names 127.0.0.1, ::1,
+// localhost and the --listen host.
+//
+// Once listening it prints, on stdout, shell-quoted environment lines
+// (with --export, each starts with "export "), then "# kmsenv emulator
+// ready; ...":
+//
+//	ALIBABA_CLOUD_ACCESS_KEY_ID=...        the credential (see below)
+//	ALIBABA_CLOUD_ACCESS_KEY_SECRET=...
+//	ALIBABA_CLOUD_SECURITY_TOKEN=...       for a role session's credential only
+//	ALIBABA_CLOUD_REGION_ID=cn-hangzhou    --region
+//	ALIBABA_CLOUD_ECS_METADATA_DISABLED=true   so that no SDK asks an ECS metadata service
+//	KMS_ENDPOINT=127.0.0.1:PORT            an SDK's Endpoint (Go V2, Node openapi-client)
+//	KMS_PROTOCOL=HTTP                      or HTTPS; the SDK's Protocol
+//	KMSENV_ENDPOINT=http://127.0.0.1:PORT  the URL, for kmsenv's own commands and @alicloud/pop-core
+//	KMS_CA_FILE=/abs/ca.pem                with --tls: the CA to trust (and KMSENV_CA_FILE, for kmsenv)
+//
+// The credential is --credential ACCESS_KEY_ID (from the seed), else the
+// seed's first enabled access key (per account: root keys, users' keys, role
+// sessions), else a new root access key of account 1234567890123456.
+//
+// On stderr it logs one line per request: method, action, principal,
+// signature (1.0 or ACS3-HMAC-SHA256), HTTP status, decision (allowed,
+// denied by a policy, unauthenticated, error) with the error code, and the
+// time taken; never a parameter value, key, secret or signature (--quiet:
+// none). SIGINT or SIGTERM stops it: it closes its connections, writes
+// --save (YAML, or JSON for a name ending in .json; mode 0600, through a
+// temporary file renamed into place) and exits 0. A saved file seeds the
+// next run, keys included, so what was encrypted still decrypts.
+//
+// Without --enforce every authenticated call is allowed; with it the RAM
+// policies of users (and their groups) and roles, and the key and secret
+// policies of keys and secrets in a KMS instance, decide, as at KMS (the
+// account root needs no policy). --clock-offset shifts the emulator's clock,
+// to see how a client handles IllegalTimestamp.
+//
+// Exit status: 0 after a signal; 1 if it cannot listen or save; 2 for a
+// usage error, an unreadable seed or one that does not load.
+//
+// # Seed file
+//
+// --seed reads JSON (a file starting with "{") or YAML, with the same field
+// names; unknown fields are refused and errors name the place
+// (accounts[0].keys[1].state). cmd/kmsenv/testdata/emulator-seed.yaml is a
+// complete example. Everything is optional except the ids and names that
+// identify things:
+//
+//	accounts:
+//	- id: "1234567890123456"            # the account uid
+//	  accessKeys:                       # root access keys
+//	  - {id: LTAI..., secret: ..., disabled: false}
+//	  policies:                         # RAM custom policies: name and document
+//	  - name: app-kms                   # (a JSON or YAML object, or its JSON text;
+//	    document: {Version: "1", Statement: [...]}   # quote Version: "1")
+//	  groups:
+//	  - {name: apps, policies: [app-kms]}
+//	  users:
+//	  - name: app
+//	    accessKeys: [{id: LTAI..., secret: ...}]
+//	    groups: [apps]
+//	    policies: [app-kms]             # names from the account's policies
+//	  roles:
+//	  - name: worker
+//	    policies: [app-kms]
+//	    sessions:                       # STS credentials of role sessions
+//	    - {name: batch, accessKeyId: STS..., accessKeySecret: ..., securityToken: ...}  # token generated when empty
+//	  keys:
+//	  - id: key-...                     # generated when empty
+//	    region: cn-hangzhou             # --region when empty
+//	    state: Enabled                  # Enabled | Disabled | PendingDeletion
+//	    description: ...
+//	    instanceId: kst-...             # in a KMS instance: its key policy applies
+//	    protectionLevel: SOFTWARE       # or HSM
+//	    automaticRotation: false
+//	    rotationInterval: 365d
+//	    tags: {team: payments}
+//	    policy: {...}                   # the key policy; KMS's default when empty
+//	    aliases: [alias/app]
+//	    versions:                       # oldest first, the last is primary; one random when empty
+//	    - {id: <uuid>, material: <base64 of 32 bytes>}
+//	  secrets:
+//	  - name: app/db-password
+//	    region: cn-hangzhou
+//	    description: ...
+//	    encryptionKeyId: alias/app      # a key (id, ARN or alias) of the account; the service key when empty
+//	    binary: false                   # values are base64 when true
+//	    tags: {team: payments}
+//	    policy: {...}                   # the secret policy
+//	    value: ...                      # one version "v1", ACSCurrent ...
+//	    versions:                       # ... or every version, exactly one ACSCurrent
+//	    - {id: v1, value: ..., stages: [ACSPrevious]}
+//	    - {id: v2, value: ..., stages: [ACSCurrent]}
+//
+// A saved file has the same shape, with every generated id, key material,
+// secret value and session token written out: treat it as you would the keys.
+// Creation and rotation dates are not kept.
 package main

@@ -121,6 +121,7 @@ refusal), 2 a usage error or unreadable input.`,
 		a.secretCommand(),
 		a.preflightCommand(),
 		a.migrateCommand(),
+		a.emulatorCommand(),
 		a.versionCommand(),
 	)
 	return root
