@@ -80,9 +80,31 @@ func paginate[T any](items []T, number, size int) []T {
 	return items[start:min(start+size, len(items))]
 }
 
+// refuseFlattened refuses parameters named name.<anything>: a client that
+// flattened a map or list (as the Tea RPC client under
+// @alicloud/kms20160120 1.x does with an EncryptionContext map, sending
+// EncryptionContext.tenant=a) instead of sending the JSON string KMS
+// documents for these parameters. Ignoring them would drop an encryption
+// context without a word, so that Decrypt accepts any context; how real
+// KMS answers such a request is not documented, so the emulator errs
+// toward refusal.
+func (c *call) refuseFlattened(name string) *apiError {
+	prefix := name + "."
+	for k := range c.params {
+		if strings.HasPrefix(k, prefix) {
+			return errInvalidParam(name, "must be one parameter holding JSON; parameters like "+truncate(k, 64)+
+				" (a flattened map or list) are not accepted")
+		}
+	}
+	return nil
+}
+
 // contextParam parses an optional encryption context: a JSON object of
 // string values. It returns nil when absent.
 func (c *call) contextParam(name string) (map[string]string, *apiError) {
+	if err := c.refuseFlattened(name); err != nil {
+		return nil, err
+	}
 	v := c.params.Get(name)
 	if v == "" {
 		return nil, nil
@@ -114,6 +136,9 @@ type tagJSON struct {
 // tagsParam parses an optional Tags parameter, a JSON array of
 // {"TagKey","TagValue"} objects.
 func (c *call) tagsParam(name string) (map[string]string, *apiError) {
+	if err := c.refuseFlattened(name); err != nil {
+		return nil, err
+	}
 	v := c.params.Get(name)
 	if v == "" {
 		return nil, nil
