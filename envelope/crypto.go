@@ -10,6 +10,7 @@ import (
 	"errors"
 	"hash"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -76,9 +77,40 @@ type keyState struct {
 	// Like an AES key schedule inside a cipher.AEAD, this state is derived
 	// key material that Go gives no way to wipe; it is dropped with the
 	// cache entry. The schedule bytes it came from are wiped.
-	prf     hash.Hash
+	prf hash.Hash
+	// prfs pools clones of prf between messages: a clone is Reset after
+	// each use, which restores its keyed state from prf's marshaled pads
+	// without allocating (crypto/hmac), so a message in steady state
+	// allocates no HMAC. A pooled clone holds nothing prf does not: the
+	// pads, and the last message's inner hash in its outer buffer, which
+	// prf and the public message id reproduce anyway.
+	prfs    sync.Pool
 	wrapped []byte // encryption: the encoded wrapped-key section
 	arn     string // decryption: the wrapping key's ARN as KMS confirmed it
+	// trustedBy is the last Client for which arn (the confirmed,
+	// account-less ARN) passed that Client's key trust (configured keys,
+	// AllowedKeys, Discovery; not a call's RequireKeys, which each call
+	// checks again), so later messages under this cached key skip the
+	// second check. Trust of a Client only grows (learned keys are added,
+	// aliases resolve once), so a pass stays valid for that Client.
+	trustedBy atomic.Pointer[Client]
+}
+
+// expand is expandBlock with a pooled clone of st.prf.
+func (st *keyState) expand(out *[32]byte, infoAndCounter []byte) error {
+	mac, _ := st.prfs.Get().(hash.Hash)
+	if mac == nil {
+		c, err := st.prf.(hash.Cloner).Clone()
+		if err != nil {
+			return err
+		}
+		mac = c
+	}
+	mac.Write(infoAndCounter)
+	mac.Sum(out[:0])
+	mac.Reset()
+	st.prfs.Put(mac)
+	return nil
 }
 
 // hmacClones reports whether crypto/hmac over crypto/sha256 can be cloned
@@ -144,7 +176,7 @@ func deriveKeys(mk *messageKeys, schedule []byte, st *keyState, msgID *[messageI
 	info[len(info)-1] = 0x01
 	defer clear(mk.key[:])
 	if st != nil && st.prf != nil {
-		if err := expandBlock(&mk.key, st.prf, info); err != nil {
+		if err := st.expand(&mk.key, info); err != nil {
 			return err
 		}
 	} else {

@@ -154,9 +154,12 @@ type Client struct {
 	clients  []KMS    // Keys' clients then Decrypters, for region lookup
 	ids      []string // cache identity of each of clients
 	arnCache sync.Map // region + "\x00" + key id -> ARN
-	// learned maps the keys Keys wrapped data keys under to their ARNs.
-	learnedMu sync.RWMutex
-	learned   map[keyRef]string
+	// learned maps the keys Keys wrapped data keys under to their ARNs. It
+	// is read on every decryption without a lock: the map is never written
+	// after it is published; learn (only on a KMS call) copies it, under
+	// learnMu, when it adds to it.
+	learnMu sync.Mutex
+	learned atomic.Pointer[learnedKeys]
 	aliases   sync.Map // region + "\x00" + alias of Keys -> ARN, "" if unresolvable
 }
 
@@ -595,15 +598,27 @@ func (c *Client) AppendDecrypt(ctx context.Context, dst, msg []byte, opts ...Dec
 		return nil, err
 	}
 	// The context map is built only if KMS must be called (a cache miss).
-	h, err := parseHeader(&source{b: msg}, false)
-	if err != nil {
+	// The header, its wrapped key and the message keys share one
+	// allocation.
+	op := new(opening)
+	h := &op.h
+	if err := parseHeaderInto(h, op.wk[:], &source{b: msg}, false, c.internARN); err != nil {
 		return nil, err
 	}
-	mk, err := c.openHeader(ctx, h, opts)
+	mk, err := c.openHeaderInto(ctx, h, opts, &op.mk)
 	if err != nil {
 		return nil, err
 	}
 	return openBody(dst, msg[h.length:], mk, h.FrameSize, int64(h.length))
+}
+
+// opening is what one decryption needs, allocated together: the parsed
+// header, room for its wrapped key (messages usually carry one), and the
+// message keys.
+type opening struct {
+	h  Header
+	wk [1]WrappedKey
+	mk messageKeys
 }
 
 // openBody appends the plaintext of the frames in body, which starts at
@@ -668,11 +683,17 @@ func openBody(dst, body []byte, mk *messageKeys, fs int, off int64) ([]byte, err
 // openHeader checks the message's policy constraints, unwraps its data key,
 // verifies the commitment and header tag, and returns the message keys.
 func (c *Client) openHeader(ctx context.Context, h *Header, opts []DecryptOption) (*messageKeys, error) {
+	return c.openHeaderInto(ctx, h, opts, nil)
+}
+
+// openHeaderInto is openHeader deriving the keys into mk (nil: a new one).
+func (c *Client) openHeaderInto(ctx context.Context, h *Header, opts []DecryptOption, mk *messageKeys) (*messageKeys, error) {
 	o, err := c.requirements(h, opts)
 	if err != nil {
 		return nil, err
 	}
-	return c.authenticate(ctx, h, o, nil)
+	defer o.release()
+	return c.authenticateInto(ctx, h, o, nil, mk)
 }
 
 // authenticate tries the wrapped keys of h in order: the first that
@@ -682,12 +703,21 @@ func (c *Client) openHeader(ctx context.Context, h *Header, opts []DecryptOption
 // acts on a wrapped key Decrypt would not accept. o (nil when the call has
 // no options) holds the call's requirements.
 func (c *Client) authenticate(ctx context.Context, h *Header, o *decryptOptions, use func(WrappedKey) error) (*messageKeys, error) {
+	return c.authenticateInto(ctx, h, o, use, nil)
+}
+
+// authenticateInto is authenticate deriving into mk (nil: a new one); each
+// wrapped key tried overwrites it.
+func (c *Client) authenticateInto(ctx context.Context, h *Header, o *decryptOptions, use func(WrappedKey) error, mk *messageKeys) (*messageKeys, error) {
+	if mk == nil {
+		mk = new(messageKeys)
+	}
 	if len(h.WrappedKeys) > c.cfg.MaxWrappedKeys {
 		return nil, fmt.Errorf("%w: the message has %d, the limit is %d", ErrTooManyWrappedKeys, len(h.WrappedKeys), c.cfg.MaxWrappedKeys)
 	}
 	var attempts []UnwrapAttempt
 	for _, wk := range h.WrappedKeys {
-		mk, err := c.unwrap(ctx, h, wk, o)
+		err := c.unwrap(ctx, h, wk, o, mk)
 		if err == nil && !mk.verifyHeader(h.authed, h.tag) {
 			// The data key is the committed one, so a bad tag means the
 			// header itself was modified: no other wrapped key can help.
@@ -708,24 +738,23 @@ func (c *Client) authenticate(ctx context.Context, h *Header, o *decryptOptions,
 }
 
 // unwrap obtains the data key of one wrapped key and derives and checks the
-// message keys.
-func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey, o *decryptOptions) (*messageKeys, error) {
+// message keys into mk.
+func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey, o *decryptOptions, mk *messageKeys) error {
 	if wk.Provider != ProviderAliyunKMS {
-		return nil, fmt.Errorf("unknown key provider %s", strconv.QuoteToASCII(safeKey(wk.Provider)))
+		return fmt.Errorf("unknown key provider %s", strconv.QuoteToASCII(safeKey(wk.Provider)))
 	}
 	region, _, keyID, ok := splitKeyARN(wk.KeyARN)
 	if !ok {
-		return nil, errors.New("not a KMS key ARN")
+		return errors.New("not a KMS key ARN")
 	}
 	if ok, why := c.trusted(ctx, wk.KeyARN, o); !ok {
-		return nil, errors.New(why)
+		return errors.New(why)
 	}
 	i := c.clientIndex(region)
 	if i < 0 {
-		return nil, fmt.Errorf("no KMS client for region %s", strconv.QuoteToASCII(safeKey(region)))
+		return fmt.Errorf("no KMS client for region %s", strconv.QuoteToASCII(safeKey(region)))
 	}
 	k := c.clients[i]
-	mk := &messageKeys{}
 	var derr error
 	var st *keyState
 	derive := func(schedule []byte) { derr = keysForHeader(mk, h, schedule, st) }
@@ -733,7 +762,7 @@ func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey, o *decryp
 		h.ensureContext()
 		mat, err := c.unwrapWithKMS(ctx, k, h.Suite, h.Context, wk, keyID)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		st = mat.Aux.(*keyState)
 		derive(mat.Key.Bytes())
@@ -765,7 +794,7 @@ func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey, o *decryp
 				}
 				var err error
 				if hd, err = c.cache.GetDecryption(ctx, string(id), fetch); err != nil {
-					return nil, err
+					return err
 				}
 			}
 			st = hd.Aux().(*keyState)
@@ -773,24 +802,32 @@ func (c *Client) unwrap(ctx context.Context, h *Header, wk WrappedKey, o *decryp
 				if errors.Is(werr, keycache.ErrRetired) && attempt < maxRetiredRetries {
 					continue
 				}
-				return nil, werr
+				return werr
 			}
 			break
 		}
 	}
 	if derr != nil {
-		return nil, derr
+		return derr
 	}
 	// KMS confirmed a key without its account (DescribeKey not permitted):
 	// trust must hold for what was confirmed, not only for the label.
+	// The pass of this Client's trust is cached in the entry (trustedBy);
+	// the call's RequireKeys are checked every time.
 	if st.arn != wk.KeyARN {
-		if ok, _ := c.trusted(ctx, st.arn, o); !ok {
+		ok := st.trustedBy.Load() == c
+		if !ok {
+			if ok, _ = c.trusted(ctx, st.arn, nil); ok {
+				st.trustedBy.Store(c)
+			}
+		}
+		if !ok || o != nil && !o.keysAllowed(st.arn) {
 			if err := c.confirmAccount(ctx, k, wk.KeyARN, st.arn); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	return mk, nil
+	return nil
 }
 
 // unwrapWithKMS asks KMS to decrypt a wrapped key and checks that the key

@@ -62,17 +62,20 @@ func (c *Client) UnwrapForeignDataKey(ctx context.Context, keys []WrappedKey, ec
 	if err != nil {
 		return nil, err
 	}
-	required := c.cfg.RequiredContext
+	defer o.release()
+	required := []map[string]string{c.cfg.RequiredContext}
 	if o != nil {
 		required = o.required
 	}
-	for k, want := range required {
-		got, ok := ec[k]
-		switch {
-		case !ok:
-			return nil, &ContextError{Key: safeKey(k), Reason: "required but absent from the message", kind: ErrContextMismatch}
-		case got != want:
-			return nil, &ContextError{Key: safeKey(k), Reason: "has a different value than required", kind: ErrContextMismatch}
+	for _, m := range required {
+		for k, want := range m {
+			got, ok := ec[k]
+			switch {
+			case !ok:
+				return nil, &ContextError{Key: safeKey(k), Reason: "required but absent from the message", kind: ErrContextMismatch}
+			case got != want:
+				return nil, &ContextError{Key: safeKey(k), Reason: "has a different value than required", kind: ErrContextMismatch}
+			}
 		}
 	}
 	if len(keys) == 0 {

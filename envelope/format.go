@@ -259,6 +259,28 @@ func (h *Header) ensureContext() {
 // which saves its allocations when decryption never needs the map.
 func parseHeader(src *source, decodeCtx bool) (*Header, error) {
 	h := &Header{}
+	if err := parseHeaderInto(h, nil, src, decodeCtx, nil); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// parseHeaderInto is parseHeader into h, which it fills only on success.
+// The wrapped keys go into wkBuf when they fit (the decryption path passes
+// room for one, inside the allocation that holds h); intern, if not nil,
+// returns the key ARN labels as strings (a Client's known ARNs without
+// allocating).
+func parseHeaderInto(h *Header, wkBuf []WrappedKey, src *source, decodeCtx bool, intern func([]byte) string) error {
+	if _, err := parseHeaderFields(h, wkBuf, src, decodeCtx, intern); err != nil {
+		*h = Header{}
+		return err
+	}
+	return nil
+}
+
+// parseHeaderFields does parseHeaderInto's work; it returns h or the first
+// error.
+func parseHeaderFields(h *Header, wkBuf []WrappedKey, src *source, decodeCtx bool, intern func([]byte) string) (*Header, error) {
 	b, err := src.next(4, fieldName("magic"))
 	if err != nil {
 		return nil, err
@@ -319,7 +341,7 @@ func parseHeader(src *source, decodeCtx bool) (*Header, error) {
 	if h.tag, err = src.next(tagSize, fieldName("header tag")); err != nil {
 		return nil, err
 	}
-	if h.WrappedKeys, err = parseWrappedKeys(src); err != nil {
+	if h.WrappedKeys, err = parseWrappedKeys(src, wkBuf, intern); err != nil {
 		return nil, err
 	}
 	h.length = src.offset()
@@ -330,7 +352,7 @@ func parseHeader(src *source, decodeCtx bool) (*Header, error) {
 	return h, nil
 }
 
-func parseWrappedKeys(src *source) ([]WrappedKey, error) {
+func parseWrappedKeys(src *source, buf []WrappedKey, intern func([]byte) string) ([]WrappedKey, error) {
 	off := src.offset()
 	b, err := src.next(1, fieldName("wrapped key count"))
 	if err != nil {
@@ -359,7 +381,16 @@ func parseWrappedKeys(src *source) ([]WrappedKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		keys[i] = WrappedKey{Provider: internProvider(p), KeyARN: string(a), Blob: bl}
+		arn := ""
+		if intern != nil {
+			arn = intern(a)
+		} else {
+			arn = string(a)
+		}
+		keys[i] = WrappedKey{Provider: internProvider(p), KeyARN: arn, Blob: bl}
+	}
+	if n <= len(buf) {
+		return append(buf[:0], keys...), nil
 	}
 	return slices.Clone(keys), nil
 }

@@ -1,6 +1,9 @@
 package envelope
 
-import "strconv"
+import (
+	"strconv"
+	"sync"
+)
 
 // DecryptOption constrains one Decrypt, NewReader, Rewrap or RewrapStream
 // call. Options only ever add requirements: each one narrows what the call
@@ -12,9 +15,12 @@ import "strconv"
 type DecryptOption func(*decryptOptions)
 
 type decryptOptions struct {
-	// required is the union of every RequireContext; it is never the
-	// caller's map (which is not copied into, or kept).
-	required map[string]string
+	// required are the maps of required context: the Client's, then each
+	// RequireContext's, in reqBuf when they fit. They are only read, during
+	// the call, and not kept after it; their union is required, and a key
+	// two of them give different values is a conflict (err).
+	required []map[string]string
+	reqBuf   [4]map[string]string
 	// keySets are the RequireKeys calls: a wrapped key is used only if
 	// its ARN matches a pattern of every set.
 	keySets [][]string
@@ -33,9 +39,7 @@ type decryptOptions struct {
 // [Config.RequiredContext]) fails the call with [ErrContextConflict].
 func RequireContext(required map[string]string) DecryptOption {
 	return func(o *decryptOptions) {
-		for k, v := range required {
-			o.require(k, v)
-		}
+		o.require(required)
 	}
 }
 
@@ -58,19 +62,39 @@ func RequireKeys(patterns ...string) DecryptOption {
 	}
 }
 
-// require adds one required pair, noting a conflict with one already
-// required.
-func (o *decryptOptions) require(k, v string) {
-	if o.required == nil {
-		o.required = make(map[string]string)
-	}
-	if have, ok := o.required[k]; ok && have != v {
-		if o.err == nil {
-			o.err = &ContextError{Key: safeKey(k), Reason: "is required with two different values", kind: ErrContextConflict}
-		}
+// require adds a map of required pairs, noting a conflict with one already
+// required. It copies nothing.
+func (o *decryptOptions) require(m map[string]string) {
+	if len(m) == 0 {
 		return
 	}
-	o.required[k] = v
+	if o.err == nil {
+		for k, v := range m {
+			for _, prev := range o.required {
+				if have, ok := prev[k]; ok && have != v {
+					o.err = &ContextError{Key: safeKey(k), Reason: "is required with two different values", kind: ErrContextConflict}
+				}
+			}
+		}
+	}
+	if o.required == nil {
+		o.required = o.reqBuf[:0]
+	}
+	o.required = append(o.required, m)
+}
+
+// optionsPool recycles decryptOptions: a call's options are applied into
+// one and it is released when the call is done with it.
+var optionsPool = sync.Pool{New: func() any { return new(decryptOptions) }}
+
+// release returns o to the pool; o must not be used afterwards. nil is
+// fine.
+func (o *decryptOptions) release() {
+	if o == nil {
+		return
+	}
+	*o = decryptOptions{}
+	optionsPool.Put(o)
 }
 
 // keysAllowed reports whether arn matches every RequireKeys set.
@@ -90,10 +114,8 @@ func (c *Client) applyDecryptOptions(opts []DecryptOption) (*decryptOptions, err
 	if len(opts) == 0 {
 		return nil, nil
 	}
-	o := new(decryptOptions)
-	for k, v := range c.cfg.RequiredContext {
-		o.require(k, v)
-	}
+	o := optionsPool.Get().(*decryptOptions)
+	o.require(c.cfg.RequiredContext)
 	for _, opt := range opts {
 		if opt != nil {
 			opt(o)
@@ -110,11 +132,15 @@ func (c *Client) requirements(h *Header, opts []DecryptOption) (*decryptOptions,
 	if err != nil {
 		return nil, err
 	}
-	required := c.cfg.RequiredContext
-	if o != nil {
-		required = o.required
+	if o == nil {
+		return nil, checkRequired(h.ctxBytes, c.cfg.RequiredContext)
 	}
-	return o, checkRequired(h.ctxBytes, required)
+	for _, m := range o.required {
+		if err := checkRequired(h.ctxBytes, m); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
 }
 
 // checkRequired verifies that the encoded context section b holds every

@@ -240,24 +240,66 @@ func (c *Client) learn(arn string) {
 	if !ok {
 		return
 	}
-	c.learnedMu.Lock()
-	defer c.learnedMu.Unlock()
-	if c.learned == nil {
-		c.learned = map[keyRef]string{}
+	ref := keyRef{region, id}
+	if cur := c.learned.Load(); cur != nil && cur.byRef[ref] == arn {
+		return // the common case: nothing new, nothing copied
 	}
-	c.learned[keyRef{region, id}] = arn
+	c.learnMu.Lock()
+	defer c.learnMu.Unlock()
+	cur := c.learned.Load()
+	next := &learnedKeys{byRef: map[keyRef]string{ref: arn}, byARN: map[string]string{arn: arn}}
+	if cur != nil {
+		if cur.byRef[ref] == arn {
+			return
+		}
+		for r, a := range cur.byRef {
+			if r != ref {
+				next.byRef[r] = a
+				next.byARN[a] = a
+			}
+		}
+	}
+	c.learned.Store(next)
+}
+
+// learnedKeys is an immutable snapshot of the learned ARNs.
+type learnedKeys struct {
+	byRef map[keyRef]string
+	byARN map[string]string // each ARN of byRef, to intern parsed labels
 }
 
 // keyRef names a key by region and id (ids are unique).
 type keyRef struct{ region, id string }
 
 // learnedARN returns the ARN a configured key wrapped under, if known. The
-// lookup allocates nothing (it is on every decryption).
+// lookup takes no lock and allocates nothing (it is on every decryption).
 func (c *Client) learnedARN(region, id string) (string, bool) {
-	c.learnedMu.RLock()
-	defer c.learnedMu.RUnlock()
-	arn, ok := c.learned[keyRef{region, id}]
+	cur := c.learned.Load()
+	if cur == nil {
+		return "", false
+	}
+	arn, ok := cur.byRef[keyRef{region, id}]
 	return arn, ok
+}
+
+// internARN returns a string equal to b, without allocating when it is an
+// ARN this Client knows (learned, or configured): wrapped-key labels of the
+// messages it decrypts almost always are.
+func (c *Client) internARN(b []byte) string {
+	if cur := c.learned.Load(); cur != nil {
+		if a, ok := cur.byARN[string(b)]; ok {
+			return a
+		}
+	}
+	for _, k := range c.cfg.Keys {
+		if k.KeyID == string(b) {
+			return k.KeyID
+		}
+		if k.ARN == string(b) {
+			return k.ARN
+		}
+	}
+	return string(b)
 }
 
 // resolveAlias returns the ARN of the key a configured alias names: k.ARN
