@@ -160,7 +160,7 @@ type Client struct {
 	// learnMu, when it adds to it.
 	learnMu sync.Mutex
 	learned atomic.Pointer[learnedKeys]
-	aliases   sync.Map // region + "\x00" + alias of Keys -> ARN, "" if unresolvable
+	aliases sync.Map // region + "\x00" + alias of Keys -> ARN, "" if unresolvable
 }
 
 // DiscoveryFilter says which accounts' keys [Config.Discovery] trusts.
