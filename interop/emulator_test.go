@@ -149,17 +149,20 @@ func startEmulator(t *testing.T, args ...string) *emulator {
 }
 
 // stop sends SIGTERM and waits for the process; it returns the exit error.
-func (e *emulator) stop(t *testing.T) error {
+func (e *emulator) stop(t *testing.T) error { return e.stopWith(t, syscall.SIGTERM) }
+
+// stopWith sends sig and waits for the process; it returns the exit error.
+func (e *emulator) stopWith(t *testing.T, sig os.Signal) error {
 	select {
 	case <-e.done:
 	default:
-		_ = e.cmd.Process.Signal(syscall.SIGTERM)
+		_ = e.cmd.Process.Signal(sig)
 		select {
 		case <-e.done:
 		case <-time.After(15 * time.Second):
 			_ = e.cmd.Process.Kill()
 			<-e.done
-			t.Errorf("the emulator did not stop on SIGTERM")
+			t.Errorf("the emulator did not stop on %v", sig)
 		}
 	}
 	e.exitMu.Lock()

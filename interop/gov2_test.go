@@ -194,7 +194,7 @@ func TestGoV2SDKReplayAndStaleTime(t *testing.T) {
 	assert.Equal(t, "IllegalTimestamp", sdkCode(t, err))
 }
 
-func TestEmulatorSavesOnSIGTERM(t *testing.T) {
+func TestEmulatorSavesOnSIGTERMAndStopsOnSIGINT(t *testing.T) {
 	save := filepath.Join(t.TempDir(), "state.json")
 	e := startEmulator(t, "--seed", seedFile, "--save", save, "--credential", appKeyID)
 	c := goV2Client(t, e, appKeyID, appSecret, "", nil)
@@ -210,4 +210,6 @@ func TestEmulatorSavesOnSIGTERM(t *testing.T) {
 	dec, err := c.Decrypt(&kms.DecryptRequest{CiphertextBlob: enc.Body.CiphertextBlob})
 	require.NoError(t, err, "what the first emulator encrypted decrypts on the saved state")
 	assert.Equal(t, "aGVsbG8=", tea.StringValue(dec.Body.Plaintext))
+	require.NoError(t, again.stopWith(t, os.Interrupt), "exit status 0 after SIGINT too")
+	assert.Contains(t, again.stderr(), "kmsenv emulator: stopping")
 }

@@ -53,6 +53,7 @@ type nodeResult struct {
 	DecryptWrongContext nodeStep  `json:"decryptWrongContext"`
 	GetSecretValue      nodeStep  `json:"getSecretValue"`
 	MapContext          *nodeStep `json:"mapContext"`
+	FormBody            *nodeStep `json:"formBody"`
 	BadSignature        nodeStep  `json:"badSignature"`
 }
 
@@ -116,6 +117,11 @@ func TestNodeSDKs(t *testing.T) {
 				assert.False(t, r.BadSignature.OK)
 				assert.Equal(t, "SignatureDoesNotMatch", r.BadSignature.Code)
 
+				if c.name == "openapi-client" {
+					require.NotNil(t, r.FormBody)
+					assert.Truef(t, r.FormBody.OK, "GenerateDataKey and Decrypt with a form body: %+v", r.FormBody)
+					assert.True(t, r.FormBody.PlaintextMatches)
+				}
 				if c.name == "kms20160120" {
 					// The typed client's own EncryptionContext map goes out
 					// flattened (EncryptionContext.tenant=a), which the

@@ -89,14 +89,18 @@ function openapiClient(secret) {
     endpoint: env.KMS_ENDPOINT,
     protocol: env.KMS_PROTOCOL,
   }));
-  return async (action, params) => {
+  const call = async (action, params, where = 'query') => {
     const p = new OpenApi.Params({
       action, version: '2016-01-20', protocol: env.KMS_PROTOCOL, pathname: '/', method: 'POST',
       authType: 'AK', style: 'RPC', reqBodyType: 'formData', bodyType: 'json',
     });
-    const res = await client.callApi(p, new OpenApi.OpenApiRequest({ query: params }), new Util.RuntimeOptions({}));
+    const res = await client.callApi(p, new OpenApi.OpenApiRequest({ [where]: params }), new Util.RuntimeOptions({}));
     return res.body;
   };
+  // The same call with its parameters in a form body, which the V3
+  // signature covers through x-acs-content-sha256.
+  call.formBody = (action, params) => call(action, params, 'body');
+  return call;
 }
 
 const clients = { 'pop-core': popCore, kms20160120, 'openapi-client': openapiClient };
@@ -133,6 +137,13 @@ async function main() {
     const s = await call('GetSecretValue', { SecretName: SECRET });
     return { value: s.SecretData, versionId: s.VersionId };
   });
+  if (call.formBody) {
+    await step('formBody', async () => {
+      const g = await call.formBody('GenerateDataKey', { KeyId: KEY, EncryptionContext: JSON.stringify(CONTEXT) });
+      const d = await call.formBody('Decrypt', { CiphertextBlob: g.CiphertextBlob, EncryptionContext: JSON.stringify(CONTEXT) });
+      return { keyId: g.KeyId, plaintextMatches: d.Plaintext === g.Plaintext };
+    });
+  }
   if (call.mapContext) {
     await step('mapContext', async () => {
       await call.mapContext();
