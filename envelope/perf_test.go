@@ -17,8 +17,8 @@ import (
 // that crypto/cipher allocates for the message's own key, and one for the
 // message's state. The old decryption path made 9 (12 with RequireContext).
 func TestSteadyStateAllocations(t *testing.T) {
-	if testing.Short() {
-		t.Skip("allocation counts")
+	if testing.Short() || raceEnabled {
+		t.Skip("allocation counts (sync.Pool drops items under -race)")
 	}
 	f := newFixture(t, func(c *envelope.Config) { c.FrameSize = 0 })
 	ctx := context.Background()
