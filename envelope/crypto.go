@@ -223,6 +223,29 @@ func (mk *messageKeys) setNonce(i uint64, final bool) []byte {
 	return mk.nonce[:]
 }
 
+// frameNonce sets nonce to uint64(i) ‖ 0x000000 ‖ final, as setNonce,
+// in the caller's scratch: for frames sealed or opened concurrently.
+func frameNonce(nonce *[12]byte, i uint64, final bool) []byte {
+	binary.BigEndian.PutUint64(nonce[:8], i)
+	nonce[8], nonce[9], nonce[10], nonce[11] = 0, 0, 0, 0
+	if final {
+		nonce[11] = 1
+	}
+	return nonce[:]
+}
+
+// sealFrameWith is sealFrame with the caller's nonce scratch; it is safe
+// for concurrent use (cipher.AEAD's Seal keeps no state).
+func (mk *messageKeys) sealFrameWith(nonce *[12]byte, dst []byte, i uint64, final bool, plaintext []byte) []byte {
+	return mk.aead.Seal(dst, frameNonce(nonce, i, final), plaintext, nil)
+}
+
+// openFrameWith is openFrame with the caller's nonce scratch; it is safe
+// for concurrent use.
+func (mk *messageKeys) openFrameWith(nonce *[12]byte, dst []byte, i uint64, final bool, frame []byte) ([]byte, error) {
+	return mk.aead.Open(dst, frameNonce(nonce, i, final), frame, nil)
+}
+
 // sealFrame appends frame i.
 func (mk *messageKeys) sealFrame(dst []byte, i uint64, final bool, plaintext []byte) []byte {
 	return mk.aead.Seal(dst, mk.setNonce(i, final), plaintext, nil)

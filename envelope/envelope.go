@@ -119,6 +119,14 @@ type Config struct {
 	// header, and the data key must reproduce the suite's commitment.
 	Suite Suite
 
+	// Parallelism is how many frames a call or stream seals or opens at
+	// once, on as many goroutines, in order and never releasing a frame
+	// before it and every frame ahead of it authenticated. 1 is the serial
+	// path; zero means GOMAXPROCS for streams and for one-shot calls of at
+	// least 256 KiB (smaller ones stay serial); at most 64. A stream holds
+	// Parallelism frames in memory.
+	Parallelism int
+
 	// MaxWrappedKeys is the most wrapped keys a message may carry for
 	// Decrypt to consider it; more fails with ErrTooManyWrappedKeys before
 	// any KMS call. Zero means 3.
@@ -207,6 +215,9 @@ func New(cfg Config) (*Client, error) {
 		cfg.FrameSize = DefaultFrameSize
 	case cfg.FrameSize < MinFrameSize || cfg.FrameSize > MaxFrameSize:
 		return nil, fmt.Errorf("envelope: Config.FrameSize %d is outside [%d, %d]", cfg.FrameSize, MinFrameSize, MaxFrameSize)
+	}
+	if cfg.Parallelism < 0 || cfg.Parallelism > maxParallelism {
+		return nil, fmt.Errorf("envelope: Config.Parallelism %d is outside [0, %d]", cfg.Parallelism, maxParallelism)
 	}
 	switch {
 	case cfg.MaxWrappedKeys == 0:
@@ -335,6 +346,9 @@ func (c *Client) AppendEncrypt(ctx context.Context, dst, plaintext []byte, ec ma
 		// then plaintext, even if dst aliased it, is only read).
 		dst = grow(dst, n)
 		dst = m.appendHeader(dst)
+		if p := c.oneShotParallelism(len(plaintext), fs); p > 1 {
+			return sealBodyParallel(dst, m.keys, fs, plaintext, p), nil
+		}
 		return sealBody(dst, m.keys, fs, plaintext), nil
 	}
 	// In place: out[:len(plaintext)] is plaintext. Every frame's output
@@ -365,6 +379,41 @@ func sealBody(dst []byte, mk *messageKeys, fs int, plaintext []byte) []byte {
 		plaintext = plaintext[fs:]
 	}
 	return mk.sealFrame(dst, i, true, plaintext)
+}
+
+// sealBodyParallel is sealBody on p goroutines; dst has room for the
+// whole body and does not overlap plaintext. Frame i goes to its place
+// i*(fs+tagSize) after dst's end.
+func sealBodyParallel(dst []byte, mk *messageKeys, fs int, plaintext []byte, p int) []byte {
+	start, frames, full := len(dst), len(plaintext)/fs+1, fs+tagSize
+	out := dst[:start+len(plaintext)+frames*tagSize]
+	forFrames(frames, p, func(i int, nonce *[12]byte) bool {
+		in, o := plaintext[i*fs:], out[start+i*full:start+i*full]
+		final := i == frames-1
+		if !final {
+			in = in[:fs]
+		}
+		mk.sealFrameWith(nonce, o, uint64(i), final, in)
+		return true
+	})
+	return out
+}
+
+// openFramesParallel opens the frames of body into out (len(out) is their
+// plaintext length) on p goroutines and returns the lowest failing frame,
+// or -1. A function of its own, so that the serial path's variables do not
+// escape with the closure.
+func openFramesParallel(out, body []byte, mk *messageKeys, fs, frames, p int) int {
+	full := fs + tagSize
+	return forFrames(frames, p, func(i int, nonce *[12]byte) bool {
+		in := body[i*full:]
+		final := i == frames-1
+		if !final {
+			in = in[:full]
+		}
+		_, err := mk.openFrameWith(nonce, out[i*fs:i*fs], uint64(i), final, in)
+		return err == nil
+	})
 }
 
 // grow returns dst with capacity for n more bytes.
@@ -609,7 +658,7 @@ func (c *Client) AppendDecrypt(ctx context.Context, dst, msg []byte, opts ...Dec
 	if err != nil {
 		return nil, err
 	}
-	return openBody(dst, msg[h.length:], mk, h.FrameSize, int64(h.length))
+	return openBodyP(dst, msg[h.length:], mk, h.FrameSize, int64(h.length), c.oneShotParallelism(len(msg)-h.length, h.FrameSize))
 }
 
 // opening is what one decryption needs, allocated together: the parsed
@@ -630,6 +679,15 @@ type opening struct {
 // where it is and its plaintext moved down to its place, front to back,
 // never overwriting a frame not yet opened. Any other overlap is refused.
 func openBody(dst, body []byte, mk *messageKeys, fs int, off int64) ([]byte, error) {
+	return openBodyP(dst, body, mk, fs, off, 1)
+}
+
+// openBodyP is openBody opening frames on up to p goroutines when the
+// output does not overlap body (in place stays serial: each frame's output
+// overwrites an earlier frame's input). Every frame is opened into its
+// place before any is released; the error is that of the lowest frame
+// that fails, as on the serial path.
+func openBodyP(dst, body []byte, mk *messageKeys, fs int, off int64, p int) ([]byte, error) {
 	full := fs + tagSize
 	frames := len(body)/full + 1
 	if uint64(frames) > maxFrames { // frame maxFrames-1 is full, so not final
@@ -644,6 +702,16 @@ func openBody(dst, body []byte, mk *messageKeys, fs int, off int64) ([]byte, err
 	fail := func(i uint64, off int64, kind error) ([]byte, error) {
 		clear(dst[start:cap(dst)]) // GCM may have written unauthenticated bytes
 		return nil, &FrameError{Frame: i, Offset: off, Err: kind}
+	}
+	if p > 1 && !inPlace {
+		if len(body)%full < tagSize {
+			return fail(uint64(len(body)/full), off+int64(len(body)/full)*int64(full), ErrTruncated)
+		}
+		out := dst[start : start+len(body)-frames*tagSize]
+		if bad := openFramesParallel(out, body, mk, fs, frames, p); bad >= 0 {
+			return fail(uint64(bad), off+int64(bad)*int64(full), ErrAuthentication)
+		}
+		return dst[:start+len(out)], nil
 	}
 	var i uint64
 	for ; len(body) >= full; i++ {
