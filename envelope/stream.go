@@ -35,6 +35,9 @@ func (c *Client) NewWriter(ctx context.Context, dst io.Writer, ec map[string]str
 		return nil, err
 	}
 	w := &writer{m: m, dst: dst, buf: make([]byte, 0, m.fs+tagSize), hdr: int64(m.headerLen())}
+	if p := c.parallelism(); p > 1 {
+		w.pw = &parallelWriter{p: p, stage: make([]byte, 0, p*m.fs), out: make([]byte, p*(m.fs+tagSize))}
+	}
 	if _, err := dst.Write(m.appendHeader(make([]byte, 0, m.headerLen()))); err != nil {
 		return nil, err
 	}
@@ -55,6 +58,15 @@ type writer struct {
 	frame uint64
 	hdr   int64 // header length: the message offset of frame 0
 	err   error // sticky
+	pw    *parallelWriter // nil: Config.Parallelism 1, the serial path
+}
+
+// parallelWriter stages up to p frames of plaintext and seals them at
+// once on p goroutines, then writes them in order.
+type parallelWriter struct {
+	p     int
+	stage []byte // staged plaintext, less than p full frames between calls
+	out   []byte // p sealed frames
 }
 
 func (w *writer) Write(p []byte) (int, error) {
@@ -62,6 +74,9 @@ func (w *writer) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	if w.err != nil {
 		return 0, w.err
+	}
+	if w.pw != nil {
+		return w.writeParallel(p)
 	}
 	n := 0
 	fs := w.m.fs
@@ -111,6 +126,87 @@ func (w *writer) seal(final bool, plaintext []byte) error {
 	return nil
 }
 
+// writeParallel is Write with batches of pw.p frames.
+func (w *writer) writeParallel(p []byte) (int, error) {
+	pw, fs := w.pw, w.m.fs
+	batch := pw.p * fs
+	n := 0
+	for len(p) > 0 {
+		if len(pw.stage) == 0 && len(p) >= batch {
+			// Whole frames are available: seal them straight from p.
+			if err := w.sealBatch(p[:batch], false); err != nil {
+				return n, err
+			}
+			p, n = p[batch:], n+batch
+			continue
+		}
+		k := min(batch-len(pw.stage), len(p))
+		pw.stage = append(pw.stage, p[:k]...)
+		p, n = p[k:], n+k
+		if len(pw.stage) == batch {
+			if err := w.sealBatch(pw.stage, false); err != nil {
+				return n, err
+			}
+			pw.stage = pw.stage[:0]
+		} else if whole := len(pw.stage) / fs; whole > 0 && !frameFits(w.frame+uint64(whole-1), false) {
+			// A staged full frame can never be sent: fail now, as the
+			// serial path does, after sending the frames before it.
+			return n, w.sealBatch(pw.stage[:whole*fs], false)
+		}
+	}
+	return n, nil
+}
+
+// sealBatch seals plaintext, whole frames (and, when final, the final
+// frame after them: the rest, possibly empty), on up to pw.p goroutines,
+// and writes them in order. As seal, it checks the frame limit first: the
+// frames before one that does not fit are sealed and written, that one
+// and those after it are not.
+func (w *writer) sealBatch(plaintext []byte, final bool) error {
+	pw, fs, full := w.pw, w.m.fs, w.m.fs+tagSize
+	frames := len(plaintext) / fs
+	if final {
+		frames++
+	}
+	fit := frames
+	for j := range frames {
+		if !frameFits(w.frame+uint64(j), final && j == frames-1) {
+			fit = j
+			break
+		}
+	}
+	size := 0
+	forFrames(fit, pw.p, func(j int, nonce *[12]byte) bool {
+		in := plaintext[j*fs:]
+		last := final && j == frames-1
+		if !last {
+			in = in[:fs]
+		}
+		w.m.keys.sealFrameWith(nonce, pw.out[j*full:j*full], w.frame+uint64(j), last, in)
+		return true
+	})
+	for j := range fit {
+		if final && j == frames-1 {
+			size += len(plaintext) - j*fs + tagSize
+		} else {
+			size += full
+		}
+	}
+	w.frame += uint64(fit)
+	w.m.charge(uint64(min(len(plaintext), fit*fs))) // sealed, written or not
+	if size > 0 {
+		if _, err := w.dst.Write(pw.out[:size]); err != nil {
+			w.err = err
+			return err
+		}
+	}
+	if fit < frames {
+		w.err = errFrameLimit(w.frame, w.hdr+int64(w.frame)*int64(full))
+		return w.err
+	}
+	return nil
+}
+
 // Close writes the final frame. It is an error to Write after Close.
 func (w *writer) Close() error {
 	w.mu.Lock()
@@ -119,8 +215,18 @@ func (w *writer) Close() error {
 		return nil
 	}
 	defer clear(w.buf[:cap(w.buf)]) // staged plaintext, on every path
+	if w.pw != nil {
+		defer clear(w.pw.stage[:cap(w.pw.stage)])
+	}
 	if w.err != nil {
 		return w.err
+	}
+	if w.pw != nil {
+		if err := w.sealBatch(w.pw.stage, true); err != nil {
+			return err
+		}
+		w.err = ErrWriterClosed
+		return nil
 	}
 	if err := w.flush(true); err != nil {
 		return err
