@@ -56,8 +56,8 @@ type writer struct {
 	dst   io.Writer
 	buf   []byte // pending plaintext, then the sealed frame in place
 	frame uint64
-	hdr   int64 // header length: the message offset of frame 0
-	err   error // sticky
+	hdr   int64           // header length: the message offset of frame 0
+	err   error           // sticky
 	pw    *parallelWriter // nil: Config.Parallelism 1, the serial path
 }
 
