@@ -286,7 +286,8 @@
 // a host name) unless --allow-non-loopback is given. --tls serves HTTPS
 // under a CA generated at start (in memory, valid a week) whose certificate
 // --ca-out writes (needed with --tls); the certificate names 127.0.0.1, ::1,
-// localhost and the --listen host.
+// localhost, the --listen host (unless it is 0.0.0.0 or ::) and every
+// --tls-name.
 //
 // Once listening it prints, on stdout, shell-quoted environment lines
 // (with --export, each starts with "export "), then "# kmsenv emulator

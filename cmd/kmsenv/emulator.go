@@ -25,6 +25,7 @@ type emulatorFlags struct {
 	allowNonLoopback bool
 	tls              bool
 	caOut            string
+	tlsNames         []string
 	seed             string
 	save             string
 	enforce          bool
@@ -65,6 +66,7 @@ authenticated call is allowed.`,
 	fs.BoolVar(&f.allowNonLoopback, "allow-non-loopback", false, "allow a --listen address beyond loopback (the emulator is not hardened; trusted networks only)")
 	fs.BoolVar(&f.tls, "tls", false, "serve HTTPS with a certificate from a generated CA (needs --ca-out)")
 	fs.StringVar(&f.caOut, "ca-out", "", "write the generated CA certificate (PEM) to `FILE`, for the clients to trust")
+	fs.StringSliceVar(&f.tlsNames, "tls-name", nil, "one more DNS `NAME` or IP address for the certificate, beyond 127.0.0.1, ::1, localhost and the --listen host (repeatable)")
 	fs.StringVar(&f.seed, "seed", "", "load accounts, credentials, policies, keys and secrets from `FILE` (JSON or YAML)")
 	fs.StringVar(&f.save, "save", "", "write the state to `FILE` on exit (YAML, or JSON for a .json name; mode 0600: it holds key material and secrets)")
 	fs.BoolVar(&f.enforce, "enforce", false, "enforce RAM, key and secret policies (default: allow every authenticated call)")
@@ -137,8 +139,13 @@ func (a *app) runEmulator(c *cobra.Command, f *emulatorFlags) error {
 		MaxSkew: f.maxSkew,
 		Now:     func() time.Time { return time.Now().Add(offset) },
 	}
-	if f.tls && host != "" && host != "localhost" {
-		opts.TLSHosts = []string{host}
+	if f.tls {
+		if ip := net.ParseIP(host); host != "" && host != "localhost" && (ip == nil || !ip.IsUnspecified()) {
+			opts.TLSHosts = append(opts.TLSHosts, host)
+		}
+		opts.TLSHosts = append(opts.TLSHosts, f.tlsNames...)
+	} else if len(f.tlsNames) > 0 {
+		return usagef("--tls-name is only for --tls")
 	}
 	if !f.quiet {
 		opts.RequestLog = func(r testkms.RequestRecord) { logLine("%s", formatRecord(r)) }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"os"
 	"path/filepath"
@@ -178,6 +180,22 @@ func TestEmulatorServesKmsenvAndSavesState(t *testing.T) {
 	assert.Equal(t, "hello emulator", string(got))
 }
 
+func TestEmulatorCertificateNames(t *testing.T) {
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	e := startEmulator(t, "--tls", "--ca-out", ca, "--tls-name", "emulator.test", "--quiet")
+	pem, err := os.ReadFile(ca)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(pem))
+	for _, name := range []string{"emulator.test", "localhost", "127.0.0.1"} {
+		conn, err := tls.Dial("tcp", e.env["KMS_ENDPOINT"], &tls.Config{RootCAs: pool, ServerName: name})
+		require.NoError(t, err, name)
+		require.NoError(t, conn.Close())
+	}
+	_, err = tls.Dial("tcp", e.env["KMS_ENDPOINT"], &tls.Config{RootCAs: pool, ServerName: "other.test"})
+	assert.Error(t, err)
+}
+
 func TestEmulatorWithoutSeedPrintsARootKey(t *testing.T) {
 	e := startEmulator(t, "--export", "--quiet")
 	require.Contains(t, e.env, "export ALIBABA_CLOUD_ACCESS_KEY_ID")
@@ -206,6 +224,7 @@ func TestEmulatorUsageErrors(t *testing.T) {
 		{"invalid seed", []string{"--seed", badSeed}, 2, "accounts[0].keys[0].state"},
 		{"unknown credential", []string{"--seed", emulatorSeed, "--credential", "LTAInone"}, 2, `--credential "LTAInone"`},
 		{"bad max skew", []string{"--max-skew", "0s"}, 2, "--max-skew must be positive"},
+		{"tls-name without tls", []string{"--tls-name", "emulator.test"}, 2, "--tls-name is only for --tls"},
 		{"argument", []string{"extra"}, 2, "unknown command"},
 	}
 	for _, tt := range tests {
