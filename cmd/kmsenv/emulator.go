@@ -114,6 +114,12 @@ func (a *app) runEmulator(c *cobra.Command, f *emulatorFlags) error {
 	if f.maxSkew <= 0 {
 		return usagef("--max-skew must be positive, got %s", f.maxSkew)
 	}
+	if f.save != "" {
+		// Found out now rather than after a whole session.
+		if st, err := os.Stat(filepath.Dir(f.save)); err != nil || !st.IsDir() {
+			return usagef("--save %s: its directory does not exist", f.save)
+		}
+	}
 	var seed *testkms.StateFile
 	if f.seed != "" {
 		data, err := a.readInput(f.seed, maxSeedFile)
