@@ -260,7 +260,57 @@ func (c *Client) NewReader(ctx context.Context, src io.Reader, opts ...DecryptOp
 	if err != nil {
 		return nil, err
 	}
-	return &reader{keys: mk, src: src, fs: h.FrameSize, buf: make([]byte, h.FrameSize+tagSize), off: int64(h.length)}, nil
+	r := &reader{keys: mk, src: src, fs: h.FrameSize, off: int64(h.length)}
+	if p := c.parallelism(); p > 1 {
+		r.p, r.buf, r.pout = p, make([]byte, p*(h.FrameSize+tagSize)), make([]byte, p*h.FrameSize)
+	} else {
+		r.buf = make([]byte, h.FrameSize+tagSize)
+	}
+	return r, nil
+}
+
+// openBatch opens count consecutive frames, sealed back to back in in (all
+// full except the last when final: then it is the final frame), on r.p
+// goroutines into r.pout, and returns the plaintext of the frames before
+// the first that fails, contiguous; r.err is then that frame's error (the
+// frame limit or ErrAuthentication, whichever frame comes first, as on the
+// serial path). r.frame and r.off advance past the good frames.
+func (r *reader) openBatch(in []byte, count int, final bool) []byte {
+	fs, full := r.fs, r.fs+tagSize
+	isFinal := func(j int) bool { return final && j == count-1 }
+	fit := count
+	for j := range count {
+		if !frameFits(r.frame+uint64(j), isFinal(j)) {
+			fit = j
+			break
+		}
+	}
+	bad := forFrames(fit, r.p, func(j int, nonce *[12]byte) bool {
+		f := in[j*full:]
+		if !isFinal(j) {
+			f = f[:full]
+		}
+		_, err := r.keys.openFrameWith(nonce, r.pout[j*fs:j*fs], r.frame+uint64(j), isFinal(j), f)
+		return err == nil
+	})
+	good := fit
+	if bad >= 0 {
+		good = bad
+	}
+	n := good * fs
+	if good == count && final {
+		n = (count-1)*fs + len(in) - (count-1)*full - tagSize
+	}
+	r.frame += uint64(good)
+	r.off += int64(min(len(in), good*full))
+	switch {
+	case bad >= 0:
+		clear(r.pout[n:cap(r.pout)]) // GCM may have written unauthenticated bytes
+		r.err = &FrameError{Frame: r.frame, Offset: r.off, Err: ErrAuthentication}
+	case fit < count:
+		r.err = errFrameLimit(r.frame, r.off)
+	}
+	return r.pout[:n]
 }
 
 type reader struct {
@@ -268,7 +318,9 @@ type reader struct {
 	keys  *messageKeys
 	src   io.Reader
 	fs    int
-	buf   []byte // one sealed frame; opened in place
+	p     int    // frames opened at once; 0 or 1: the serial path
+	pout  []byte // p > 1: the plaintext of p frames
+	buf   []byte // one sealed frame, opened in place (p > 1: p frames)
 	plain []byte // authenticated plaintext not yet returned
 	frame uint64
 	off   int64 // message offset of the next frame
@@ -371,6 +423,23 @@ func (s *frameSink) Write(p []byte) (int, error) {
 	n := len(p)
 	full := s.r.fs + tagSize
 	for len(p) > 0 {
+		if k := min(s.r.p, len(p)/full); k > 1 && len(s.pending) == 0 {
+			// Several whole frames: open them at once, from the source's
+			// bytes (read only) into the reader's buffer.
+			pt := s.r.openBatch(p[:k*full], k, false)
+			p = p[len(pt)/s.r.fs*full:]
+			m, err := s.w.Write(pt)
+			s.written += int64(m)
+			switch {
+			case err != nil:
+				s.err, s.r.err = err, err
+				return n - len(p), err
+			case s.r.err != nil:
+				s.err = s.r.err
+				return n - len(p), s.err
+			}
+			continue
+		}
 		var frame []byte
 		switch {
 		case len(s.pending) == 0 && len(p) >= full:
@@ -413,8 +482,13 @@ func (s *frameSink) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// next reads and opens one frame, setting r.plain or r.err.
+// next reads and opens one frame (r.p > 1: up to r.p frames), setting
+// r.plain or r.err, or both: then r.plain is what came before the error.
 func (r *reader) next() {
+	if r.p > 1 {
+		r.nextBatch()
+		return
+	}
 	full := r.fs + tagSize
 	n, err := fill(r.src, r.buf[:full])
 	switch {
@@ -428,6 +502,32 @@ func (r *reader) next() {
 		r.err = &FrameError{Frame: r.frame, Offset: r.off, Err: ErrTruncated}
 	default: // a short frame: the final one
 		r.open(r.buf[:n], true)
+		if r.err == nil {
+			r.err = io.EOF
+		}
+	}
+}
+
+// nextBatch reads up to r.p frames and opens them at once.
+func (r *reader) nextBatch() {
+	full := r.fs + tagSize
+	n, err := fill(r.src, r.buf[:r.p*full])
+	k, rem := n/full, n%full
+	switch {
+	case err == nil: // r.p full frames, none final
+		r.plain = r.openBatch(r.buf[:n], k, false)
+	case err != io.EOF: // the source failed: the whole frames before it still count
+		r.plain = r.openBatch(r.buf[:k*full], k, false)
+		if r.err == nil {
+			r.err = err
+		}
+	case rem == 0 || rem < tagSize: // the body ended after a full frame, or in a tag
+		r.plain = r.openBatch(r.buf[:k*full], k, false)
+		if r.err == nil {
+			r.err = &FrameError{Frame: r.frame, Offset: r.off, Err: ErrTruncated}
+		}
+	default: // k full frames, then the final one
+		r.plain = r.openBatch(r.buf[:n], k+1, true)
 		if r.err == nil {
 			r.err = io.EOF
 		}
