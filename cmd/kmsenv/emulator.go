@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -79,6 +80,9 @@ authenticated call is allowed.`,
 	return c
 }
 
+// emulatorRegion is the shape of a region id the emulator accepts.
+var emulatorRegion = regexp.MustCompile(`^[a-z]{2,}(-[a-z0-9]+)+$`)
+
 // checkListen refuses an address beyond loopback unless allowed: an empty
 // host (every interface), an unspecified or non-loopback IP, or a name
 // other than localhost.
@@ -110,6 +114,9 @@ func (a *app) runEmulator(c *cobra.Command, f *emulatorFlags) error {
 	}
 	if f.caOut != "" && !f.tls {
 		return usagef("--ca-out is only for --tls")
+	}
+	if !emulatorRegion.MatchString(f.region) {
+		return usagef("--region %q is not a region id like cn-hangzhou", f.region)
 	}
 	if f.maxSkew <= 0 {
 		return usagef("--max-skew must be positive, got %s", f.maxSkew)

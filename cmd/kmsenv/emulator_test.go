@@ -223,6 +223,7 @@ func TestEmulatorUsageErrors(t *testing.T) {
 		{"missing seed", []string{"--seed", filepath.Join(dir, "none.yaml")}, 2, "no such file"},
 		{"invalid seed", []string{"--seed", badSeed}, 2, "accounts[0].keys[0].state"},
 		{"unknown credential", []string{"--seed", emulatorSeed, "--credential", "LTAInone"}, 2, `--credential "LTAInone"`},
+		{"bad region", []string{"--region", "Mars"}, 2, `--region "Mars"`},
 		{"bad max skew", []string{"--max-skew", "0s"}, 2, "--max-skew must be positive"},
 		{"save into a missing directory", []string{"--save", filepath.Join(dir, "none", "state.yaml")}, 2, "its directory does not exist"},
 		{"tls-name without tls", []string{"--tls-name", "emulator.test"}, 2, "--tls-name is only for --tls"},
