@@ -123,8 +123,8 @@ type Config struct {
 	// once, on as many goroutines, in order and never releasing a frame
 	// before it and every frame ahead of it authenticated. 1 is the serial
 	// path; zero means GOMAXPROCS for streams and for one-shot calls of at
-	// least 256 KiB (smaller ones stay serial); at most 64. A stream holds
-	// Parallelism frames in memory.
+	// least 256 KiB (smaller ones stay serial); at most 64. A parallel
+	// stream holds 4×Parallelism frames in memory (the frames in flight).
 	Parallelism int
 
 	// MaxWrappedKeys is the most wrapped keys a message may carry for

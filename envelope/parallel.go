@@ -9,6 +9,12 @@ import (
 // stream.
 const maxParallelism = 64
 
+// streamBatch is how many frames per goroutine a parallel stream seals or
+// opens at once: a batch of Parallelism*streamBatch frames (the frames in
+// flight, held in memory) amortises waking the goroutines, which on a
+// virtual machine can take longer than sealing one frame.
+const streamBatch = 4
+
 // parallelMinBytes is the smallest one-shot input that Parallelism 0
 // spreads over several cores: below it, starting goroutines costs more
 // than it saves.

@@ -8,7 +8,9 @@ import (
 )
 
 // NewWriter returns a WriteCloser that encrypts what is written to it into a
-// message on dst, holding at most one frame of plaintext in memory. The
+// message on dst, holding at most one frame of plaintext in memory (with
+// Config.Parallelism above 1, 4×Parallelism frames, sealed that many at a
+// time on Parallelism goroutines and written in order). The
 // header is written before NewWriter returns. Close must be called to write
 // the final frame; without it the message is truncated and will not decrypt.
 // Close does not close dst. ctx bounds the KMS calls NewWriter makes; the
@@ -36,7 +38,8 @@ func (c *Client) NewWriter(ctx context.Context, dst io.Writer, ec map[string]str
 	}
 	w := &writer{m: m, dst: dst, buf: make([]byte, 0, m.fs+tagSize), hdr: int64(m.headerLen())}
 	if p := c.parallelism(); p > 1 {
-		w.pw = &parallelWriter{p: p, stage: make([]byte, 0, p*m.fs), out: make([]byte, p*(m.fs+tagSize))}
+		n := p * streamBatch
+		w.pw = &parallelWriter{p: p, n: n, stage: make([]byte, 0, n*m.fs), out: make([]byte, n*(m.fs+tagSize))}
 	}
 	if _, err := dst.Write(m.appendHeader(make([]byte, 0, m.headerLen()))); err != nil {
 		return nil, err
@@ -64,7 +67,8 @@ type writer struct {
 // parallelWriter stages up to p frames of plaintext and seals them at
 // once on p goroutines, then writes them in order.
 type parallelWriter struct {
-	p     int
+	p     int // goroutines
+	n     int // frames per batch
 	stage []byte // staged plaintext, less than p full frames between calls
 	out   []byte // p sealed frames
 }
@@ -126,10 +130,10 @@ func (w *writer) seal(final bool, plaintext []byte) error {
 	return nil
 }
 
-// writeParallel is Write with batches of pw.p frames.
+// writeParallel is Write with batches of pw.n frames.
 func (w *writer) writeParallel(p []byte) (int, error) {
 	pw, fs := w.pw, w.m.fs
-	batch := pw.p * fs
+	batch := pw.n * fs
 	n := 0
 	for len(p) > 0 {
 		if len(pw.stage) == 0 && len(p) >= batch {
@@ -237,7 +241,9 @@ func (w *writer) Close() error {
 
 // NewReader reads a message's header from src, unwraps its data key and
 // verifies the header, then returns a Reader of the plaintext. The Reader
-// holds at most one frame in memory and returns only authenticated bytes:
+// holds at most one frame in memory (with Config.Parallelism above 1,
+// 4×Parallelism frames, opened on Parallelism goroutines, released in
+// order) and returns only authenticated bytes:
 // each frame is verified before any of it is returned. A message that ends
 // without its final frame fails with ErrTruncated at the end; bytes after
 // the final frame fail authentication. An error of src itself (say a cut
@@ -262,7 +268,8 @@ func (c *Client) NewReader(ctx context.Context, src io.Reader, opts ...DecryptOp
 	}
 	r := &reader{keys: mk, src: src, fs: h.FrameSize, off: int64(h.length)}
 	if p := c.parallelism(); p > 1 {
-		r.p, r.buf, r.pout = p, make([]byte, p*(h.FrameSize+tagSize)), make([]byte, p*h.FrameSize)
+		n := p * streamBatch
+		r.p, r.n, r.buf, r.pout = p, n, make([]byte, n*(h.FrameSize+tagSize)), make([]byte, n*h.FrameSize)
 	} else {
 		r.buf = make([]byte, h.FrameSize+tagSize)
 	}
@@ -318,7 +325,8 @@ type reader struct {
 	keys  *messageKeys
 	src   io.Reader
 	fs    int
-	p     int    // frames opened at once; 0 or 1: the serial path
+	p     int    // goroutines opening frames; 0 or 1: the serial path
+	n     int    // p > 1: frames per batch
 	pout  []byte // p > 1: the plaintext of p frames
 	buf   []byte // one sealed frame, opened in place (p > 1: p frames)
 	plain []byte // authenticated plaintext not yet returned
@@ -423,7 +431,7 @@ func (s *frameSink) Write(p []byte) (int, error) {
 	n := len(p)
 	full := s.r.fs + tagSize
 	for len(p) > 0 {
-		if k := min(s.r.p, len(p)/full); k > 1 && len(s.pending) == 0 {
+		if k := min(s.r.n, len(p)/full); k > 1 && len(s.pending) == 0 {
 			// Several whole frames: open them at once, from the source's
 			// bytes (read only) into the reader's buffer.
 			pt := s.r.openBatch(p[:k*full], k, false)
@@ -482,7 +490,7 @@ func (s *frameSink) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// next reads and opens one frame (r.p > 1: up to r.p frames), setting
+// next reads and opens one frame (r.p > 1: up to r.n frames), setting
 // r.plain or r.err, or both: then r.plain is what came before the error.
 func (r *reader) next() {
 	if r.p > 1 {
@@ -508,13 +516,13 @@ func (r *reader) next() {
 	}
 }
 
-// nextBatch reads up to r.p frames and opens them at once.
+// nextBatch reads up to r.n frames and opens them at once.
 func (r *reader) nextBatch() {
 	full := r.fs + tagSize
-	n, err := fill(r.src, r.buf[:r.p*full])
+	n, err := fill(r.src, r.buf[:r.n*full])
 	k, rem := n/full, n%full
 	switch {
-	case err == nil: // r.p full frames, none final
+	case err == nil: // r.n full frames, none final
 		r.plain = r.openBatch(r.buf[:n], k, false)
 	case err != io.EOF: // the source failed: the whole frames before it still count
 		r.plain = r.openBatch(r.buf[:k*full], k, false)
