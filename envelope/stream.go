@@ -67,8 +67,8 @@ type writer struct {
 // parallelWriter stages up to p frames of plaintext and seals them at
 // once on p goroutines, then writes them in order.
 type parallelWriter struct {
-	p     int // goroutines
-	n     int // frames per batch
+	p     int    // goroutines
+	n     int    // frames per batch
 	stage []byte // staged plaintext, less than p full frames between calls
 	out   []byte // p sealed frames
 }
