@@ -482,6 +482,38 @@ func (m *message) derive(schedule []byte) {
 	m.err = deriveFor(m.suite, m.keys, schedule, m.state, &m.msgID)
 }
 
+// idBatch is how many message ids one crypto/rand read fills: a getrandom
+// call costs about a tenth of a 1 KiB message.
+const idBatch = 32
+
+// randomIDs is crypto/rand output not yet used as a message id.
+type randomIDs struct {
+	b   [idBatch * messageIDSize]byte
+	off int // b[off:] is unused
+}
+
+// idPool holds buffers of random ids. A buffer taken from the pool belongs
+// to one goroutine until it is put back, and each id's bytes are wiped as
+// they are taken, so no id is ever handed out twice; a buffer the pool
+// drops loses only unused randomness.
+var idPool = sync.Pool{New: func() any { return &randomIDs{off: idBatch * messageIDSize} }}
+
+// newMessageID fills id with fresh crypto/rand bytes.
+func newMessageID(id *[messageIDSize]byte) error {
+	r := idPool.Get().(*randomIDs)
+	defer idPool.Put(r)
+	if r.off == len(r.b) {
+		if _, err := rand.Read(r.b[:]); err != nil {
+			return err
+		}
+		r.off = 0
+	}
+	copy(id[:], r.b[r.off:])
+	clear(r.b[r.off : r.off+messageIDSize])
+	r.off += messageIDSize
+	return nil
+}
+
 // maxRetiredRetries bounds how often a message retries a cache entry that
 // was retired under it; each retry fetches or finds a fresh entry.
 const maxRetiredRetries = 3
@@ -500,7 +532,7 @@ func (c *Client) startMessage(ctx context.Context, m *message, ec map[string]str
 	}
 	m.idLen, m.ctxStart, m.fs, m.suite = len(id), len(c.encID), c.cfg.FrameSize, c.cfg.Suite
 	m.keys = new(messageKeys)
-	if _, err := rand.Read(m.msgID[:]); err != nil {
+	if err := newMessageID(&m.msgID); err != nil {
 		return err
 	}
 	// uncached gives the message a data key of its own, from KMS.
