@@ -2,6 +2,7 @@ package envelope_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -87,4 +88,37 @@ func TestCachedTrustPassIsPerClient(t *testing.T) {
 	require.NoError(t, err)
 	_, err = a.Decrypt(ctx, msg, envelope.RequireKeys("acs:kms:*:999999:*"))
 	assert.ErrorIs(t, err, envelope.ErrNoUsableKey)
+}
+
+// TestMessageIDsUnique: message ids come from a pooled buffer of
+// crypto/rand output; concurrent messages never share one.
+func TestMessageIDsUnique(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	const workers, each = 4, 200
+	ids := make(chan [32]byte, workers*each)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				msg, err := f.env.Encrypt(ctx, []byte("x"), nil)
+				if !assert.NoError(t, err) {
+					return
+				}
+				h, err := envelope.ParseHeader(msg)
+				if !assert.NoError(t, err) {
+					return
+				}
+				ids <- h.MessageID
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+	seen := map[[32]byte]bool{}
+	for id := range ids {
+		require.False(t, seen[id], "message id repeated")
+		seen[id] = true
+	}
+	assert.Len(t, seen, workers*each)
 }
