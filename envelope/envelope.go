@@ -59,8 +59,8 @@ type Config struct {
 	Decrypters []KMS
 
 	// FrameSize is the plaintext bytes per frame, MinFrameSize to
-	// MaxFrameSize. Zero means DefaultFrameSize (64 KiB). Streams hold one
-	// frame in memory.
+	// MaxFrameSize. Zero means DefaultFrameSize (64 KiB). A serial stream
+	// holds one frame in memory, a parallel one 4×Parallelism frames.
 	FrameSize int
 
 	// Account is the id of the Alibaba Cloud account that owns the wrapping
