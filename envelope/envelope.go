@@ -121,10 +121,12 @@ type Config struct {
 
 	// Parallelism is how many frames a call or stream seals or opens at
 	// once, on as many goroutines, in order and never releasing a frame
-	// before it and every frame ahead of it authenticated. 1 is the serial
-	// path; zero means GOMAXPROCS for streams and for one-shot calls of at
-	// least 256 KiB (smaller ones stay serial); at most 64. A parallel
-	// stream holds 4×Parallelism frames in memory (the frames in flight).
+	// before it and every frame ahead of it authenticated; at most 64.
+	// Zero and 1 are the serial path, the default: on the 2-vCPU shared
+	// machines this was measured on, parallel frames did not beat it (see
+	// bench/README.md). Set runtime.GOMAXPROCS(0) where the cores are
+	// real. One-shot calls under 256 KiB stay serial. A parallel stream
+	// holds 4×Parallelism frames in memory (the frames in flight).
 	Parallelism int
 
 	// MaxWrappedKeys is the most wrapped keys a message may carry for

@@ -1,7 +1,6 @@
 package envelope
 
 import (
-	"runtime"
 	"sync"
 )
 
@@ -15,25 +14,20 @@ const maxParallelism = 64
 // virtual machine can take longer than sealing one frame.
 const streamBatch = 4
 
-// parallelMinBytes is the smallest one-shot input that Parallelism 0
-// spreads over several cores: below it, starting goroutines costs more
-// than it saves.
+// parallelMinBytes is the smallest one-shot input spread over several
+// cores: below it, starting goroutines costs more than it saves.
 const parallelMinBytes = 256 << 10
 
 // parallelism is how many frames a stream seals or opens at once: 1 is the
 // serial path.
 func (c *Client) parallelism() int {
-	p := c.cfg.Parallelism
-	if p <= 0 {
-		p = runtime.GOMAXPROCS(0)
-	}
-	return max(1, min(p, maxParallelism))
+	return max(1, min(c.cfg.Parallelism, maxParallelism))
 }
 
 // oneShotParallelism is parallelism for a one-shot call on n bytes in
 // frames of fs: with Parallelism 0, small inputs stay serial.
 func (c *Client) oneShotParallelism(n, fs int) int {
-	if c.cfg.Parallelism <= 0 && n < parallelMinBytes {
+	if n < parallelMinBytes {
 		return 1
 	}
 	return max(1, min(c.parallelism(), n/fs))
