@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -56,6 +57,17 @@ type Client struct {
 	// each failure holds its error (a local denial carries its whole
 	// preflight report).
 	failed map[string]failure
+	// active holds the seq of every fetch (shared or RefreshNow) not yet
+	// finished, its file write included; tombs holds, by secret name, the
+	// latest denial or not-found while an operation older than it is still
+	// active, so that its late answer cannot undo the decision (in memory
+	// or on disk). Both are bounded by the operations in progress.
+	active map[uint64]struct{}
+	tombs  map[string]tomb
+	// fileMu serialises the file cache's writes and removals: a write
+	// re-checks tombs under it, and a removal takes it after its tomb is
+	// set, so a write older than a denial never lands after its removal.
+	fileMu sync.Mutex
 
 	closedFlag atomic.Bool   // mirrors closed for the lock-free Get path
 	wake       chan struct{} // nudges the refresher; nil without one
@@ -166,7 +178,7 @@ func New(src Source, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{src: src, cfg: cfg, flights: make(map[string]*flight)}
+	c := &Client{src: src, cfg: cfg, flights: make(map[string]*flight), active: make(map[uint64]struct{})}
 	c.defaultPolicy, _ = cfg.resolvePolicy(Policy{}) // checked by withDefaults
 	for name, p := range cfg.Policies {
 		if c.policies == nil {
@@ -480,7 +492,7 @@ func (c *Client) staleValueLocked(e *entry) *Value {
 func (c *Client) startFetchLocked(ctx context.Context, key string, req request) *flight {
 	f := &flight{done: make(chan struct{})}
 	c.flights[key] = f
-	seq := c.seq.Add(1)
+	seq := c.beginLocked()
 	c.wg.Add(1)
 	go func() {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
@@ -489,6 +501,7 @@ func (c *Client) startFetchLocked(ctx context.Context, key string, req request) 
 		stop()
 		cancel()
 		change := c.settle(key, req, f, seq, sv, err)
+		c.finish(seq)
 		// Close waits for fetches, not for OnChange: leave the group first,
 		// so an OnChange that calls Close does not wait for itself.
 		c.wg.Done()
@@ -537,9 +550,15 @@ func (c *Client) settle(key string, req request, f *flight, seq uint64, sv *kmsc
 		}
 	default:
 		f.val, f.stale, prev, f.err = c.failLocked(key, req, seq, ferr, now)
+		if f.err != nil && !retryable(ferr) {
+			c.tombLocked(req.name, seq, ferr)
+		}
 		if f.background {
 			c.emit(EventRefreshError)
 		}
+	}
+	if f.val == nil && f.err == nil { // overtaken by a later denial
+		f.err = c.tombs[req.name].err
 	}
 	c.mu.Unlock()
 	switch {
@@ -582,7 +601,7 @@ func (c *Client) settle(key string, req request, f *flight, seq uint64, sv *kmsc
 	close(f.done)
 	c.nudge()
 	if c.cfg.FileCache != nil && ferr == nil && f.err == nil && f.val != nil {
-		c.fileStore(key, f.val) // Close waits for it: the fetch goroutine is still counted
+		c.fileStore(key, f.val, seq) // Close waits for it: the fetch goroutine is still counted
 	}
 	return change
 }
@@ -610,8 +629,13 @@ func newValue(name string, sv *kmsclient.SecretValue, now time.Time) *Value {
 	}
 }
 
-// storeValueLocked caches v under key; see storeLocked.
+// storeValueLocked caches v under key; see storeLocked. It stores nothing
+// and returns a nil value if a denial or not-found of the secret newer than
+// seq was recorded: the decision stands.
 func (c *Client) storeValueLocked(key string, req request, v *Value, seq uint64, now time.Time) (*Value, *Change) {
+	if c.revokedLocked(req.name, seq) {
+		return nil, nil
+	}
 	e := c.entryLocked(key, req, now)
 	old := e.snap.Load()
 	if old != nil && seq < e.seq {
@@ -660,6 +684,59 @@ func (c *Client) failLocked(key string, req request, seq uint64, ferr error, now
 		c.emitEvict(EvictError)
 	}
 	return nil, false, prev, ferr // wrapped by the caller, without c.mu (Explain is caller code)
+}
+
+// tomb is a denial or not-found of a secret: the seq of the request that
+// got it and its error (unwrapped).
+type tomb struct {
+	seq uint64
+	err error
+}
+
+// beginLocked allocates the seq of a fetch and records it as active until
+// [Client.finish]. c.mu must be held.
+func (c *Client) beginLocked() uint64 {
+	seq := c.seq.Add(1)
+	c.active[seq] = struct{}{}
+	return seq
+}
+
+// finish marks the operation seq as done (its file write included) and
+// forgets the tombstones no active operation predates.
+func (c *Client) finish(seq uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.active, seq)
+	if len(c.tombs) == 0 {
+		return
+	}
+	lo := uint64(math.MaxUint64)
+	for s := range c.active {
+		lo = min(lo, s)
+	}
+	for name, t := range c.tombs {
+		if t.seq <= lo {
+			delete(c.tombs, name)
+		}
+	}
+}
+
+// tombLocked records that the request seq for name was denied or found
+// the secret missing. c.mu must be held.
+func (c *Client) tombLocked(name string, seq uint64, err error) {
+	if c.tombs == nil {
+		c.tombs = make(map[string]tomb)
+	}
+	if t, ok := c.tombs[name]; !ok || t.seq < seq {
+		c.tombs[name] = tomb{seq: seq, err: err}
+	}
+}
+
+// revokedLocked reports whether a denial or not-found of name newer than
+// seq was recorded. c.mu must be held.
+func (c *Client) revokedLocked(name string, seq uint64) bool {
+	t, ok := c.tombs[name]
+	return ok && seq < t.seq
 }
 
 // retryDelay is the delay before fetching again after n consecutive
@@ -817,7 +894,14 @@ func (c *Client) RefreshNow(ctx context.Context, name string, opts ...GetOption)
 		return nil, err
 	}
 	key, req := resolve(name, opts)
-	seq := c.seq.Add(1)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	seq := c.beginLocked()
+	c.mu.Unlock()
+	defer c.finish(seq)
 	fctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(c.ctx, cancel) // Close cancels it too
 	sv, err := c.fetch(fctx, req)
@@ -834,6 +918,7 @@ func (c *Client) RefreshNow(ctx context.Context, name string, opts ...GetOption)
 		if !retryable(err) {
 			_, removed = (*c.table.Load())[key]
 			c.removeLocked(key)
+			c.tombLocked(name, seq, err)
 		}
 		c.mu.Unlock()
 		if removed {
@@ -845,9 +930,14 @@ func (c *Client) RefreshNow(ctx context.Context, name string, opts ...GetOption)
 		return nil, c.wrapErr(name, err)
 	}
 	v, change := c.storeLocked(key, req, sv, seq, now)
+	if v == nil { // a later request was denied or found it missing
+		err := c.tombs[name].err
+		c.mu.Unlock()
+		return nil, c.wrapErr(name, err)
+	}
 	c.mu.Unlock()
 	if c.cfg.FileCache != nil {
-		c.fileStore(key, v)
+		c.fileStore(key, v, seq)
 	}
 	c.nudge()
 	c.report(change)

@@ -272,9 +272,22 @@ func (fc *FileCache) remove(key string) error {
 	return nil
 }
 
-// fileStore writes v to the file cache, reporting a failure.
-func (c *Client) fileStore(key string, v *Value) {
+// fileStore writes v, fetched by the request seq, to the file cache,
+// reporting a failure. It writes nothing if a denial or not-found of the
+// secret newer than seq was recorded, or a newer value is cached: writes
+// and removals are serialised (fileMu), so an older write cannot land
+// after a newer removal.
+func (c *Client) fileStore(key string, v *Value, seq uint64) {
 	if v.m().fromFile {
+		return
+	}
+	c.fileMu.Lock()
+	defer c.fileMu.Unlock()
+	c.mu.Lock()
+	e := (*c.table.Load())[key]
+	skip := c.revokedLocked(v.name, seq) || e == nil || e.seq > seq
+	c.mu.Unlock()
+	if skip {
 		return
 	}
 	if err := c.cfg.FileCache.store(key, v, v.fetchedAt); err != nil {
@@ -284,6 +297,8 @@ func (c *Client) fileStore(key string, v *Value) {
 
 // fileDelete removes key's file, reporting a failure.
 func (c *Client) fileDelete(key string) {
+	c.fileMu.Lock()
+	defer c.fileMu.Unlock()
 	if err := c.cfg.FileCache.remove(key); err != nil {
 		c.fileError("secrets: removing from the file cache failed", "", err)
 	}
@@ -329,8 +344,8 @@ func (c *Client) fileLoad(key string, req request, seq uint64, now time.Time) *V
 	if c.closed {
 		return nil
 	}
-	if e := (*c.table.Load())[key]; e != nil {
-		return nil // something was cached meanwhile; let the caller retry
+	if e := (*c.table.Load())[key]; e != nil || c.revokedLocked(req.name, seq) {
+		return nil // something was cached or denied meanwhile; let the caller retry
 	}
 	e := c.entryLocked(key, req, now)
 	s := &snapshot{val: v, staleFor: e.pol.staleIfError, expires: now}
