@@ -566,8 +566,11 @@ func (c *Client) settle(key string, req request, f *flight, seq uint64, sv *kmsc
 		// (A fetched value is written once the waiters are released.)
 	case f.err != nil && !retryable(ferr):
 		c.fileDelete(key) // a decision (denied, not found) is never masked
-	case f.err != nil:
-		// An outage with nothing in memory: a restart. Serve the copy on disk.
+	case f.err != nil && prev == nil:
+		// An outage with nothing in memory: a cold start (a restart, or an
+		// entry evicted). Serve the copy on disk if the secret's
+		// StaleIfError allows it; never once an in-memory value ran out
+		// of its stale window (fileLoad's age limit keeps to that window).
 		if v := c.fileLoad(key, req, seq, now); v != nil {
 			f.val, f.stale, f.err = v, true, nil
 		}

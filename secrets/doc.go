@@ -86,9 +86,9 @@
 // supplies (or derives with [DeriveFileCacheKey]), bound to its cache key,
 // in files of mode 0600 replaced atomically. When the Source fails with a
 // retryable error and nothing is cached in memory — a process restarted
-// while KMS is unreachable — the copy on disk (at most
-// FileCacheOptions.MaxAge old, 24 hours by default) is served, marked
-// [Value.Stale] and [Value.FromFileCache]. A denial or not-found removes the
+// while KMS is unreachable — the copy on disk (at most min(StaleIfError,
+// FileCacheOptions.MaxAge) old; never for a secret whose StaleIfError is
+// negative) is served, marked [Value.Stale] and [Value.FromFileCache]. A denial or not-found removes the
 // file; a tampered file, or one sealed under another key, is ignored and
 // reported as an [EventFileCacheError].
 //

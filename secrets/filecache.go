@@ -38,10 +38,13 @@ import (
 //
 // A value read from the file is served marked [Value.Stale] and
 // [Value.FromFileCache], only when the Source failed with a retryable
-// error (KMS unavailable, throttling, network) and nothing usable is
-// cached in memory, and only if it was fetched less than
-// FileCacheOptions.MaxAge ago. It then lives in memory for the secret's
-// StaleIfError window, and KMS is asked again after the usual retry delay.
+// error (KMS unavailable, throttling, network) and nothing is cached in
+// memory for it (a cold start: a restart, or an entry evicted; not a value
+// whose stale window ran out), only for secrets whose StaleIfError is not
+// negative, and only if it was fetched less than min(StaleIfError,
+// FileCacheOptions.MaxAge) ago: the file never serves a value longer than
+// the secret's stale window allows. It lives in memory until that limit,
+// and KMS is asked again after the usual retry delay.
 type FileCache struct {
 	dir     string
 	aead    cipher.AEAD
@@ -61,7 +64,8 @@ type FileCacheOptions struct {
 	// hardware-bound source; see [DeriveFileCacheKey].
 	Key []byte
 	// MaxAge bounds the age of a value served from the file (since it was
-	// fetched from KMS). Zero means 24 hours.
+	// fetched from KMS), on top of each secret's StaleIfError: a value is
+	// served for at most min(StaleIfError, MaxAge). Zero means 24 hours.
 	MaxAge time.Duration
 	// Now is the clock, for tests; nil means time.Now.
 	Now func() time.Time
@@ -319,6 +323,10 @@ func (c *Client) fileError(msg, name string, err error) {
 // nothing cached in memory, caches it (stale, expired now) and returns it
 // marked stale; nil if there is nothing to serve.
 func (c *Client) fileLoad(key string, req request, seq uint64, now time.Time) *Value {
+	pol := c.policyFor(req.name)
+	if pol.staleIfError < 0 {
+		return nil // the secret is never served stale, so never from the file
+	}
 	rec, err := c.cfg.FileCache.load(key)
 	if err != nil {
 		if !errors.Is(err, errFileAbsent) {
@@ -326,7 +334,12 @@ func (c *Client) fileLoad(key string, req request, seq uint64, now time.Time) *V
 		}
 		return nil
 	}
-	if rec.Name != req.name {
+	// The copy may be served for min(StaleIfError, MaxAge) after it was
+	// fetched (load enforced MaxAge): no longer than the secret's stale
+	// window would have kept it in memory.
+	until := rec.FetchedAt.Add(min(pol.staleIfError, c.cfg.FileCache.maxAge))
+	if rec.Name != req.name || !now.Before(until) {
+		clear(rec.Data)
 		return nil
 	}
 	v := &Value{
@@ -348,11 +361,7 @@ func (c *Client) fileLoad(key string, req request, seq uint64, now time.Time) *V
 		return nil // something was cached or denied meanwhile; let the caller retry
 	}
 	e := c.entryLocked(key, req, now)
-	s := &snapshot{val: v, staleFor: e.pol.staleIfError, expires: now}
-	if s.staleFor < 0 {
-		s.staleFor = 0
-	}
-	e.snap.Store(s)
+	e.snap.Store(&snapshot{val: v, staleFor: until.Sub(now), expires: now})
 	e.seq, e.failures, e.retryAt, e.staleVal = seq, 1, now.Add(retryDelay(1)), nil
 	e.used.Store(true) // have the refresher try KMS again after retryAt
 	c.emit(EventFileCacheLoad)

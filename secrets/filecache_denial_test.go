@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -109,4 +110,60 @@ func TestEarlierFetchCannotUndoADenial(t *testing.T) {
 	assert.Equal(t, 0, c.Stats().Entries)
 	require.NoError(t, c.Close())
 	assert.Empty(t, cacheFiles(t, dir))
+}
+
+// TestFileCacheKeepsToStaleIfError: the file never serves what the
+// secret's StaleIfError forbids (it used to clamp a negative StaleIfError
+// to zero and serve anyway, and to serve again once the in-memory stale
+// window ran out). TTL is 1m; KMS is down after the first fetch.
+func TestFileCacheKeepsToStaleIfError(t *testing.T) {
+	tests := []struct {
+		name         string
+		staleIfError time.Duration
+		restart      bool            // a new process, or the same one
+		steps        []time.Duration // clock advances, a Get after each
+		served       bool            // by the last Get
+	}{
+		{"negative, restart", -1, true, []time.Duration{0}, false},
+		{"negative, same process past expiry", -1, false, []time.Duration{2 * time.Minute}, false},
+		{"restart within StaleIfError", 10 * time.Minute, true, []time.Duration{5 * time.Minute}, true},
+		{"restart past StaleIfError", 10 * time.Minute, true, []time.Duration{11 * time.Minute}, false},
+		{"same process within the stale window", 10 * time.Minute, false, []time.Duration{5 * time.Minute}, true},
+		{"same process past the stale window", 10 * time.Minute, false, []time.Duration{5 * time.Minute, 7 * time.Minute}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			clock := newFakeClock()
+			src := &scriptSrc{}
+			fc, err := secrets.NewFileCache(secrets.FileCacheOptions{Dir: dir, Key: make([]byte, 32), Now: clock.Now})
+			require.NoError(t, err)
+			cfg := secrets.Config{StaleIfError: tt.staleIfError, TTL: time.Minute, RefreshAhead: -1, Now: clock.Now, FileCache: fc}
+			c, err := secrets.New(src, cfg)
+			require.NoError(t, err)
+			defer c.Close()
+			ctx := context.Background()
+			_, err = c.Get(ctx, "db")
+			require.NoError(t, err)
+			require.Eventually(t, func() bool { return len(cacheFiles(t, dir)) == 1 }, 5*time.Second, time.Millisecond)
+			if tt.restart {
+				require.NoError(t, c.Close())
+				c, err = secrets.New(src, cfg)
+				require.NoError(t, err)
+				defer c.Close()
+			}
+			src.mode.Store(srcDown)
+			var v *secrets.Value
+			for _, d := range tt.steps {
+				clock.Advance(d)
+				v, err = c.Get(ctx, "db")
+			}
+			if tt.served {
+				require.NoError(t, err)
+				assert.True(t, v.Stale())
+				return
+			}
+			assert.Error(t, err, "served %v", v)
+		})
+	}
 }
