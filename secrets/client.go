@@ -552,6 +552,9 @@ func (c *Client) settle(key string, req request, f *flight, seq uint64, sv *kmsc
 		f.val, f.stale, prev, f.err = c.failLocked(key, req, seq, ferr, now)
 		if f.err != nil && !retryable(ferr) {
 			c.tombLocked(req.name, seq, ferr)
+			for range c.removeNameLocked(req.name) {
+				c.emitEvict(EvictError)
+			}
 		}
 		if f.background {
 			c.emit(EventRefreshError)
@@ -565,7 +568,7 @@ func (c *Client) settle(key string, req request, f *flight, seq uint64, sv *kmsc
 	case c.cfg.FileCache == nil || f.err == ErrClosed || ferr == nil:
 		// (A fetched value is written once the waiters are released.)
 	case f.err != nil && !retryable(ferr):
-		c.fileDelete(key) // a decision (denied, not found) is never masked
+		c.fileDeleteName(req.name) // a decision (denied, not found) is never masked, at any stage or version
 	case f.err != nil && prev == nil:
 		// An outage with nothing in memory: a cold start (a restart, or an
 		// entry evicted). Serve the copy on disk if the secret's
@@ -784,6 +787,31 @@ func (c *Client) entryLocked(key string, req request, now time.Time) *entry {
 	return e
 }
 
+// removeNameLocked drops every entry of the secret name (each stage and
+// version) and returns how many there were. It scans the table, at most
+// MaxEntries entries, once per denial or not-found (which are then
+// remembered, not fetched again, for their retry delay). c.mu must be held.
+func (c *Client) removeNameLocked(name string) int {
+	old := *c.table.Load()
+	n := 0
+	for _, x := range old {
+		if x.req.name == name {
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	m := make(map[string]*entry, len(old)-n)
+	for k, x := range old {
+		if x.req.name != name {
+			m[k] = x
+		}
+	}
+	c.table.Store(&m)
+	return n
+}
+
 // removeLocked drops key from the cache. c.mu must be held.
 func (c *Client) removeLocked(key string) {
 	old := *c.table.Load()
@@ -917,18 +945,19 @@ func (c *Client) RefreshNow(ctx context.Context, name string, opts ...GetOption)
 		return nil, ErrClosed
 	}
 	if err != nil {
-		removed := false
+		removed := 0
 		if !retryable(err) {
-			_, removed = (*c.table.Load())[key]
-			c.removeLocked(key)
+			// The decision covers the secret, not one stage or version:
+			// drop every entry of the name.
+			removed = c.removeNameLocked(name)
 			c.tombLocked(name, seq, err)
 		}
 		c.mu.Unlock()
-		if removed {
+		for range removed {
 			c.emitEvict(EvictError)
 		}
 		if c.cfg.FileCache != nil && !retryable(err) {
-			c.fileDelete(key)
+			c.fileDeleteName(name)
 		}
 		return nil, c.wrapErr(name, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -34,7 +35,10 @@ import (
 // and is ignored (an [EventFileCacheError], a warning) rather than served.
 // Files are written with mode 0600 in a directory created 0700, through a
 // temporary file renamed into place (atomic on POSIX file systems), and
-// removed when KMS answers that the secret is denied or gone.
+// removed, every stage and version of the secret, when KMS answers that
+// the secret is denied or gone. File names are <HMAC of the secret
+// name>-<HMAC of the cache key>.sec: the listing does not show names, but
+// shows which files belong to the same secret.
 //
 // A value read from the file is served marked [Value.Stale] and
 // [Value.FromFileCache], only when the Source failed with a retryable
@@ -151,11 +155,22 @@ type fileRecord struct {
 	FetchedAt         time.Time `json:"f"`
 }
 
-// path returns the file of cache key key.
+// path returns the file of cache key key: <N>-<K>.sec, where N is an HMAC
+// of the secret name and K one of the whole key, so that every file of a
+// secret (each stage and version) can be found to remove them together.
+// The listing shows which files belong to the same secret, not its name.
 func (fc *FileCache) path(key string) string {
+	name, _, _ := strings.Cut(key, "\x00")
+	return filepath.Join(fc.dir, fc.namePrefix(name)+"-"+fc.mac("key\x00" + key)[:40]+".sec")
+}
+
+// namePrefix is the part of the file names of every key of the secret name.
+func (fc *FileCache) namePrefix(name string) string { return fc.mac("name\x00" + name)[:32] }
+
+func (fc *FileCache) mac(s string) string {
 	m := hmac.New(sha256.New, fc.nameKey)
-	m.Write([]byte(key))
-	return filepath.Join(fc.dir, hex.EncodeToString(m.Sum(nil)[:20])+".sec")
+	m.Write([]byte(s))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 func (fc *FileCache) aad(key string) []byte { return append([]byte(fileMagic), key...) }
@@ -267,15 +282,6 @@ func (fc *FileCache) load(key string) (*fileRecord, error) {
 	return &rec, nil
 }
 
-// remove deletes the file of key, if any.
-func (fc *FileCache) remove(key string) error {
-	err := os.Remove(fc.path(key))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%w: %w", ErrFileCache, err)
-	}
-	return nil
-}
-
 // fileStore writes v, fetched by the request seq, to the file cache,
 // reporting a failure. It writes nothing if a denial or not-found of the
 // secret newer than seq was recorded, or a newer value is cached: writes
@@ -299,11 +305,31 @@ func (c *Client) fileStore(key string, v *Value, seq uint64) {
 	}
 }
 
-// fileDelete removes key's file, reporting a failure.
-func (c *Client) fileDelete(key string) {
+// removeName deletes every file of the secret name (each stage and
+// version), if any.
+func (fc *FileCache) removeName(name string) error {
+	files, err := filepath.Glob(filepath.Join(fc.dir, fc.namePrefix(name)+"-*.sec"))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrFileCache, err)
+	}
+	var errs []error
+	for _, f := range files {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrFileCache, err)
+	}
+	return nil
+}
+
+// fileDeleteName removes every file of the secret name, reporting a
+// failure.
+func (c *Client) fileDeleteName(name string) {
 	c.fileMu.Lock()
 	defer c.fileMu.Unlock()
-	if err := c.cfg.FileCache.remove(key); err != nil {
+	if err := c.cfg.FileCache.removeName(name); err != nil {
 		c.fileError("secrets: removing from the file cache failed", "", err)
 	}
 }

@@ -167,3 +167,41 @@ func TestFileCacheKeepsToStaleIfError(t *testing.T) {
 		})
 	}
 }
+
+// TestDenialDropsEveryStageAndVersion: a denial or not-found of a secret
+// removes every cached stage and version of it, in memory and on disk (it
+// used to remove only the key it was fetched under, and a restart during an
+// outage served the revoked secret's ACSPrevious).
+func TestDenialDropsEveryStageAndVersion(t *testing.T) {
+	dir := t.TempDir()
+	src := &scriptSrc{}
+	c, err := secrets.New(src, secrets.Config{FileCache: newFileCache(t, dir), RefreshAhead: -1})
+	require.NoError(t, err)
+	defer c.Close()
+	ctx := context.Background()
+	for _, opts := range [][]secrets.GetOption{nil, {secrets.Stage(kmsclient.StagePrevious)}, {secrets.VersionID("v1")}} {
+		_, err := c.Get(ctx, "db", opts...)
+		require.NoError(t, err)
+	}
+	_, err = c.Get(ctx, "other")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(cacheFiles(t, dir)) == 4 }, 5*time.Second, time.Millisecond)
+
+	src.mode.Store(srcDenied)
+	_, err = c.RefreshNow(ctx, "db")
+	require.ErrorIs(t, err, kmsclient.ErrAccessDenied)
+	assert.Equal(t, 1, c.Stats().Entries, "only other is left in memory")
+	assert.Len(t, cacheFiles(t, dir), 1, "only other is left on disk")
+
+	// A restart during an outage serves none of db's stages.
+	require.NoError(t, c.Close())
+	src.mode.Store(srcDown)
+	c2, err := secrets.New(src, secrets.Config{FileCache: newFileCache(t, dir), RefreshAhead: -1})
+	require.NoError(t, err)
+	defer c2.Close()
+	_, err = c2.Get(ctx, "db", secrets.Stage(kmsclient.StagePrevious))
+	assert.Error(t, err)
+	v, err := c2.Get(ctx, "other")
+	require.NoError(t, err)
+	assert.True(t, v.FromFileCache())
+}

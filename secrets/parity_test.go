@@ -240,7 +240,7 @@ func TestFileCacheOutageRestart(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, bytes.Contains(raw, []byte(value)), "no plaintext on disk")
 	assert.False(t, bytes.Contains(raw, []byte("db")) && bytes.Contains(raw, []byte(`"n":"db"`)), "no readable record")
-	assert.Regexp(t, `^[0-9a-f]{40}\.sec$`, filepath.Base(files[0]), "file names are keyed hashes, not secret names")
+	assert.Regexp(t, `^[0-9a-f]{32}-[0-9a-f]{40}\.sec$`, filepath.Base(files[0]), "file names are keyed hashes, not secret names")
 
 	// The outage: every KMS call fails. A fresh process (a new client and
 	// a new FileCache over the same directory and key) still starts.
