@@ -49,6 +49,14 @@ import (
 // FileCacheOptions.MaxAge) ago: the file never serves a value longer than
 // the secret's stale window allows. It lives in memory until that limit,
 // and KMS is asked again after the usual retry delay.
+//
+// The directory must be the effective user's own, not a symbolic link, and
+// closed to group and others (NewFileCache refuses it otherwise); cache
+// files that are not regular files (links, FIFOs) are refused. Anyone who
+// can write the directory anyway (the same user, root) can replay an older
+// file of the same key, or restore one removed after a denial: it
+// authenticates, and is served during an outage within its age limit.
+// Encryption protects the values, not their freshness.
 type FileCache struct {
 	dir     string
 	aead    cipher.AEAD
@@ -122,8 +130,35 @@ func NewFileCache(o FileCacheOptions) (*FileCache, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("%w: creating %s: %w", ErrFileCache, o.Dir, err)
 	}
+	if err := checkDir(o.Dir); err != nil {
+		return nil, err
+	}
 	return &FileCache{dir: o.Dir, aead: aead, nameKey: nameKey, maxAge: o.MaxAge, now: o.Now}, nil
 }
+
+// checkDir refuses a cache directory that others could tamper with: a
+// symbolic link, not a directory, not owned by the effective user (Unix),
+// or open to its group or others (mode&0o077 != 0). It is not made
+// private silently: a directory shared by mistake is better reported.
+func checkDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrFileCache, err)
+	}
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return &ConfigError{"FileCache.Dir", fmt.Sprintf("%s is a symbolic link; give the directory itself", dir)}
+	case !fi.IsDir():
+		return &ConfigError{"FileCache.Dir", fmt.Sprintf("%s is not a directory", dir)}
+	case fi.Mode().Perm()&0o077 != 0:
+		return &ConfigError{"FileCache.Dir", fmt.Sprintf("%s has mode %v; it must not be open to group or others (chmod 700)", dir, fi.Mode().Perm())}
+	}
+	return checkDirOwner(dir, fi)
+}
+
+// fileClockSkew is how far in the future a cache file's fetch time may be
+// (clock adjustments) before the file is refused.
+const fileClockSkew = time.Minute
 
 // DeriveFileCacheKey derives a [FileCacheOptions.Key] from a high-entropy
 // secret of at least 16 bytes (a random token the deployment provides) and
@@ -247,14 +282,17 @@ var errFileAbsent = errors.New("secrets: no file cached")
 // when it does not open.
 func (fc *FileCache) load(key string) (*fileRecord, error) {
 	path := fc.path(key)
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, openFlags, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errFileAbsent
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrFileCache, err)
+		return nil, fmt.Errorf("%w: opening %s: %w", ErrFileCache, filepath.Base(path), err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrFileCache, filepath.Base(path))
+	}
 	raw, err := io.ReadAll(io.LimitReader(f, maxFileCacheBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading %s: %w", ErrFileCache, filepath.Base(path), err)
@@ -276,7 +314,10 @@ func (fc *FileCache) load(key string) (*fileRecord, error) {
 	if err := json.Unmarshal(pt, &rec); err != nil || rec.Key != key || rec.VersionID == "" {
 		return nil, fmt.Errorf("%w: %s holds an invalid record", ErrFileCache, filepath.Base(path))
 	}
-	if age := fc.now().Sub(rec.FetchedAt); age > fc.maxAge {
+	switch age := fc.now().Sub(rec.FetchedAt); {
+	case age < -fileClockSkew:
+		return nil, fmt.Errorf("%w: %s was fetched %v in the future", ErrFileCache, filepath.Base(path), -age)
+	case age > fc.maxAge:
 		return nil, errFileAbsent
 	}
 	return &rec, nil

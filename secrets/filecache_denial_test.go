@@ -61,7 +61,7 @@ func cacheFiles(t *testing.T, dir string) []string {
 // one run in ten, and a restart during an outage served the revoked value).
 func TestDenialRemovesTheFileAFetchWasWriting(t *testing.T) {
 	for i := 0; i < 50; i++ {
-		dir := t.TempDir()
+		dir := filepath.Join(t.TempDir(), "cache")
 		src := &scriptSrc{}
 		c, err := secrets.New(src, secrets.Config{FileCache: newFileCache(t, dir)})
 		require.NoError(t, err)
@@ -94,7 +94,7 @@ func (s *slowThenDenied) GetSecretValue(_ context.Context, in *kmsclient.GetSecr
 // RefreshNow was denied, and answers after it, is not cached (it used to be
 // stored as fresh and written to disk) and its waiters get the denial.
 func TestEarlierFetchCannotUndoADenial(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "cache")
 	src := &slowThenDenied{gate: make(chan struct{})}
 	c, err := secrets.New(src, secrets.Config{FileCache: newFileCache(t, dir), RefreshAhead: -1})
 	require.NoError(t, err)
@@ -133,7 +133,7 @@ func TestFileCacheKeepsToStaleIfError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
+			dir := filepath.Join(t.TempDir(), "cache")
 			clock := newFakeClock()
 			src := &scriptSrc{}
 			fc, err := secrets.NewFileCache(secrets.FileCacheOptions{Dir: dir, Key: make([]byte, 32), Now: clock.Now})
@@ -173,7 +173,7 @@ func TestFileCacheKeepsToStaleIfError(t *testing.T) {
 // used to remove only the key it was fetched under, and a restart during an
 // outage served the revoked secret's ACSPrevious).
 func TestDenialDropsEveryStageAndVersion(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "cache")
 	src := &scriptSrc{}
 	c, err := secrets.New(src, secrets.Config{FileCache: newFileCache(t, dir), RefreshAhead: -1})
 	require.NoError(t, err)

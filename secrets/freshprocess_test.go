@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func TestFileCacheFreshProcess(t *testing.T) {
 	e := newEnv(t)
 	const value = "fresh-process-secret-value"
 	e.secret(t, "db", value)
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "cache")
 	key := fileKey(t)
 	fc, err := secrets.NewFileCache(secrets.FileCacheOptions{Dir: dir, Key: key})
 	require.NoError(t, err)

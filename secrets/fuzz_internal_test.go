@@ -3,6 +3,7 @@ package secrets
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -10,7 +11,7 @@ import (
 // FuzzFileCacheLoad: whatever a cache file holds, load never panics, and it
 // opens only the exact bytes that were sealed for that key.
 func FuzzFileCacheLoad(f *testing.F) {
-	dir := f.TempDir()
+	dir := filepath.Join(f.TempDir(), "cache")
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	fc, err := NewFileCache(FileCacheOptions{Dir: dir, Key: bytes.Repeat([]byte{7}, 32), Now: func() time.Time { return now }})
 	if err != nil {

@@ -293,7 +293,7 @@ func TestFileCacheOutageRestart(t *testing.T) {
 func TestFileCacheNeverMasksADecision(t *testing.T) {
 	e := newEnv(t)
 	e.secret(t, "db", "pw")
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "cache")
 	key := fileKey(t)
 	clock := newFakeClock()
 	fc, err := secrets.NewFileCache(secrets.FileCacheOptions{Dir: dir, Key: key, MaxAge: time.Hour, Now: clock.Now})
