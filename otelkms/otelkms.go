@@ -29,8 +29,9 @@
 // and server.port; at the end http.response.status_code,
 // alibaba_cloud.request_id, kmsenvelope.attempts, kmsenvelope.throttles and,
 // on failure, error.type (the Alibaba error code, or a kind such as
-// "network", "timeout", "canceled", "credentials") and an Error status with
-// the sanitised error text. Each HTTP attempt is an "attempt" event with its
+// "network", "timeout", "canceled", "credentials") and an Error status whose
+// description is that error.type, never the error text (which can name the
+// secret, alias or key id). Each HTTP attempt is an "attempt" event with its
 // number, status, error code, request id, duration, and whether a retry
 // follows (and after what backoff) or the credentials were refreshed.
 //
@@ -40,7 +41,7 @@
 // Nothing recorded holds plaintext, data keys, ciphertext blobs, secret
 // values, secret names, key ids or credentials: kmsclient hands the tracer
 // only the operation, endpoint, timings, status, code, request id and its
-// sanitised error.
+// error, of which only the error.type is recorded.
 //
 // # Metrics
 //
@@ -239,7 +240,9 @@ func (c *callTrace) End(info kmsclient.CallInfo) {
 		if info.Code != "" {
 			attrs = append(attrs, ErrorCodeKey.String(info.Code))
 		}
-		c.span.SetStatus(codes.Error, info.Err.Error())
+		// Not info.Err.Error(): kmsclient's error text may name the secret,
+		// alias or key id of the request (a not-found or a denial does).
+		c.span.SetStatus(codes.Error, errorType(info.Code, info.Err))
 	}
 	c.span.SetAttributes(attrs...)
 	c.span.End(trace.WithTimestamp(info.Start.Add(info.Duration)))

@@ -427,6 +427,20 @@ func TestCanaryNoSecretInTelemetry(t *testing.T) {
 	require.NoError(t, err)
 	k.srv.InjectFault(testkms.Fault{Kind: testkms.FaultMalformedJSON200, Action: "GetSecretValue", Count: 1})
 	_, _ = sc.RefreshNow(ctx, "canary")
+	// Failures whose error text names the secret, the alias or the RAM
+	// credentials' secret (they used to reach the span status).
+	const (
+		missingSecret = "payroll-prod-db-password"
+		missingRAM    = "ram/billing-prod-ak"
+		missingAlias  = "alias/hr-payroll-prod"
+	)
+	_, err = c.GetSecretValue(ctx, &kmsclient.GetSecretValueInput{SecretName: missingSecret})
+	require.Error(t, err)
+	_, err = c.GenerateDataKey(ctx, &kmsclient.GenerateDataKeyInput{KeyID: missingAlias})
+	require.Error(t, err)
+	badRAM := k.client(t, tracer, secrets.NewRAMCredentials(sc, missingRAM))
+	_, err = badRAM.GenerateDataKey(ctx, &kmsclient.GenerateDataKeyInput{KeyID: k.keyID})
+	require.Error(t, err)
 
 	var haystack strings.Builder
 	for _, s := range tel.spans.GetSpans() {
@@ -472,6 +486,8 @@ func TestCanaryNoSecretInTelemetry(t *testing.T) {
 		"ciphertext blob": dk.CiphertextBlob, "encrypt blob": enc.CiphertextBlob,
 		"access key secret": []byte(sts.AccessKeySecret), "security token": []byte(sts.SecurityToken),
 		"RAM secret's access key secret": []byte(ramUser.AccessKeySecret), "unused": []byte(ramSecretKey),
+		"missing secret's name": []byte(missingSecret), "missing RAM secret's name": []byte(missingRAM),
+		"alias": []byte(missingAlias), "key id": []byte(k.keyID),
 	}
 	for what, b := range canaries {
 		for _, form := range []string{string(b), base64.StdEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b), hex.EncodeToString(b)} {
