@@ -39,8 +39,8 @@ type RAMCredentials struct {
 	c    *Client
 	name string
 
-	refreshMu     sync.Mutex // serialises the re-reads of Rejected
-	mu            sync.Mutex // guards the fields below
+	mu            sync.Mutex  // guards the fields below
+	refresh       *ramRefresh // the re-read of Rejected in progress, if any
 	cur, prev     *ramKey
 	fallbackUntil time.Time
 	stuck         string    // the access key id a re-read in Rejected found still current
@@ -126,13 +126,59 @@ func (p *RAMCredentials) Rejected(ctx context.Context, rejected kmsclient.Creden
 		return ok
 	}
 	// The current key was refused: read the secret again, once for every
-	// call refused meanwhile (they wait on refreshMu, then see the new key),
-	// without holding up Retrieve.
-	p.refreshMu.Lock()
-	defer p.refreshMu.Unlock()
-	if ok, decided := p.decide(rejected.AccessKeyID); decided {
+	// call refused meanwhile (they share the re-read, then see the new
+	// key), without holding up Retrieve. The re-read is detached from the
+	// callers' contexts (bounded by 30s and by Close); each caller stops
+	// waiting when its own ctx is done, and then reports no new key.
+	p.mu.Lock()
+	f := p.refresh
+	if f == nil {
+		f = &ramRefresh{done: make(chan struct{}), rejected: rejected.AccessKeyID}
+		p.refresh = f
+		go p.reread(context.WithoutCancel(ctx), f, rejected.AccessKeyID)
+	}
+	p.mu.Unlock()
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return false
+	}
+	if ok, decided := p.decide(rejected.AccessKeyID); decided || f.rejected != rejected.AccessKeyID {
 		return ok
 	}
+	return f.ok
+}
+
+// ramRefresh is a re-read of the secret shared by the Rejected calls
+// waiting for it.
+type ramRefresh struct {
+	done     chan struct{}
+	rejected string // the access key id whose refusal started it
+	ok       bool   // set before done is closed: Rejected's answer for rejected
+}
+
+// reread reads the secret again after rejected was refused, adopts a new
+// key or falls back to the previous one, and completes f.
+func (p *RAMCredentials) reread(ctx context.Context, f *ramRefresh, rejected string) {
+	defer func() {
+		p.mu.Lock()
+		if p.refresh == f {
+			p.refresh = nil
+		}
+		p.mu.Unlock()
+		close(f.done)
+	}()
+	if ok, decided := p.decide(rejected); decided {
+		f.ok = ok
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	f.ok = p.rereadOnce(ctx, kmsclient.Credentials{AccessKeyID: rejected})
+}
+
+// rereadOnce is the re-read of reread; see Rejected.
+func (p *RAMCredentials) rereadOnce(ctx context.Context, rejected kmsclient.Credentials) bool {
 	v, err := p.c.RefreshNow(ctx, p.name)
 	p.mu.Lock()
 	defer p.mu.Unlock()
