@@ -296,7 +296,9 @@ func checkName(name string) error {
 // error, Get returns the old value marked [Value.Stale] for up to
 // Config.StaleIfError past expiry. Other errors (access denied, not found)
 // are returned, wrapped as "secrets: <name>: …" so that errors.Is sees the
-// kmsclient sentinels, and remove the cached value.
+// kmsclient sentinels, and remove every cached stage and version of the
+// secret (and their file cache copies); a fetch that started before such
+// an answer and succeeds after it is not cached.
 //
 // A failure that leaves no value to serve is remembered: until its retry
 // delay has passed (1s after the first failure, doubling to 1m), Get
@@ -913,7 +915,8 @@ func (c *Client) GetJSON(ctx context.Context, name string, dst any, opts ...GetO
 // any fetch in progress, stores the result in the cache and returns it. It
 // calls Config.OnChange (before returning) if the version differs from the
 // cached one. It never serves a stale value: a failure is returned, and
-// removes the cached value unless the error is retryable.
+// removes every cached stage and version of the secret unless the error is
+// retryable.
 func (c *Client) RefreshNow(ctx context.Context, name string, opts ...GetOption) (*Value, error) {
 	if c.closedFlag.Load() {
 		return nil, ErrClosed

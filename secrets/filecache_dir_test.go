@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -69,8 +70,16 @@ func TestFileCacheRefusesAFIFO(t *testing.T) {
 	})
 
 	src.mode.Store(srcDown)
-	var events []secrets.EventKind
-	c2, err := secrets.New(src, secrets.Config{FileCache: newFileCache(t, dir), OnEvent: func(e secrets.Event) { events = append(events, e.Kind) }})
+	var (
+		mu     sync.Mutex
+		events []secrets.EventKind
+	)
+	onEvent := func(e secrets.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, e.Kind)
+	}
+	c2, err := secrets.New(src, secrets.Config{FileCache: newFileCache(t, dir), OnEvent: onEvent})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -85,6 +94,8 @@ func TestFileCacheRefusesAFIFO(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close blocked on a FIFO in the cache directory")
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	assert.Contains(t, events, secrets.EventFileCacheError)
 }
 
