@@ -51,48 +51,35 @@ by the frame size whatever the input size.`,
 			if err != nil {
 				return err
 			}
-			jobs, notes, err := plan(inputs, &of, planEncrypt)
-			if err != nil {
-				return err
-			}
-			cfg, err := a.config(&cf)
-			if err != nil {
-				return err
-			}
-			cfg.KeyID = keyID
+			var env func(*envelope.Config)
 			if frameSize != 0 {
 				if frameSize < envelope.MinFrameSize || frameSize > envelope.MaxFrameSize {
 					return usagef("--frame-size %d: expected %d to %d bytes", frameSize, envelope.MinFrameSize, envelope.MaxFrameSize)
 				}
-				cfg.Envelope = func(e *envelope.Config) { e.FrameSize = frameSize }
+				env = func(e *envelope.Config) { e.FrameSize = frameSize }
 			}
-			ctx, cancel := signalContext(c)
-			defer cancel()
-			client, err := a.newClient(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer client.Close()
-			return a.runJobs(ctx, "encrypt", jobs, notes, &of, func(ctx context.Context, j job, dst io.Writer, src io.Reader, m *fileMeta) error {
-				cw := &countingWriter{w: dst}
-				hc := &headerCapture{w: cw}
-				w, err := client.NewWriter(ctx, hc, ec)
-				if err != nil {
-					return err
-				}
-				n, err := io.Copy(w, src)
-				if err != nil {
-					return err
-				}
-				if err := w.Close(); err != nil {
-					return err
-				}
-				m.PlaintextBytes = &n
-				m.CiphertextBytes = cw.n
-				if h, err := envelope.ParseHeader(hc.buf); err == nil {
-					describeHeader(m, h)
-				}
-				return nil
+			return a.runOnClient(c, inputs, &of, &cf, "encrypt", planEncrypt, keyID, env, func(client *kmsenvelope.Client) (stepFunc, error) {
+				return func(ctx context.Context, j job, dst io.Writer, src io.Reader, m *fileMeta) error {
+					cw := &countingWriter{w: dst}
+					hc := &headerCapture{w: cw}
+					w, err := client.NewWriter(ctx, hc, ec)
+					if err != nil {
+						return err
+					}
+					n, err := io.Copy(w, src)
+					if err != nil {
+						return err
+					}
+					if err := w.Close(); err != nil {
+						return err
+					}
+					m.PlaintextBytes = &n
+					m.CiphertextBytes = cw.n
+					if h, err := envelope.ParseHeader(hc.buf); err == nil {
+						describeHeader(m, h)
+					}
+					return nil
+				}, nil
 			})
 		},
 	}
@@ -248,34 +235,19 @@ complete; - rewraps stdin to stdout. The body's frames are not verified.`,
 			if err != nil {
 				return err
 			}
-			jobs, notes, err := plan(inputs, &of, planRewrap)
-			if err != nil {
-				return err
-			}
-			cfg, err := a.config(&cf)
-			if err != nil {
-				return err
-			}
-			cfg.KeyID = keyID
-			cfg.Envelope = tf.apply
-			ctx, cancel := signalContext(c)
-			defer cancel()
-			client, err := a.newClient(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer client.Close()
-			return a.runJobs(ctx, "rewrap", jobs, notes, &of, func(ctx context.Context, j job, dst io.Writer, src io.Reader, m *fileMeta) error {
-				cw := &countingWriter{w: dst}
-				hc := &headerCapture{w: cw}
-				if _, err := client.RewrapStream(ctx, hc, src, keyID, opts...); err != nil {
-					return err
-				}
-				m.CiphertextBytes = cw.n
-				if h, err := envelope.ParseHeader(hc.buf); err == nil {
-					describeHeader(m, h)
-				}
-				return nil
+			return a.runOnClient(c, inputs, &of, &cf, "rewrap", planRewrap, keyID, tf.apply, func(client *kmsenvelope.Client) (stepFunc, error) {
+				return func(ctx context.Context, j job, dst io.Writer, src io.Reader, m *fileMeta) error {
+					cw := &countingWriter{w: dst}
+					hc := &headerCapture{w: cw}
+					if _, err := client.RewrapStream(ctx, hc, src, keyID, opts...); err != nil {
+						return err
+					}
+					m.CiphertextBytes = cw.n
+					if h, err := envelope.ParseHeader(hc.buf); err == nil {
+						describeHeader(m, h)
+					}
+					return nil
+				}, nil
 			})
 		},
 	}
@@ -286,6 +258,35 @@ complete; - rewraps stdin to stdout. The body's frames are not verified.`,
 	tf.register(fs)
 	fs.StringVar(&keyID, "key-id", "", "KMS `KEY` to move the messages to: id, ARN or alias/<name> (required)")
 	return c
+}
+
+// runOnClient is the prelude encrypt, rewrap and migrate share: it plans
+// the jobs for inputs, builds one Client on keyID (env, if set, adjusting
+// its envelope configuration), asks newStep for the step to run per job,
+// and runs every job; the Client is closed when they are done.
+func (a *app) runOnClient(c *cobra.Command, inputs []string, of *outputFlags, cf *cloudFlags, mode string, pm planMode,
+	keyID string, env func(*envelope.Config), newStep func(*kmsenvelope.Client) (stepFunc, error)) error {
+	jobs, notes, err := plan(inputs, of, pm)
+	if err != nil {
+		return err
+	}
+	cfg, err := a.config(cf)
+	if err != nil {
+		return err
+	}
+	cfg.KeyID, cfg.Envelope = keyID, env
+	ctx, cancel := signalContext(c)
+	defer cancel()
+	client, err := a.newClient(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	step, err := newStep(client)
+	if err != nil {
+		return err
+	}
+	return a.runJobs(ctx, mode, jobs, notes, of, step)
 }
 
 // describeHeader fills the metadata a header gives.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kmsenvelope/kmsenvelope"
 	"github.com/kmsenvelope/kmsenvelope/envelope/aliyunesdk"
 )
 
@@ -54,38 +55,23 @@ report per file (format, algorithm, legacy key ARNs, context, sizes).`,
 				}
 				allow = append(allow, alg)
 			}
-			jobs, notes, err := plan(inputs, &of, planEncrypt)
-			if err != nil {
-				return err
-			}
-			cfg, err := a.config(&cf)
-			if err != nil {
-				return err
-			}
-			cfg.KeyID = keyID
-			cfg.Envelope = tf.apply
-			ctx, cancel := signalContext(c)
-			defer cancel()
-			client, err := a.newClient(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer client.Close()
-			from, err := aliyunesdk.NewDecrypter(aliyunesdk.Config{Client: client.Envelope(), AllowUnauthenticated: allow})
-			if err != nil {
-				return err
-			}
-			mg := &aliyunesdk.Migrator{From: from, To: client.Envelope()}
-			return a.runJobs(ctx, "migrate", jobs, notes, &of, func(ctx context.Context, j job, dst io.Writer, src io.Reader, m *fileMeta) error {
-				rep, err := mg.Migrate(ctx, dst, src, opts...)
+			return a.runOnClient(c, inputs, &of, &cf, "migrate", planEncrypt, keyID, tf.apply, func(client *kmsenvelope.Client) (stepFunc, error) {
+				from, err := aliyunesdk.NewDecrypter(aliyunesdk.Config{Client: client.Envelope(), AllowUnauthenticated: allow})
 				if err != nil {
-					return err
+					return nil, err
 				}
-				m.Legacy = rep
-				m.Context = rep.Context
-				m.PlaintextBytes = &rep.PlaintextBytes
-				m.CiphertextBytes = rep.WrittenBytes
-				return nil
+				mg := &aliyunesdk.Migrator{From: from, To: client.Envelope()}
+				return func(ctx context.Context, j job, dst io.Writer, src io.Reader, m *fileMeta) error {
+					rep, err := mg.Migrate(ctx, dst, src, opts...)
+					if err != nil {
+						return err
+					}
+					m.Legacy = rep
+					m.Context = rep.Context
+					m.PlaintextBytes = &rep.PlaintextBytes
+					m.CiphertextBytes = rep.WrittenBytes
+					return nil
+				}, nil
 			})
 		},
 	}
